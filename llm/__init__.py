@@ -1,0 +1,1 @@
+"""LLM providers (offline and OpenAI-compatible), tool schemas, intents and prompt building."""
