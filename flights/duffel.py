@@ -83,7 +83,9 @@ async def search_duffel(
     if response.status_code in (400, 422):
         raise FlightInputError(f"Duffel rejected the search: {_error_text(response)}")
     if response.status_code in (401, 403):
-        raise FlightToolError(f"Duffel refused the API key: {_error_text(response)}", retryable=False)
+        raise FlightToolError(
+            f"Duffel refused the API key: {_error_text(response)}", retryable=False
+        )
     if response.status_code == 429 or response.status_code >= 500:
         raise FlightToolError(
             f"Duffel is unavailable ({response.status_code}): {_error_text(response)}",

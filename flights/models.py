@@ -147,7 +147,9 @@ def _window(value: TimeWindow | dict[str, Any] | None, what: str) -> TimeWindow 
     try:
         return TimeWindow.model_validate(value)
     except ValueError:
-        raise FlightInputError(f"The {what} window must look like {{from: 'HH:MM', to: 'HH:MM'}}.")
+        raise FlightInputError(
+            f"The {what} window must look like {{from: 'HH:MM', to: 'HH:MM'}}."
+        ) from None
 
 
 def validate_request(
@@ -215,7 +217,9 @@ def validate_request(
     )
 
 
-def validate_params(params: SearchFlightsParams | dict[str, Any], *, today: date) -> FlightSearchRequest:
+def validate_params(
+    params: SearchFlightsParams | dict[str, Any], *, today: date
+) -> FlightSearchRequest:
     """``validate_request`` over an MCP ``params`` object."""
     if isinstance(params, dict):
         try:
