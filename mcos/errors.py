@@ -1,0 +1,123 @@
+"""Typed domain errors, mapped once to the one HTTP error body.
+
+Body: ``{"error": {"code": ..., "message": ..., "details": {...}}, "request_id": ...}``.
+The exception handler uses ``err.status``, ``err.to_body(request_id)`` and ``err.headers()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error that reaches a client; the message must be safe to show."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        status: int = 500,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        self.status = status
+
+    def to_body(self, request_id: str | None) -> dict[str, Any]:
+        return {
+            "error": {"code": self.code, "message": self.message, "details": self.details},
+            "request_id": request_id,
+        }
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (none by default)."""
+        return {}
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, status={self.status}, message={self.message!r})"
+
+
+class _FixedError(DomainError):
+    """A DomainError whose code and status are fixed by the subclass."""
+
+    default_code: str = "internal"
+    default_status: int = 500
+    default_message: str = "internal error"
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            self.default_code, message or self.default_message, details, self.default_status
+        )
+
+
+class AuthError(_FixedError):
+    default_code, default_status, default_message = "unauthorized", 401, "authentication required"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(_FixedError):
+    default_code, default_status, default_message = "forbidden", 403, "not allowed"
+
+
+class NotFoundError(_FixedError):
+    default_code, default_status, default_message = "not_found", 404, "not found"
+
+
+class Conflict(_FixedError):
+    default_code, default_status, default_message = "conflict", 409, "conflict"
+
+
+class PayloadTooLarge(_FixedError):
+    default_code, default_status, default_message = "payload_too_large", 413, "payload too large"
+
+
+class ValidationFailed(_FixedError):
+    default_code, default_status, default_message = "invalid_request", 422, "invalid request"
+
+
+class Unavailable(_FixedError):
+    default_code, default_status, default_message = "unavailable", 503, "temporarily unavailable"
+
+
+class RateLimited(DomainError):
+    """429 with the limit state in ``details`` and the ``X-RateLimit-*`` headers."""
+
+    def __init__(
+        self,
+        limit_type: str,
+        limit: int,
+        current: int,
+        reset_at: int,
+        retry_after: int,
+        message: str | None = None,
+    ) -> None:
+        super().__init__(
+            "rate_limited",
+            message or f"rate limit exceeded ({limit_type}); retry in {retry_after} s",
+            {
+                "limit_type": limit_type,
+                "limit": limit,
+                "current": current,
+                "reset_at": reset_at,
+                "retry_after": retry_after,
+            },
+            429,
+        )
+        self.limit_type = limit_type
+        self.limit = limit
+        self.current = current
+        self.reset_at = reset_at
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.current)),
+            "X-RateLimit-Reset": str(self.reset_at),
+            "Retry-After": str(self.retry_after),
+        }
