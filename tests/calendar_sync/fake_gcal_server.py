@@ -1,0 +1,77 @@
+"""A stand-in for ``@cocal/google-calendar-mcp`` over stdio: same tool name, arguments and
+result shape (``{"events": [...], "totalCount": n}`` as JSON text).
+
+Behaviour is chosen with environment variables:
+
+* ``FAKE_GCAL_MODE``: ``ok`` (default), ``auth_error`` (the real server's message for
+  missing tokens, as an error result), ``missing_credentials`` (exits at start-up with
+  the real server's message), ``crash_on_start``, ``crash_on_call``, ``hang``, ``bad_json``.
+* ``FAKE_GCAL_EVENTS``: path of a JSON file with the Google API events to return.
+* ``FAKE_GCAL_ARGS``: path where the received ``list-events`` arguments are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+MODE = os.environ.get("FAKE_GCAL_MODE", "ok")
+
+MISSING_CREDENTIALS = """Failed to start server: Error loading OAuth keys: OAuth credentials \
+not found. Please provide credentials using one of these methods:
+
+1. Environment variable:
+   Set GOOGLE_OAUTH_CREDENTIALS to the path of your credentials file:
+"""
+TOKENS_INVALID = (
+    "MCP error -32600: Authentication tokens are no longer valid. "
+    "Please restart the server to re-authenticate."
+)
+
+server = MCPServer("fake-google-calendar")
+
+
+@server.tool(name="list-events")
+def list_events(
+    calendarId: str | list[str],  # noqa: N803 - the real tool's argument names
+    timeMin: str | None = None,  # noqa: N803
+    timeMax: str | None = None,  # noqa: N803
+    timeZone: str | None = None,  # noqa: N803
+    fields: list[str] | None = None,
+    account: str | list[str] | None = None,
+) -> str:
+    if args_path := os.environ.get("FAKE_GCAL_ARGS"):
+        received = {"calendarId": calendarId, "timeMin": timeMin, "timeMax": timeMax}
+        received.update({"fields": fields} if fields is not None else {})
+        Path(args_path).write_text(json.dumps(received))
+    if MODE == "auth_error":
+        raise ToolError(TOKENS_INVALID)
+    if MODE == "crash_on_call":
+        sys.stderr.write("fatal: calendar backend exploded\n")
+        sys.stderr.flush()
+        os._exit(3)
+    if MODE == "hang":
+        time.sleep(3600)
+    if MODE == "bad_json":
+        return "<html>not json</html>"
+    events: list[dict[str, Any]] = []
+    if events_path := os.environ.get("FAKE_GCAL_EVENTS"):
+        events = json.loads(Path(events_path).read_text())
+    return json.dumps({"events": events, "totalCount": len(events)})
+
+
+if __name__ == "__main__":
+    if MODE == "missing_credentials":
+        sys.stderr.write(MISSING_CREDENTIALS)
+        sys.exit(1)
+    if MODE == "crash_on_start":
+        sys.stderr.write("Segmentation fault (pretend)\n")
+        sys.exit(139)
+    server.run("stdio")
