@@ -7,6 +7,7 @@ import json
 import sys
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 
@@ -34,7 +35,8 @@ server = MCPServer("find-flights-mcp")
 async def search_flights(params: FlightSearch) -> str:
     """Search for flights based on parameters."""
     if params.origin == "XXX":
-        raise ValueError("Duffel API error: 503 Service Unavailable")
+        # mcp 1.x servers pass exception text through; 2.x needs ToolError for that
+        raise ToolError("Error executing tool search_flights: Duffel API error: 503 Service Unavailable")
     start = params.departure_time.from_time if params.departure_time else "07:00"
     offers = [
         {
