@@ -4,7 +4,8 @@ Signals, each with a weight and a human-readable reason:
 
 * a travel keyword in the title (trip, flight, travel, conference, summit, offsite,
   visit, vacation…), but not "conference call/room";
-* a destination in another city than home: a city name (from the bundled ``airportsdata``
+* a destination in another city than home (weaker when a city is only mentioned in the
+  title, not as "to/in/at <city>"): a city name (from the bundled ``airportsdata``
   airport list) in the title or location, or an IATA code in flight context ("SFO → CDG").
   A place within ``NEAR_HOME_KM`` of home (Oakland for SFO) counts as home and lowers the
   score instead;
@@ -34,7 +35,8 @@ NEAR_HOME_KM = 100.0
 MAX_CITY_WORDS = 4
 
 W_KEYWORD = 0.4
-W_AWAY = 0.4
+W_AWAY = 0.4  # a destination after "to/in/at…", in the location, or an airport route
+W_AWAY_MENTION = 0.2  # a city merely mentioned in the title ("Call with Tokyo team")
 W_AWAY_HOME_UNKNOWN = 0.25
 W_MULTI_DAY = 0.2
 W_AT_HOME = -0.3
@@ -188,7 +190,7 @@ def _codes_in(title: str, location: str) -> list[_Candidate]:
     if FLIGHT_CONTEXT.search(title):
         for code in IATA_TOKEN.findall(f"{title} {location}"):
             if (place := _airport_place(code)) is not None:
-                found.append(_Candidate(place, "title", False))
+                found.append(_Candidate(place, "title", True))
     return found
 
 
@@ -250,11 +252,12 @@ def assess_event(event: CalendarEvent, home: Place | None) -> TravelEvent | None
         chosen = away[0]
         destination = chosen.place.code or chosen.place.name
         shown = chosen.place.name + (f" ({chosen.place.code})" if chosen.place.code else "")
+        weight = W_AWAY if chosen.strong or chosen.where == "location" else W_AWAY_MENTION
         if home is None:
-            score += W_AWAY_HOME_UNKNOWN
+            score += min(weight, W_AWAY_HOME_UNKNOWN)
             reasons.append(f"{chosen.where} names {shown} (home unknown)")
         else:
-            score += W_AWAY
+            score += weight
             reasons.append(f"{chosen.where} names {shown}, away from home ({home.name})")
     elif candidates and home is not None:
         score += W_AT_HOME
