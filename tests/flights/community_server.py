@@ -36,7 +36,7 @@ async def search_flights(params: FlightSearch) -> str:
     """Search for flights based on parameters."""
     if params.origin == "XXX":
         # mcp 1.x servers pass exception text through; 2.x needs ToolError for that
-        raise ToolError("Error executing tool search_flights: Duffel API error: 503 Service Unavailable")
+        raise ToolError("Error executing tool search_flights: Duffel API error: 503 Unavailable")
     start = params.departure_time.from_time if params.departure_time else "07:00"
     offers = [
         {

@@ -19,8 +19,11 @@ def test_deterministic_for_same_query_and_different_for_another() -> None:
     first = _offers("SFO", "BOS", "2030-02-01")
     again = generate_offers(validate_request("SFO", "BOS", "2030-02-01", today=TODAY),
                             now=NOW + timedelta(hours=3))
-    strip = lambda offers: [{k: v for k, v in o.items() if k not in ("created_at", "expires_at")}
-                            for o in offers]  # noqa: E731
+
+    def strip(offers: list[dict]) -> list[dict]:
+        return [{k: v for k, v in o.items() if k not in ("created_at", "expires_at")}
+                for o in offers]
+
     assert strip(first) == strip(again)
     other = _offers("SFO", "BOS", "2030-02-02")
     assert [o["id"] for o in other] != [o["id"] for o in first]
