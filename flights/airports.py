@@ -119,8 +119,23 @@ MAIN_AIRPORT: dict[str, str] = {
 }
 
 # Words that mark a field nobody flies commercially from.
-_MINOR = ("seaplane", "heliport", "air force", "afb", "raf ", "naval", "army", "base", "field",
-          "municipal", "county", "executive", "strip", "regional", "ranch")
+_MINOR = (
+    "seaplane",
+    "heliport",
+    "air force",
+    "afb",
+    "raf ",
+    "naval",
+    "army",
+    "base",
+    "field",
+    "municipal",
+    "county",
+    "executive",
+    "strip",
+    "regional",
+    "ranch",
+)
 _MAJOR = ("international", " intl")
 
 
@@ -206,7 +221,8 @@ def resolve_airport(text: str) -> Airport | None:
 def great_circle_km(a: Airport, b: Airport) -> float:
     """Haversine distance between two airports in kilometres."""
     lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(
-        (lon2 - lon1) / 2
-    ) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0088 * math.asin(math.sqrt(h))

@@ -22,8 +22,17 @@ TOOL_NAME = "search_flights"
 STDIO_SHUTDOWN_RESERVE_S = 2.5
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Words in an error text that suggest trying again later may help.
-_TRANSIENT_HINTS = ("timeout", "timed out", "rate limit", "429", "503", "502", "unavailable",
-                    "temporar", "connection")
+_TRANSIENT_HINTS = (
+    "timeout",
+    "timed out",
+    "rate limit",
+    "429",
+    "503",
+    "502",
+    "unavailable",
+    "temporar",
+    "connection",
+)
 
 
 def default_command() -> list[str]:

@@ -183,8 +183,7 @@ def validate_request(
         )
     if back is not None and back < depart:
         raise FlightInputError(
-            f"The return date {back.isoformat()} is before the departure date "
-            f"{depart.isoformat()}."
+            f"The return date {back.isoformat()} is before the departure date {depart.isoformat()}."
         )
     kind = trip_type or ("round_trip" if back else "one_way")
     if kind not in ("one_way", "round_trip"):

@@ -93,9 +93,10 @@ def _from_duffel(offer: dict[str, Any]) -> FlightOption:
     dest = outbound.get("destination") or last["destination"]
     duration = parse_iso_duration(outbound.get("duration"))
     if duration is None:
-        duration = _minutes_between(
-            first["departing_at"], last["arriving_at"], _code(origin), _code(dest)
-        ) or 0
+        duration = (
+            _minutes_between(first["departing_at"], last["arriving_at"], _code(origin), _code(dest))
+            or 0
+        )
     cabin = None
     if first.get("passengers"):
         cabin = first["passengers"][0].get("cabin_class")

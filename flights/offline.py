@@ -50,16 +50,47 @@ CARRIERS_BY_CODE = {c.code: c for c in CARRIERS}
 # Partners that fly anywhere when no local carrier serves a route.
 GLOBAL_CARRIERS = ("LH", "TK", "EK", "QR", "BA")
 # Same alliance-ish neighbours so a US-Europe route also gets the European flag carrier.
-REGION = {"US": "NA", "CA": "NA", "MX": "NA", "GB": "EU", "FR": "EU", "NL": "EU", "DE": "EU",
-          "ES": "EU", "IT": "EU", "IE": "EU", "PT": "EU", "CH": "EU", "BE": "EU", "AT": "EU",
-          "DK": "EU", "SE": "EU", "NO": "EU", "FI": "EU", "TR": "EU", "AE": "ME", "QA": "ME",
-          "SG": "AS", "JP": "AS", "KR": "AS", "CN": "AS", "HK": "AS", "TH": "AS", "IN": "AS",
-          "AU": "OC", "NZ": "OC"}
+REGION = {
+    "US": "NA",
+    "CA": "NA",
+    "MX": "NA",
+    "GB": "EU",
+    "FR": "EU",
+    "NL": "EU",
+    "DE": "EU",
+    "ES": "EU",
+    "IT": "EU",
+    "IE": "EU",
+    "PT": "EU",
+    "CH": "EU",
+    "BE": "EU",
+    "AT": "EU",
+    "DK": "EU",
+    "SE": "EU",
+    "NO": "EU",
+    "FI": "EU",
+    "TR": "EU",
+    "AE": "ME",
+    "QA": "ME",
+    "SG": "AS",
+    "JP": "AS",
+    "KR": "AS",
+    "CN": "AS",
+    "HK": "AS",
+    "TH": "AS",
+    "IN": "AS",
+    "AU": "OC",
+    "NZ": "OC",
+}
 
 CABIN_PRICE_FACTOR = {"economy": 1.0, "premium_economy": 1.7, "business": 3.4, "first": 5.5}
 CABIN_EMISSIONS_FACTOR = {"economy": 1.0, "premium_economy": 1.5, "business": 2.9, "first": 4.0}
-CABIN_MARKETING_NAME = {"economy": "Economy", "premium_economy": "Premium Economy",
-                        "business": "Business", "first": "First"}
+CABIN_MARKETING_NAME = {
+    "economy": "Economy",
+    "premium_economy": "Premium Economy",
+    "business": "Business",
+    "first": "First",
+}
 CRUISE_KMH = 820.0
 TAXI_MINUTES = 35
 OFFER_TTL = timedelta(minutes=30)
@@ -173,45 +204,50 @@ def _slice_legs(
     return legs
 
 
-def _slice_json(rng: random.Random, legs: list[_Leg], cabin: str, passenger_ids: list[str],
-                fare_brand: str) -> dict[str, Any]:
+def _slice_json(
+    rng: random.Random, legs: list[_Leg], cabin: str, passenger_ids: list[str], fare_brand: str
+) -> dict[str, Any]:
     first, last = legs[0], legs[-1]
     from zoneinfo import ZoneInfo
 
     start = first.departing.replace(tzinfo=ZoneInfo(first.origin.tz))
     end = last.arriving.replace(tzinfo=ZoneInfo(last.dest.tz))
     total_minutes = int((end - start).total_seconds() // 60)
-    checked = 2 if cabin in ("business", "first") else (
-        1 if cabin == "premium_economy" else first.carrier.checked_bags_economy
+    checked = (
+        2
+        if cabin in ("business", "first")
+        else (1 if cabin == "premium_economy" else first.carrier.checked_bags_economy)
     )
     segments = []
     for leg in legs:
-        segments.append({
-            "id": _duffel_id("seg", rng),
-            "origin": _airport_json(leg.origin),
-            "destination": _airport_json(leg.dest),
-            "departing_at": leg.departing.isoformat(timespec="seconds"),
-            "arriving_at": leg.arriving.isoformat(timespec="seconds"),
-            "duration": iso_duration(leg.minutes),
-            "distance": f"{leg.km:.1f}",
-            "marketing_carrier": {"iata_code": leg.carrier.code, "name": leg.carrier.name},
-            "marketing_carrier_flight_number": leg.flight_number,
-            "operating_carrier": {"iata_code": leg.carrier.code, "name": leg.carrier.name},
-            "operating_carrier_flight_number": leg.flight_number,
-            "aircraft": {"name": "Boeing 787-9" if leg.km > 4000 else "Airbus A320"},
-            "passengers": [
-                {
-                    "passenger_id": pid,
-                    "cabin_class": cabin,
-                    "cabin_class_marketing_name": CABIN_MARKETING_NAME[cabin],
-                    "baggages": [
-                        {"type": "carry_on", "quantity": 1},
-                        {"type": "checked", "quantity": checked},
-                    ],
-                }
-                for pid in passenger_ids
-            ],
-        })
+        segments.append(
+            {
+                "id": _duffel_id("seg", rng),
+                "origin": _airport_json(leg.origin),
+                "destination": _airport_json(leg.dest),
+                "departing_at": leg.departing.isoformat(timespec="seconds"),
+                "arriving_at": leg.arriving.isoformat(timespec="seconds"),
+                "duration": iso_duration(leg.minutes),
+                "distance": f"{leg.km:.1f}",
+                "marketing_carrier": {"iata_code": leg.carrier.code, "name": leg.carrier.name},
+                "marketing_carrier_flight_number": leg.flight_number,
+                "operating_carrier": {"iata_code": leg.carrier.code, "name": leg.carrier.name},
+                "operating_carrier_flight_number": leg.flight_number,
+                "aircraft": {"name": "Boeing 787-9" if leg.km > 4000 else "Airbus A320"},
+                "passengers": [
+                    {
+                        "passenger_id": pid,
+                        "cabin_class": cabin,
+                        "cabin_class_marketing_name": CABIN_MARKETING_NAME[cabin],
+                        "baggages": [
+                            {"type": "carry_on", "quantity": 1},
+                            {"type": "checked", "quantity": checked},
+                        ],
+                    }
+                    for pid in passenger_ids
+                ],
+            }
+        )
     return {
         "id": _duffel_id("sli", rng),
         "origin": _airport_json(first.origin),
@@ -295,25 +331,31 @@ def generate_offers(request: FlightSearchRequest, *, now: datetime) -> list[dict
         base = round(fare * request.adults, 2)
         tax = round(base * 0.11 + 22.4 * request.adults * len(slices_legs), 2)
         emissions = flown_km * 0.088 * CABIN_EMISSIONS_FACTOR[cabin] * request.adults
-        fare_brand = {"economy": "Main Cabin", "premium_economy": "Premium",
-                      "business": "Business Flex", "first": "First"}[cabin]
-        offers.append({
-            "id": _duffel_id("off", rng),
-            "live_mode": False,
-            "created_at": created.isoformat().replace("+00:00", "Z"),
-            "expires_at": (created + OFFER_TTL).isoformat().replace("+00:00", "Z"),
-            "total_amount": f"{base + tax:.2f}",
-            "total_currency": "USD",
-            "base_amount": f"{base:.2f}",
-            "base_currency": "USD",
-            "tax_amount": f"{tax:.2f}",
-            "tax_currency": "USD",
-            "total_emissions_kg": str(int(round(emissions))),
-            "owner": {"iata_code": carrier.code, "name": carrier.name},
-            "passengers": [{"id": pid, "type": "adult"} for pid in passenger_ids],
-            "slices": [
-                _slice_json(rng, legs, cabin, passenger_ids, fare_brand) for legs in slices_legs
-            ],
-        })
+        fare_brand = {
+            "economy": "Main Cabin",
+            "premium_economy": "Premium",
+            "business": "Business Flex",
+            "first": "First",
+        }[cabin]
+        offers.append(
+            {
+                "id": _duffel_id("off", rng),
+                "live_mode": False,
+                "created_at": created.isoformat().replace("+00:00", "Z"),
+                "expires_at": (created + OFFER_TTL).isoformat().replace("+00:00", "Z"),
+                "total_amount": f"{base + tax:.2f}",
+                "total_currency": "USD",
+                "base_amount": f"{base:.2f}",
+                "base_currency": "USD",
+                "tax_amount": f"{tax:.2f}",
+                "tax_currency": "USD",
+                "total_emissions_kg": str(int(round(emissions))),
+                "owner": {"iata_code": carrier.code, "name": carrier.name},
+                "passengers": [{"id": pid, "type": "adult"} for pid in passenger_ids],
+                "slices": [
+                    _slice_json(rng, legs, cabin, passenger_ids, fare_brand) for legs in slices_legs
+                ],
+            }
+        )
     offers.sort(key=lambda o: float(o["total_amount"]))
     return offers

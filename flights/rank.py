@@ -91,12 +91,19 @@ def rank_options(
             option.airline_code.casefold() in airlines or option.airline_name.casefold() in airlines
         )
         airline_part = 1.0 if preferred else (0.5 if not airlines else 0.0)
-        score = (W_PRICE * price_part + W_DURATION * dur_part + W_STOPS * stops_part
-                 + W_AIRLINE * airline_part)
+        score = (
+            W_PRICE * price_part
+            + W_DURATION * dur_part
+            + W_STOPS * stops_part
+            + W_AIRLINE * airline_part
+        )
 
         reasons: list[str] = []
-        stops_text = "non-stop" if option.stops == 0 else f"{option.stops} stop" + (
-            "s" if option.stops > 1 else "")
+        stops_text = (
+            "non-stop"
+            if option.stops == 0
+            else f"{option.stops} stop" + ("s" if option.stops > 1 else "")
+        )
         hours, minutes = divmod(option.duration_minutes, 60)
         reasons.append(
             f"{option.airline_name} {option.flight_number}".strip()
@@ -119,8 +126,10 @@ def rank_options(
                 reasons.append("within budget")
         if cabin and option.cabin_class and option.cabin_class != cabin:
             score -= CABIN_MISMATCH_PENALTY
-            reasons.append(f"{option.cabin_class.replace('_', ' ')} rather than your "
-                           f"preferred {cabin.replace('_', ' ')}")
+            reasons.append(
+                f"{option.cabin_class.replace('_', ' ')} rather than your "
+                f"preferred {cabin.replace('_', ' ')}"
+            )
         conflicts = _conflicts(option, busy)
         if conflicts:
             score -= CONFLICT_PENALTY
@@ -151,7 +160,7 @@ def validate_llm_ranking(
         text = raw.strip()
         if text.startswith("```"):
             text = text.strip("`")
-            text = text[text.find("{"):] if "{" in text else text
+            text = text[text.find("{") :] if "{" in text else text
         try:
             raw = json.loads(text)
         except ValueError:
@@ -177,7 +186,10 @@ def validate_llm_ranking(
             return None
         seen_ids.add(flight_id)
         seen_ranks.add(rank)
-        items.append(RankedFlight(flight_id=flight_id, rank=rank, score=float(score),
-                                  reasoning=reasoning.strip()))
+        items.append(
+            RankedFlight(
+                flight_id=flight_id, rank=rank, score=float(score), reasoning=reasoning.strip()
+            )
+        )
     items.sort(key=lambda item: item.rank)
     return [item.model_copy(update={"rank": n}) for n, item in enumerate(items, start=1)]

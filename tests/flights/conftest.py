@@ -67,8 +67,9 @@ class FakeDuffel:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append({"path": self.path, "headers": dict(self.headers),
-                                      "body": body})
+                fake.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 if fake.status >= 300:
                     payload: dict[str, Any] = {"errors": fake.errors}
                 else:

@@ -26,8 +26,13 @@ def _sample_offers() -> list[dict]:
 
 async def test_offer_request_headers_and_body(fake_duffel: FakeDuffel) -> None:
     fake_duffel.offers = _sample_offers()
-    req = _request(return_date="2030-02-08", cabin_class="business", adults=2,
-                   max_connections=0, departure_time={"from": "08:00", "to": "12:00"})
+    req = _request(
+        return_date="2030-02-08",
+        cabin_class="business",
+        adults=2,
+        max_connections=0,
+        departure_time={"from": "08:00", "to": "12:00"},
+    )
     offers = await search_duffel(req, api_key="duffel_test_abc", base_url=fake_duffel.url)
     assert [o["id"] for o in offers] == [o["id"] for o in fake_duffel.offers]
     sent = fake_duffel.requests[0]
@@ -40,20 +45,33 @@ async def test_offer_request_headers_and_body(fake_duffel: FakeDuffel) -> None:
     assert data["passengers"] == [{"type": "adult"}, {"type": "adult"}]
     assert data["max_connections"] == 0
     assert data["slices"] == [
-        {"origin": "LHR", "destination": "JFK", "departure_date": "2030-02-01",
-         "departure_time": {"from": "08:00", "to": "12:00"}},
-        {"origin": "JFK", "destination": "LHR", "departure_date": "2030-02-08",
-         "departure_time": {"from": "08:00", "to": "12:00"}},
+        {
+            "origin": "LHR",
+            "destination": "JFK",
+            "departure_date": "2030-02-01",
+            "departure_time": {"from": "08:00", "to": "12:00"},
+        },
+        {
+            "origin": "JFK",
+            "destination": "LHR",
+            "departure_date": "2030-02-08",
+            "departure_time": {"from": "08:00", "to": "12:00"},
+        },
     ]
 
 
 @pytest.mark.parametrize(
     ("status", "error_type", "retryable"),
-    [(422, FlightInputError, False), (401, FlightToolError, False),
-     (429, FlightToolError, True), (503, FlightToolError, True)],
+    [
+        (422, FlightInputError, False),
+        (401, FlightToolError, False),
+        (429, FlightToolError, True),
+        (503, FlightToolError, True),
+    ],
 )
-async def test_error_statuses(fake_duffel: FakeDuffel, status: int, error_type: type,
-                              retryable: bool) -> None:
+async def test_error_statuses(
+    fake_duffel: FakeDuffel, status: int, error_type: type, retryable: bool
+) -> None:
     fake_duffel.status = status
     fake_duffel.errors = [{"title": "Nope", "message": f"status {status} says no"}]
     with pytest.raises(error_type) as info:
@@ -78,10 +96,15 @@ async def test_unreachable_duffel_is_retryable() -> None:
 async def test_bundled_server_uses_duffel_with_key_from_env(fake_duffel: FakeDuffel) -> None:
     """The secret reaches the stdio server only through the explicit env."""
     fake_duffel.offers = _sample_offers()
-    params = {"type": "one_way", "origin": "LHR", "destination": "JFK",
-              "departure_date": future(20)}
+    params = {
+        "type": "one_way",
+        "origin": "LHR",
+        "destination": "JFK",
+        "departure_date": future(20),
+    }
     offers = await search_flights_mcp(
-        params, timeout_s=20,
+        params,
+        timeout_s=20,
         env={"MCOS_DUFFEL_API_KEY": "duffel_test_secret", "MCOS_DUFFEL_BASE_URL": fake_duffel.url},
     )
     assert [o["id"] for o in offers] == [o["id"] for o in fake_duffel.offers]
@@ -95,6 +118,7 @@ async def test_bundled_server_uses_duffel_with_key_from_env(fake_duffel: FakeDuf
     fake_duffel.errors = [{"message": "departure_date must be after today"}]
     with pytest.raises(FlightInputError, match="must be after today"):
         await search_flights_mcp(
-            params, timeout_s=20,
+            params,
+            timeout_s=20,
             env={"MCOS_DUFFEL_API_KEY": "k", "MCOS_DUFFEL_BASE_URL": fake_duffel.url},
         )

@@ -14,8 +14,14 @@ from flights.normalize import normalize_offers
 
 from .conftest import HERE, future
 
-PARAMS = {"type": "one_way", "origin": "SFO", "destination": "BOS",
-          "departure_date": future(30), "cabin_class": "economy", "adults": 1}
+PARAMS = {
+    "type": "one_way",
+    "origin": "SFO",
+    "destination": "BOS",
+    "departure_date": future(30),
+    "cabin_class": "economy",
+    "adults": 1,
+}
 
 
 async def test_bundled_server_over_stdio() -> None:
@@ -52,7 +58,8 @@ async def test_bundled_server_over_streamable_http(bundled_http_url: str) -> Non
     with pytest.raises(FlightInputError, match="before the departure date"):
         await search_flights_mcp(
             {**PARAMS, "type": "round_trip", "return_date": future(1)},
-            url=bundled_http_url, timeout_s=20,
+            url=bundled_http_url,
+            timeout_s=20,
         )
 
 
@@ -83,7 +90,8 @@ async def test_server_crashing_mid_call() -> None:
     started = time.monotonic()
     with pytest.raises(FlightToolError) as info:
         await search_flights_mcp(
-            PARAMS, command=[sys.executable, str(HERE / "broken_server.py"), "crash"],
+            PARAMS,
+            command=[sys.executable, str(HERE / "broken_server.py"), "crash"],
             timeout_s=10,
         )
     assert not isinstance(info.value, FlightToolTimeout)
@@ -95,7 +103,8 @@ async def test_server_hanging_times_out() -> None:
     started = time.monotonic()
     with pytest.raises(FlightToolTimeout) as info:
         await search_flights_mcp(
-            PARAMS, command=[sys.executable, str(HERE / "broken_server.py"), "hang"],
+            PARAMS,
+            command=[sys.executable, str(HERE / "broken_server.py"), "hang"],
             timeout_s=5,
         )
     elapsed = time.monotonic() - started

@@ -12,16 +12,27 @@ TODAY = date(2030, 1, 10)
 
 
 def test_valid_round_trip_resolves_cities() -> None:
-    req = validate_request("Boston", "san francisco", "2030-02-01", "2030-02-05", today=TODAY,
-                           cabin_class="Premium Economy", adults=2,
-                           departure_time={"from": "08:00", "to": "12:00"})
+    req = validate_request(
+        "Boston",
+        "san francisco",
+        "2030-02-01",
+        "2030-02-05",
+        today=TODAY,
+        cabin_class="Premium Economy",
+        adults=2,
+        departure_time={"from": "08:00", "to": "12:00"},
+    )
     assert req.origin == "BOS" and req.destination == "SFO"
     assert req.type == "round_trip"
     assert req.cabin_class == "premium_economy"
     assert req.to_params() == {
-        "type": "round_trip", "origin": "BOS", "destination": "SFO",
-        "departure_date": "2030-02-01", "return_date": "2030-02-05",
-        "cabin_class": "premium_economy", "adults": 2,
+        "type": "round_trip",
+        "origin": "BOS",
+        "destination": "SFO",
+        "departure_date": "2030-02-01",
+        "return_date": "2030-02-05",
+        "cabin_class": "premium_economy",
+        "adults": 2,
         "departure_time": {"from": "08:00", "to": "12:00"},
     }
 
@@ -54,8 +65,12 @@ def test_invalid_requests(args: tuple, kwargs: dict, fragment: str) -> None:
 
 def test_validate_params_accepts_community_window_names() -> None:
     req = validate_params(
-        {"origin": "LHR", "destination": "JFK", "departure_date": "2030-03-01",
-         "arrival_time": {"from_time": "14:00", "to_time": "20:00"}},
+        {
+            "origin": "LHR",
+            "destination": "JFK",
+            "departure_date": "2030-03-01",
+            "arrival_time": {"from_time": "14:00", "to_time": "20:00"},
+        },
         today=TODAY,
     )
     assert req.arrival_time is not None
@@ -71,5 +86,10 @@ def test_request_model_rejects_unknown_code_and_order() -> None:
     with pytest.raises(ValidationError, match="unknown airport"):
         FlightSearchRequest(origin="QQQ", destination="SFO", departure_date=TODAY)
     with pytest.raises(ValidationError, match="before departure"):
-        FlightSearchRequest(type="round_trip", origin="BOS", destination="SFO",
-                            departure_date=date(2030, 2, 2), return_date=date(2030, 2, 1))
+        FlightSearchRequest(
+            type="round_trip",
+            origin="BOS",
+            destination="SFO",
+            departure_date=date(2030, 2, 2),
+            return_date=date(2030, 2, 1),
+        )

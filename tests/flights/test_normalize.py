@@ -10,24 +10,42 @@ from flights.offline import generate_offers
 
 DUFFEL_OFFER = {
     "id": "off_0000AEdGRhtp5AUUdJqMxo",
-    "total_amount": "45.00", "total_currency": "GBP",
-    "base_amount": "30.20", "tax_amount": "14.80",
-    "total_emissions_kg": "460", "expires_at": "2030-01-17T10:42:14.545Z",
+    "total_amount": "45.00",
+    "total_currency": "GBP",
+    "base_amount": "30.20",
+    "tax_amount": "14.80",
+    "total_emissions_kg": "460",
+    "expires_at": "2030-01-17T10:42:14.545Z",
     "owner": {"iata_code": "BA", "name": "British Airways"},
-    "slices": [{
-        "origin": {"iata_code": "LHR", "name": "Heathrow", "time_zone": "Europe/London"},
-        "destination": {"iata_code": "JFK", "name": "John F. Kennedy International Airport"},
-        "duration": "PT8H15M",
-        "segments": [{
-            "origin": {"iata_code": "LHR", "name": "Heathrow"},
+    "slices": [
+        {
+            "origin": {"iata_code": "LHR", "name": "Heathrow", "time_zone": "Europe/London"},
             "destination": {"iata_code": "JFK", "name": "John F. Kennedy International Airport"},
-            "departing_at": "2030-02-01T10:30:00", "arriving_at": "2030-02-01T13:45:00",
-            "marketing_carrier": {"iata_code": "BA", "name": "British Airways"},
-            "marketing_carrier_flight_number": "117",
-            "passengers": [{"cabin_class": "business", "baggages": [
-                {"type": "checked", "quantity": 2}, {"type": "carry_on", "quantity": 1}]}],
-        }],
-    }],
+            "duration": "PT8H15M",
+            "segments": [
+                {
+                    "origin": {"iata_code": "LHR", "name": "Heathrow"},
+                    "destination": {
+                        "iata_code": "JFK",
+                        "name": "John F. Kennedy International Airport",
+                    },
+                    "departing_at": "2030-02-01T10:30:00",
+                    "arriving_at": "2030-02-01T13:45:00",
+                    "marketing_carrier": {"iata_code": "BA", "name": "British Airways"},
+                    "marketing_carrier_flight_number": "117",
+                    "passengers": [
+                        {
+                            "cabin_class": "business",
+                            "baggages": [
+                                {"type": "checked", "quantity": 2},
+                                {"type": "carry_on", "quantity": 1},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
 }
 
 
@@ -35,7 +53,10 @@ def test_duffel_offer_to_option() -> None:
     option = normalize_offer(DUFFEL_OFFER)
     assert option.id == "off_0000AEdGRhtp5AUUdJqMxo"
     assert (option.airline_code, option.airline_name, option.flight_number) == (
-        "BA", "British Airways", "BA117")
+        "BA",
+        "British Airways",
+        "BA117",
+    )
     assert (option.origin_code, option.origin_name) == ("LHR", "Heathrow")
     assert option.destination_code == "JFK"
     assert option.departure_date == date(2030, 2, 1)
@@ -57,12 +78,23 @@ def test_duration_computed_from_times_when_missing() -> None:
 
 
 def test_community_summary_offer() -> None:
-    option = normalize_offer({
-        "offer_id": "off_x", "price": {"amount": "312.40", "currency": "EUR"},
-        "slices": [{"origin": "CDG", "destination": "JFK", "departure": "2030-02-01T09:00:00",
-                    "arrival": "2030-02-01T11:35:00", "duration": "PT8H35M",
-                    "carrier": "Air France", "connections": []}],
-    })
+    option = normalize_offer(
+        {
+            "offer_id": "off_x",
+            "price": {"amount": "312.40", "currency": "EUR"},
+            "slices": [
+                {
+                    "origin": "CDG",
+                    "destination": "JFK",
+                    "departure": "2030-02-01T09:00:00",
+                    "arrival": "2030-02-01T11:35:00",
+                    "duration": "PT8H35M",
+                    "carrier": "Air France",
+                    "connections": [],
+                }
+            ],
+        }
+    )
     assert (option.id, option.total, option.currency) == ("off_x", 312.4, "EUR")
     assert (option.airline_code, option.airline_name) == ("AF", "Air France")
     assert option.origin_name == "Charles de Gaulle International Airport"

@@ -17,12 +17,14 @@ def _offers(*args: str, **kwargs: object) -> list[dict]:
 
 def test_deterministic_for_same_query_and_different_for_another() -> None:
     first = _offers("SFO", "BOS", "2030-02-01")
-    again = generate_offers(validate_request("SFO", "BOS", "2030-02-01", today=TODAY),
-                            now=NOW + timedelta(hours=3))
+    again = generate_offers(
+        validate_request("SFO", "BOS", "2030-02-01", today=TODAY), now=NOW + timedelta(hours=3)
+    )
 
     def strip(offers: list[dict]) -> list[dict]:
-        return [{k: v for k, v in o.items() if k not in ("created_at", "expires_at")}
-                for o in offers]
+        return [
+            {k: v for k, v in o.items() if k not in ("created_at", "expires_at")} for o in offers
+        ]
 
     assert strip(first) == strip(again)
     other = _offers("SFO", "BOS", "2030-02-02")
@@ -38,7 +40,8 @@ def test_duffel_shape_and_plausibility() -> None:
         assert re.fullmatch(r"off_[0-9A-Za-z]{22}", offer["id"])
         assert re.fullmatch(r"\d+\.\d{2}", offer["total_amount"])
         assert float(offer["total_amount"]) == round(
-            float(offer["base_amount"]) + float(offer["tax_amount"]), 2)
+            float(offer["base_amount"]) + float(offer["tax_amount"]), 2
+        )
         assert offer["total_currency"] == "USD"
         assert offer["expires_at"] == "2030-01-10T12:30:00Z"
         assert offer["owner"]["iata_code"] in {"AA", "UA", "DL", "B6", "AS"}  # domestic US
@@ -83,8 +86,13 @@ def test_round_trip_has_two_slices_and_local_times() -> None:
 
 
 def test_nonstop_only_and_time_windows() -> None:
-    offers = _offers("SFO", "BOS", "2030-02-01", max_connections=0,
-                     departure_time={"from": "08:00", "to": "11:00"})
+    offers = _offers(
+        "SFO",
+        "BOS",
+        "2030-02-01",
+        max_connections=0,
+        departure_time={"from": "08:00", "to": "11:00"},
+    )
     assert len(offers) >= 5
     for offer in offers:
         segs = offer["slices"][0]["segments"]

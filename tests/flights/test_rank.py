@@ -7,25 +7,44 @@ from flights.models import FlightOption
 from flights.rank import rank_options, validate_llm_ranking
 
 
-def _option(fid: str, *, total: float, minutes: int, stops: int = 0, airline: str = "UA",
-            dep: str = "2030-02-01T09:00", arr: str = "2030-02-01T17:55",
-            cabin: str = "economy") -> FlightOption:
+def _option(
+    fid: str,
+    *,
+    total: float,
+    minutes: int,
+    stops: int = 0,
+    airline: str = "UA",
+    dep: str = "2030-02-01T09:00",
+    arr: str = "2030-02-01T17:55",
+    cabin: str = "economy",
+) -> FlightOption:
     return FlightOption(
-        id=fid, airline_code=airline, airline_name={"UA": "United Airlines",
-                                                    "DL": "Delta Air Lines"}.get(airline, airline),
-        flight_number=f"{airline}100", origin_code="SFO", origin_name="San Francisco",
-        destination_code="BOS", destination_name="Boston",
-        departure_date=date.fromisoformat(dep[:10]), departure_time=dep[11:], departure_at=dep,
-        arrival_date=date.fromisoformat(arr[:10]), arrival_time=arr[11:], arrival_at=arr,
-        duration_minutes=minutes, stops=stops, total=total, currency="USD", cabin_class=cabin,
+        id=fid,
+        airline_code=airline,
+        airline_name={"UA": "United Airlines", "DL": "Delta Air Lines"}.get(airline, airline),
+        flight_number=f"{airline}100",
+        origin_code="SFO",
+        origin_name="San Francisco",
+        destination_code="BOS",
+        destination_name="Boston",
+        departure_date=date.fromisoformat(dep[:10]),
+        departure_time=dep[11:],
+        departure_at=dep,
+        arrival_date=date.fromisoformat(arr[:10]),
+        arrival_time=arr[11:],
+        arrival_at=arr,
+        duration_minutes=minutes,
+        stops=stops,
+        total=total,
+        currency="USD",
+        cabin_class=cabin,
     )
 
 
 OPTIONS = [
     _option("off_cheap_stop", total=300, minutes=540, stops=1, airline="DL"),
     _option("off_nonstop", total=420, minutes=355),
-    _option("off_pricey", total=900, minutes=355, dep="2030-02-01T14:00",
-            arr="2030-02-01T22:55"),
+    _option("off_pricey", total=900, minutes=355, dep="2030-02-01T14:00", arr="2030-02-01T22:55"),
 ]
 
 
@@ -74,8 +93,10 @@ def test_calendar_conflict_is_penalised_and_explained() -> None:
 
 
 def test_cabin_and_seat_preferences_in_reasoning() -> None:
-    options = [_option("off_biz", total=400, minutes=355, cabin="business"),
-               _option("off_eco", total=400, minutes=355)]
+    options = [
+        _option("off_biz", total=400, minutes=355, cabin="business"),
+        _option("off_eco", total=400, minutes=355),
+    ]
     ranked = rank_options(options, {"cabin_class": "economy", "seat": "aisle"}, [])
     assert ranked[0].flight_id == "off_eco"
     assert "aisle seat" in ranked[0].reasoning
@@ -83,17 +104,22 @@ def test_cabin_and_seat_preferences_in_reasoning() -> None:
 
 
 def test_validate_llm_ranking_accepts_valid_json_text() -> None:
-    raw = json.dumps({"ranked": [
-        {"flight_id": "off_pricey", "rank": 2, "score": 0.4, "reasoning": "late"},
-        {"flight_id": "off_nonstop", "rank": 1, "score": 0.9, "reasoning": "non-stop"},
-    ]})
+    raw = json.dumps(
+        {
+            "ranked": [
+                {"flight_id": "off_pricey", "rank": 2, "score": 0.4, "reasoning": "late"},
+                {"flight_id": "off_nonstop", "rank": 1, "score": 0.9, "reasoning": "non-stop"},
+            ]
+        }
+    )
     ranked = validate_llm_ranking("```json\n" + raw + "\n```", OPTIONS)
     assert ranked is not None
     assert [(r.flight_id, r.rank) for r in ranked] == [("off_nonstop", 1), ("off_pricey", 2)]
 
 
-def _entry(fid: str = "off_nonstop", rank: object = 1, score: object = 0.5,
-           reasoning: object = "ok") -> dict:
+def _entry(
+    fid: str = "off_nonstop", rank: object = 1, score: object = 0.5, reasoning: object = "ok"
+) -> dict:
     return {"flight_id": fid, "rank": rank, "score": score, "reasoning": reasoning}
 
 
