@@ -65,7 +65,7 @@ _MON = (
     r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _NUM = r"(?P<n>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|couple of|few)"
-_PREP = r"(?:(?:on|by|for|due|until|till|before|from|departing|leaving)\s+)?"
+_PREP = r"(?:\b(?:on|by|for|due|until|till|before|from|departing|leaving)\s+)?"
 
 
 def _num(word: str) -> int:
@@ -247,6 +247,14 @@ def _cut(text: str, m: re.Match[str]) -> str:
     return text[: m.start()] + " " + text[m.end() :]
 
 
+_MASK_RE = re.compile("\ue000(.)\ue001")
+
+
+def _mask(masked: list[str], original: str) -> str:
+    masked.append(original)
+    return "\ue000" + chr(0xE100 + len(masked) - 1) + "\ue001"
+
+
 def extract_when(text: str, local_now: datetime) -> When:
     """Find date, time and duration phrases in ``text`` (see the module docstring)."""
     today = local_now.date()
@@ -264,6 +272,7 @@ def extract_when(text: str, local_now: datetime) -> When:
         rest = _cut(rest, m)
 
     found: list[tuple[int, date]] = []
+    masked: list[str] = []
     for rule in _DATE_RULES:
         while True:
             m = rule.pattern.search(rest)
@@ -282,7 +291,7 @@ def extract_when(text: str, local_now: datetime) -> When:
                 resolved = None
             if resolved is None:
                 # Not a date after all (e.g. "Feb 30"): mask it so the loop moves on.
-                rest = rest[: m.start()] + "\0" * (m.end() - m.start()) + rest[m.end() :]
+                rest = rest[: m.start()] + _mask(masked, m.group(0)) + rest[m.end() :]
                 continue
             found.append((m.start(), resolved))
             if rule.kind == "tonight" and when.time is None:
@@ -317,7 +326,7 @@ def extract_when(text: str, local_now: datetime) -> When:
             parsed = time(hour if period == "morning" else hour + 12, 0)
         when.time = parsed
 
-    when.rest = _tidy(rest.replace("\0", " "))
+    when.rest = _tidy(_MASK_RE.sub(lambda m: masked[ord(m.group(1)) - 0xE100], rest))
     return when
 
 
