@@ -59,7 +59,10 @@ ORDINALS = {
     "4th": 4, "fifth": 5, "5th": 5, "top": 1,
 }  # fmt: skip
 
-_WD = r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|weds?|thu(?:rs?)?|fri)"
+_WD = (
+    r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|mon|tues?|weds?|thu(?:rs?)?|fri)"
+)
 _MON = (
     r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
@@ -264,8 +267,10 @@ def extract_when(text: str, local_now: datetime) -> When:
     m = _DURATION_RULE.pattern.search(rest)
     if m:
         n_raw = m.group("n").lower()
-        amount = 0.5 if n_raw.startswith("half") else (
-            float(n_raw) if n_raw[0].isdigit() else _num(n_raw)
+        amount = (
+            0.5
+            if n_raw.startswith("half")
+            else (float(n_raw) if n_raw[0].isdigit() else _num(n_raw))
         )
         minutes = amount * (60 if m.group("unit").lower().startswith("h") else 1)
         when.duration_minutes = max(1, round(minutes))
@@ -438,15 +443,15 @@ def recognize_intent(text: str, now: datetime, tz: str = "UTC") -> Intent | None
 
 # select_flight ---------------------------------------------------------------------------
 
-_SELECT_VERB = r"(?:book|select|choose|pick|take|go\s+with|want|get|reserve|i'?ll\s+take|let'?s\s+do)"
+_SELECT_VERB = (
+    r"(?:book|select|choose|pick|take|go\s+with|want|get|reserve|i'?ll\s+take|let'?s\s+do)"
+)
 _SELECT_RANK = re.compile(
     r"\b" + _SELECT_VERB + r"\b.*?\b(?:the\s+)?(?P<ord>first|second|third|fourth|fifth|top|"
     r"1st|2nd|3rd|4th|5th)\b(?:\s+(?:one|option|flight|offer))?",
     re.IGNORECASE,
 )
-_SELECT_OPTION = re.compile(
-    r"\b(?:option|number|no\.?|choice|#)\s*(?P<n>\d{1,2})\b", re.IGNORECASE
-)
+_SELECT_OPTION = re.compile(r"\b(?:option|number|no\.?|choice|#)\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
 _FLIGHT_ID = re.compile(r"\b(?P<id>off_[A-Za-z0-9]+)\b")
 _SEARCH_ID = re.compile(r"\b(?P<id>fs_[A-Za-z0-9]+)\b")
 
@@ -595,24 +600,31 @@ _PREFERENCE_PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     ),
     (
         re.compile(
-            r"\bi\s+(?:usually\s+|always\s+)?fly\s+(?:out\s+of|from)\s+(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
+            r"\bi\s+(?:usually\s+|always\s+)?fly\s+(?:out\s+of|from)\s+"
+            r"(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
             re.IGNORECASE,
         ),
         "home_airport",
     ),
     (
-        re.compile(r"\b(?:my\s+)?budget\s+(?:is|of|=|:)\s+(?:about\s+|around\s+|up\s+to\s+)?"
-                   r"[$€£]?\s*(?P<v>\d[\d,]*(?:\.\d+)?)", re.IGNORECASE),
-        "budget",
-    ),
-    (
-        re.compile(r"\b(?:keep\s+(?:it|flights?)\s+)?under\s+[$€£]\s*(?P<v>\d[\d,]*(?:\.\d+)?)",
-                   re.IGNORECASE),
+        re.compile(
+            r"\b(?:my\s+)?budget\s+(?:is|of|=|:)\s+(?:about\s+|around\s+|up\s+to\s+)?"
+            r"[$€£]?\s*(?P<v>\d[\d,]*(?:\.\d+)?)",
+            re.IGNORECASE,
+        ),
         "budget",
     ),
     (
         re.compile(
-            r"\bmy\s+(?:preferred|favou?rite)\s+airline\s+is\s+(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
+            r"\b(?:keep\s+(?:it|flights?)\s+)?under\s+[$€£]\s*(?P<v>\d[\d,]*(?:\.\d+)?)",
+            re.IGNORECASE,
+        ),
+        "budget",
+    ),
+    (
+        re.compile(
+            r"\bmy\s+(?:preferred|favou?rite)\s+airline\s+is\s+"
+            r"(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
             re.IGNORECASE,
         ),
         "preferred_airline",
@@ -641,8 +653,11 @@ def _set_preference(text: str, loc: datetime) -> Intent | None:
             value = _place(raw)
         return Intent("set_preference", {"key": key, "value": value})
 
-    if re.search(r"\b(?:don'?t\s+mind|fine\s+with|ok(?:ay)?\s+with)\s+(?:connections|layovers|stops)\b",
-                 text, re.IGNORECASE):
+    if re.search(
+        r"\b(?:don'?t\s+mind|fine\s+with|ok(?:ay)?\s+with)\s+(?:connections|layovers|stops)\b",
+        text,
+        re.IGNORECASE,
+    ):
         return Intent("set_preference", {"key": "prefer_nonstop", "value": False})
     if not _PREFER.search(text):
         return None
@@ -670,7 +685,8 @@ _REMEMBER = re.compile(
     re.IGNORECASE,
 )
 _MY_X_IS_Y = re.compile(
-    r"^(?:my|the|our)\s+(?P<x>[a-z][a-z0-9' ]{0,40}?)\s+(?:is|are)\s+(?P<y>.+?)[.!]?$", re.IGNORECASE
+    r"^(?:my|the|our)\s+(?P<x>[a-z][a-z0-9' ]{0,40}?)\s+(?:is|are)\s+(?P<y>.+?)[.!]?$",
+    re.IGNORECASE,
 )
 
 

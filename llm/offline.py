@@ -174,7 +174,11 @@ def _small_talk(text: str, ctx: _Context) -> str:
     if re.match(r"^(?:thanks|thank you|thx|cheers)\b", lower):
         return "You're welcome! Anything else?"
     open_tasks = [t for t in ctx.items("tasks") if t.get("status", "open") == "open"]
-    tail = f" You have {len(open_tasks)} open task{'s' * (len(open_tasks) != 1)}." if open_tasks else ""
+    tail = (
+        f" You have {len(open_tasks)} open task{'s' * (len(open_tasks) != 1)}."
+        if open_tasks
+        else ""
+    )
     return "I'm not sure how to help with that yet. " + CAPABILITIES + tail
 
 
@@ -357,8 +361,10 @@ def _flights_text(result: dict[str, Any], ctx: _Context) -> str:
 
 def _selection_text(result: dict[str, Any], ctx: _Context) -> str:
     flight = result.get("flight") or result.get("option") or {}
-    label = _flight_line(flight) if isinstance(flight, dict) and flight else result.get(
-        "flight_id", "that flight"
+    label = (
+        _flight_line(flight)
+        if isinstance(flight, dict) and flight
+        else result.get("flight_id", "that flight")
     )
     text = f"Great choice — {label} is selected."
     tasks = _dicts(result.get("follow_up_tasks") or result.get("tasks") or [])
@@ -366,7 +372,9 @@ def _selection_text(result: dict[str, Any], ctx: _Context) -> str:
         lines = []
         for task in tasks:
             due = ctx.local(task.get("due"))
-            lines.append(f"• {task.get('title')}" + (f" ({_when_phrase(due, ctx.now)})" if due else ""))
+            lines.append(
+                f"• {task.get('title')}" + (f" ({_when_phrase(due, ctx.now)})" if due else "")
+            )
         text += " I added these follow-up tasks:\n" + "\n".join(lines)
     return text
 

@@ -79,7 +79,9 @@ class OpenAIProvider:
             "messages": request.messages,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "temperature": s.llm_temperature if request.temperature is None else request.temperature,
+            "temperature": s.llm_temperature
+            if request.temperature is None
+            else request.temperature,
             "top_p": s.llm_top_p if request.top_p is None else request.top_p,
             "max_tokens": s.llm_max_tokens if request.max_tokens is None else request.max_tokens,
         }
@@ -179,7 +181,9 @@ def _complete_calls(calls: dict[int, _PartialCall]) -> list[ToolCallChunk]:
                 f"the model sent malformed arguments for {partial.name}", retryable=True
             ) from None
         if not isinstance(arguments, dict):
-            raise LlmError(f"the model sent non-object arguments for {partial.name}", retryable=True)
+            raise LlmError(
+                f"the model sent non-object arguments for {partial.name}", retryable=True
+            )
         out.append(
             ToolCallChunk(
                 id=partial.id or tool_call_id(partial.name, arguments, position),

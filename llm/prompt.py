@@ -80,7 +80,9 @@ def build_messages(
     if memory_items:
         parts.append("Pinned memories:\n" + block("MEMORIES", memory_items))
     if warm_context:
-        parts.append("Current context (time, tasks, calendar, travel):\n" + block("CONTEXT", warm_context))
+        parts.append(
+            "Current context (time, tasks, calendar, travel):\n" + block("CONTEXT", warm_context)
+        )
     messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(parts)}]
     for item in history[-HISTORY_LIMIT:]:
         role = item.get("role")

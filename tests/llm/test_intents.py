@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the table reads best one case a line)
 """The offline model's intent table: text → tool call, with a fixed clock.
 
 NOW is Wednesday 2026-11-25 10:00 in America/Los_Angeles (UTC-8).
@@ -159,8 +160,11 @@ def test_intent_table(text: str, expected: tuple[str, dict[str, Any]] | None) ->
     [
         ("Find flights to Paris", ["departure_date"], None),
         ("fly to London on 2024-01-01", [], "2024-01-01 is in the past."),
-        ("flights from SFO to LAX on 12/24 returning 12/20", [],
-         "The return date is before the departure date."),
+        (
+            "flights from SFO to LAX on 12/24 returning 12/20",
+            [],
+            "The return date is before the departure date.",
+        ),
     ],  # fmt: skip
 )
 def test_incomplete_or_invalid_flight_requests_make_no_call(

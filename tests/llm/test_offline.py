@@ -49,8 +49,7 @@ def after_tool(name: str, result: Any, extra_results: list[tuple[str, Any]] = ()
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"id": f"c{i}", "type": "function",
-                     "function": {"name": n, "arguments": "{}"}}
+                    {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": "{}"}}
                     for i, (n, _) in enumerate(calls)
                 ],  # fmt: skip
             },
@@ -132,7 +131,9 @@ async def test_reply_streams_word_pieces_with_usage_last() -> None:
     tokens = [c for c in out if isinstance(c, TokenChunk)]
     assert len(tokens) > 20
     assert all(1 <= len(t.text) <= 4 for t in tokens)
-    assert out[-1] == UsageChunk(prompt_tokens=3, completion_tokens=len(tokens))  # "sys" + "hel","lo"
+    assert out[-1] == UsageChunk(
+        prompt_tokens=3, completion_tokens=len(tokens)
+    )  # "sys" + "hel","lo"
     assert [type(c) for c in out[:-1]] == [TokenChunk] * len(tokens)
 
 
@@ -188,8 +189,8 @@ async def test_max_tokens_caps_the_reply() -> None:
 
 
 async def test_task_created_confirmation() -> None:
-    result = {"ok": True, "task": {"id": "task_1", "title": "Call John",
-                                   "due": "2026-11-26T23:00:00Z", "priority": "normal"}}  # fmt: skip
+    task = {"id": "task_1", "title": "Call John", "due": "2026-11-26T23:00:00Z"}
+    result = {"ok": True, "task": task}
     assert text_of(await run(after_tool("create_task", result))) == (
         "Done — I added “Call John” for tomorrow at 3:00 PM."
     )

@@ -128,8 +128,11 @@ async def test_tool_call_deltas_split_across_chunks(stand_in: StandIn) -> None:
         ToolCallChunk(
             id="call_a",
             name="create_task",
-            arguments={"title": "Call John", "due": "2026-11-26T15:00:00-08:00",
-                       "priority": "high"},
+            arguments={
+                "title": "Call John",
+                "due": "2026-11-26T15:00:00-08:00",
+                "priority": "high",
+            },
         ),  # fmt: skip
         ToolCallChunk(id="call_b", name="summarize_agenda", arguments={"range": "today"}),
         UsageChunk(prompt_tokens=40, completion_tokens=20),
@@ -170,7 +173,7 @@ async def test_json_in_text_becomes_a_tool_call(stand_in: StandIn, pieces: list[
 
 
 async def test_json_text_that_is_not_a_tool_call_is_released_as_text(stand_in: StandIn) -> None:
-    pieces = ['{"answer": ', '42}']
+    pieces = ['{"answer": ', "42}"]
     stand_in.script = Script(chunks=[*map(text, pieces), usage(1, 2)])
     request = LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS)
     out = await collect(OpenAIProvider(settings(stand_in.base_url)), request)
@@ -207,7 +210,9 @@ async def test_prose_streams_before_the_end_even_with_tools(stand_in: StandIn) -
     ("status", "retryable"),
     [(500, True), (503, True), (429, True), (400, False), (401, False), (404, False)],
 )
-async def test_http_errors_map_to_llm_error(stand_in: StandIn, status: int, retryable: bool) -> None:
+async def test_http_errors_map_to_llm_error(
+    stand_in: StandIn, status: int, retryable: bool
+) -> None:
     stand_in.script = Script(status=status)
     with pytest.raises(LlmError) as err:
         await collect(OpenAIProvider(settings(stand_in.base_url)), LlmRequest(messages=MESSAGES))
