@@ -1,0 +1,141 @@
+// Wire types shared with the backend (see /work/shared/spec/events-and-api.md).
+// Field names are snake_case on the wire and kept as-is here.
+
+export type Role = "user" | "assistant";
+
+export interface FlightOption {
+  id: string;
+  airline_name: string;
+  airline_code: string;
+  flight_number: string;
+  origin_code: string;
+  destination_code: string;
+  departure_date: string;
+  departure_time: string;
+  arrival_time: string;
+  duration_minutes: number;
+  stops: number;
+  total: string | number;
+  currency: string;
+  cabin_class: string;
+}
+
+export interface FlightRanking {
+  flight_id: string;
+  rank: number;
+  score: number;
+  reasoning: string;
+}
+
+export interface Task {
+  id: string;
+  title: string;
+  due?: string | null;
+  priority?: string | number | null;
+  status: string;
+  tags?: string[];
+  source?: string;
+}
+
+export interface FlightsCard {
+  type: "flights";
+  search_id: string;
+  options: FlightOption[];
+  ranking: FlightRanking[];
+}
+
+export interface TaskCard {
+  type: "task";
+  task: Task;
+}
+
+export type Card = FlightsCard | TaskCard;
+
+export interface WireMessage {
+  id: string;
+  role: Role;
+  text: string;
+  created_at: string;
+  seq?: number;
+  status?: string;
+  client_action_id?: string | null;
+  operation_id?: string | null;
+  tokens_prompt?: number;
+  tokens_completion?: number;
+  cards?: Card[] | null;
+}
+
+export interface Memory {
+  id: string;
+  type: string;
+  key: string;
+  value: unknown;
+}
+
+export type Preferences = Record<string, unknown>;
+
+export interface StateSnapshot {
+  user_id: string;
+  seq: number;
+  messages: WireMessage[];
+  tasks: Task[];
+  preferences: Preferences;
+  memories: Memory[];
+  calendar: unknown[];
+  travel: unknown[];
+  flight_searches: unknown[];
+}
+
+export interface HistoryPage {
+  messages: WireMessage[];
+  next_before: string | null;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> | null };
+  request_id?: string;
+}
+
+export interface RateLimitDetails {
+  limit_type?: string;
+  limit?: number;
+  current?: number;
+  reset_at?: number | string;
+  retry_after?: number;
+}
+
+interface FrameBase<T extends string, D> {
+  type: T;
+  cursor?: string | number;
+  seq?: number;
+  ts?: string | number;
+  request_id?: string;
+  operation_id?: string;
+  data: D;
+}
+
+export type ServerFrame =
+  | FrameBase<"message.created", WireMessage>
+  | FrameBase<"llm.token", { operation_id: string; attempt: number; index: number; text: string }>
+  | FrameBase<"llm.restarted", { operation_id: string; attempt: number }>
+  | FrameBase<"llm.action", { operation_id: string; name: string; arguments?: unknown }>
+  | FrameBase<
+      "tool.result",
+      { operation_id: string; tool: string; status: "success" | "error"; card?: Card | null; message?: string }
+    >
+  | FrameBase<"message.completed", WireMessage>
+  | FrameBase<"llm.interrupted", WireMessage>
+  | FrameBase<"task.created", Task>
+  | FrameBase<"task.updated", Task>
+  | FrameBase<"task.deleted", Partial<Task> & { id: string }>
+  | FrameBase<"state.updated", { preferences?: Preferences; memories?: Memory[]; calendar?: unknown[] }>
+  | FrameBase<"rate_limited", ErrorBody>
+  | FrameBase<"error", { code: string; message: string }>
+  | FrameBase<"resync", Record<string, never>>
+  | FrameBase<"pong", unknown>;
+
+export type ClientFrame =
+  | { type: "message.send"; text: string; client_action_id: string }
+  | { type: "generation.cancel" }
+  | { type: "resume"; cursor: string | number }
+  | { type: "ping" };

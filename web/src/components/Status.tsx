@@ -1,0 +1,89 @@
+import { useCallback, useEffect, useState } from "react";
+import type { ConnectionStatus } from "../realtime/connection";
+import type { RateLimitNotice } from "../state/reducer";
+import { useChatController } from "../context";
+
+const LABELS: Record<ConnectionStatus, string> = {
+  connecting: "connecting",
+  connected: "connected",
+  reconnecting: "reconnecting",
+  offline: "offline",
+  unauthorized: "unauthorized",
+  closed: "disconnected",
+};
+
+export function ConnectionBadge({ status }: { status: ConnectionStatus }) {
+  return (
+    <span className={`conn conn-${status}`} data-testid="connection-status" data-status={status} role="status" aria-live="polite">
+      <span className="conn-dot" aria-hidden="true" />
+      {LABELS[status]}
+    </span>
+  );
+}
+
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, [active]);
+  return now;
+}
+
+function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDismiss: () => void }) {
+  // Without a server reset time, count from the moment the notice appeared.
+  const [shownAt] = useState(() => Date.now());
+  const retryAt = notice.retryAfterSec !== null ? shownAt + notice.retryAfterSec * 1000 : notice.retryAt;
+  const now = useNow(retryAt !== null);
+  const left = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - now) / 1000));
+
+  useEffect(() => {
+    if (left === 0) onDismiss();
+  }, [left, onDismiss]);
+
+  return (
+    <div className="banner warn" role="alert" data-testid="rate-limit-banner">
+      <span>
+        <strong>Slow down.</strong> {notice.message}
+        {left !== null && (
+          <>
+            {" "}
+            Try again in <span data-testid="rate-limit-retry">{left}s</span>
+            {retryAt !== null && ` (at ${new Date(retryAt).toLocaleTimeString()})`}.
+          </>
+        )}
+      </span>
+      <button type="button" className="icon-btn" aria-label="Dismiss" onClick={onDismiss}>
+        ✕
+      </button>
+    </div>
+  );
+}
+
+export function Banners({ connection }: { connection: ConnectionStatus }) {
+  const chat = useChatController();
+  const { rateLimit, error, loaded } = chat.state;
+  const { dismiss } = chat;
+  const dismissRateLimit = useCallback(() => dismiss("rateLimit"), [dismiss]);
+  return (
+    <div className="banners">
+      {(connection === "reconnecting" || connection === "offline") && (
+        <div className="banner info" role="status" data-testid="reconnecting-banner">
+          {connection === "offline" ? "You are offline. " : "Reconnecting… "}
+          Messages you send now are delivered as soon as the connection is back.
+        </div>
+      )}
+      {rateLimit && <RateLimitBanner key={rateLimit.n} notice={rateLimit} onDismiss={dismissRateLimit} />}
+      {error && (
+        <div className="banner error" role="alert" data-testid="error-banner">
+          <span>{error.message}</span>
+          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismiss("error")}>
+            ✕
+          </button>
+        </div>
+      )}
+      {!loaded && !error && <div className="banner info">Loading…</div>}
+    </div>
+  );
+}

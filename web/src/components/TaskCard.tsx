@@ -1,0 +1,57 @@
+import { useState } from "react";
+import type { DataMessagePartProps } from "@assistant-ui/react";
+import type { Task, TaskCard as TaskCardData } from "../api/types";
+import { useChatController } from "../context";
+
+export function formatDue(due: string | null | undefined): string | null {
+  if (!due) return null;
+  const t = Date.parse(due);
+  if (Number.isNaN(t)) return due;
+  return new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: due.length > 10 ? "short" : undefined });
+}
+
+export function isDone(task: Task): boolean {
+  return task.status === "done" || task.status === "completed";
+}
+
+export function TaskCard({ task: initial }: { task: Task }) {
+  const chat = useChatController();
+  const live = chat.state.tasks.find((t) => t.id === initial.id);
+  const task = live ?? initial;
+  const [busy, setBusy] = useState(false);
+  const due = formatDue(task.due);
+
+  const complete = async () => {
+    setBusy(true);
+    try {
+      await chat.completeTask(task.id);
+    } catch {
+      /* banner */
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="card task-card" data-testid="task-card" data-task-id={task.id} aria-label="Task">
+      <header className="card-header">
+        <span className="card-kind">Task</span>
+        {task.priority !== undefined && task.priority !== null && <span className="pill">{String(task.priority)}</span>}
+      </header>
+      <div className={isDone(task) ? "task-title done" : "task-title"}>{task.title}</div>
+      <div className="muted small">
+        {due ? `Due ${due} · ` : ""}
+        {task.status}
+      </div>
+      {!isDone(task) && live && (
+        <button type="button" className="btn small" disabled={busy} onClick={() => void complete()}>
+          Mark done
+        </button>
+      )}
+    </section>
+  );
+}
+
+export function TaskCardPart({ data }: DataMessagePartProps<TaskCardData>) {
+  return data?.task ? <TaskCard task={data.task} /> : null;
+}

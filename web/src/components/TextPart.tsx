@@ -1,0 +1,9 @@
+import type { TextMessagePartProps } from "@assistant-ui/react";
+
+export function TextPart({ text, status }: TextMessagePartProps) {
+  return (
+    <div className={status?.type === "running" ? "msg-text streaming" : "msg-text"}>
+      {text}
+    </div>
+  );
+}

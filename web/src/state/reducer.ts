@@ -1,0 +1,635 @@
+// Pure protocol state: (state, frame | local action) -> state.
+// No I/O, no clocks, no randomness: everything the reducer needs arrives in the action.
+
+import type {
+  Card,
+  ErrorBody,
+  HistoryPage,
+  Memory,
+  Preferences,
+  RateLimitDetails,
+  Role,
+  ServerFrame,
+  StateSnapshot,
+  Task,
+  WireMessage,
+} from "../api/types";
+
+export type MessageStatus =
+  | "sending" // optimistic user message, not yet echoed by the server
+  | "failed" // user message the server refused (or could not be sent)
+  | "sent" // user message confirmed by message.created
+  | "streaming" // assistant message receiving tokens
+  | "completed"
+  | "interrupted"
+  | "error";
+
+export interface ToolNote {
+  tool: string;
+  status: "success" | "error";
+  message?: string;
+}
+
+export interface ChatMessage {
+  /** Stable key for rendering: survives optimistic → confirmed and streaming → completed. */
+  uiId: string;
+  /** Server message id once known (otherwise a local placeholder). */
+  id: string;
+  role: Role;
+  text: string;
+  createdAt: string;
+  seq?: number;
+  status: MessageStatus;
+  clientActionId?: string;
+  operationId?: string;
+  /** LLM attempt the streamed text belongs to. */
+  attempt?: number;
+  /** Highest token index applied for the current attempt. */
+  lastIndex?: number;
+  cards: Card[];
+  /** Actions the model requested that have no tool.result yet. */
+  pendingActions: string[];
+  toolNotes: ToolNote[];
+  tokensPrompt?: number;
+  tokensCompletion?: number;
+}
+
+export interface RateLimitNotice {
+  code: string;
+  message: string;
+  limitType?: string;
+  /** Epoch milliseconds when the limit resets, when known. */
+  retryAt: number | null;
+  retryAfterSec: number | null;
+  /** Bumped on every notice so the banner restarts its countdown. */
+  n: number;
+}
+
+export interface ChatState {
+  loaded: boolean;
+  messages: ChatMessage[];
+  tasks: Task[];
+  preferences: Preferences;
+  memories: Memory[];
+  calendar: unknown[];
+  /** Last realtime cursor applied (sent back in `resume`). */
+  lastCursor: string | number | null;
+  /** Recently seen cursors, for cursors that do not compare numerically. */
+  recentCursors: string[];
+  /** Domain seq covered by the last /state snapshot. */
+  snapshotSeq: number;
+  /** Highest domain seq applied from frames, and the frame types applied at that seq. */
+  maxSeq: number;
+  maxSeqTypes: string[];
+  /** Assistant operation currently streaming. */
+  activeOperationId: string | null;
+  /** A message was sent and its answer has not started yet. */
+  pendingReply: boolean;
+  /** The server asked for a resync: the app must refetch /state. */
+  needsResync: boolean;
+  rateLimit: RateLimitNotice | null;
+  error: { code: string; message: string } | null;
+  history: { hasEarlier: boolean; nextBefore: string | null };
+}
+
+export type LocalAction =
+  | { type: "local.snapshot"; snapshot: StateSnapshot }
+  | { type: "local.history"; page: HistoryPage }
+  | { type: "local.send"; text: string; clientActionId: string; createdAt: string }
+  | { type: "local.send_failed"; clientActionId: string; error?: { code: string; message: string } }
+  | { type: "local.retry"; clientActionId: string }
+  | { type: "local.cancel" }
+  | { type: "local.rate_limited"; body: ErrorBody; now: number }
+  | { type: "local.error"; code: string; message: string }
+  | { type: "local.dismiss"; what: "rateLimit" | "error" }
+  | { type: "local.task_upsert"; task: Task }
+  | { type: "local.task_remove"; id: string }
+  | { type: "local.preferences"; preferences: Preferences }
+  | { type: "local.reset" };
+
+export type Action = ServerFrame | LocalAction;
+
+export const initialState: ChatState = {
+  loaded: false,
+  messages: [],
+  tasks: [],
+  preferences: {},
+  memories: [],
+  calendar: [],
+  lastCursor: null,
+  recentCursors: [],
+  snapshotSeq: 0,
+  maxSeq: 0,
+  maxSeqTypes: [],
+  activeOperationId: null,
+  pendingReply: false,
+  needsResync: false,
+  rateLimit: null,
+  error: null,
+  history: { hasEarlier: false, nextBefore: null },
+};
+
+const RECENT_CURSORS = 256;
+const LOCAL_STATUSES: ReadonlySet<MessageStatus> = new Set(["sending", "failed", "streaming"]);
+
+// ---------------------------------------------------------------------------
+// Cursors and seq
+
+function parseCursor(cursor: string | number): number[] | null {
+  if (typeof cursor === "number") return Number.isFinite(cursor) ? [cursor] : null;
+  if (/^\d+$/.test(cursor)) return [Number(cursor)];
+  const m = /^(\d+)-(\d+)$/.exec(cursor); // Redis stream ids
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** -1 / 0 / 1, or null when the two cursors cannot be ordered. */
+export function compareCursors(a: string | number, b: string | number): number | null {
+  const pa = parseCursor(a);
+  const pb = parseCursor(b);
+  if (!pa || !pb || pa.length !== pb.length) return null;
+  for (let i = 0; i < pa.length; i++) {
+    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+function isDuplicateCursor(state: ChatState, cursor: string | number): boolean {
+  if (state.recentCursors.includes(String(cursor))) return true;
+  if (state.lastCursor === null) return false;
+  const cmp = compareCursors(cursor, state.lastCursor);
+  return cmp !== null && cmp <= 0;
+}
+
+function rememberCursor(state: ChatState, cursor: string | number): ChatState {
+  const recent = [...state.recentCursors, String(cursor)];
+  if (recent.length > RECENT_CURSORS) recent.splice(0, recent.length - RECENT_CURSORS);
+  return { ...state, lastCursor: cursor, recentCursors: recent };
+}
+
+function isDuplicateSeq(state: ChatState, seq: number, type: string): boolean {
+  if (seq <= state.snapshotSeq) return true;
+  if (seq < state.maxSeq) return true;
+  return seq === state.maxSeq && state.maxSeqTypes.includes(type);
+}
+
+function rememberSeq(state: ChatState, seq: number, type: string): ChatState {
+  if (seq > state.maxSeq) return { ...state, maxSeq: seq, maxSeqTypes: [type] };
+  return { ...state, maxSeqTypes: [...state.maxSeqTypes, type] };
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+function isLocal(m: ChatMessage): boolean {
+  return LOCAL_STATUSES.has(m.status) && m.seq === undefined;
+}
+
+/** Settled messages ordered by seq (created_at as fallback), then local ones in arrival order. */
+export function orderMessages(messages: ChatMessage[]): ChatMessage[] {
+  const settled = messages.filter((m) => !isLocal(m));
+  const local = messages.filter(isLocal);
+  settled.sort((a, b) => {
+    if (a.seq !== undefined && b.seq !== undefined) return a.seq - b.seq;
+    return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0;
+  });
+  return [...settled, ...local];
+}
+
+function wireStatus(wire: WireMessage, fallback: MessageStatus): MessageStatus {
+  if (wire.role === "user") return "sent";
+  switch (wire.status) {
+    case "completed":
+      return "completed";
+    case "interrupted":
+      return "interrupted";
+    case "failed":
+    case "error":
+      return "error";
+    case "streaming":
+    case "running":
+    case "pending":
+      return "streaming";
+    default:
+      return fallback;
+  }
+}
+
+function fromWire(wire: WireMessage, status: MessageStatus): ChatMessage {
+  return {
+    uiId: wire.id,
+    id: wire.id,
+    role: wire.role,
+    text: wire.text ?? "",
+    createdAt: wire.created_at ?? "",
+    seq: wire.seq,
+    status,
+    clientActionId: wire.client_action_id ?? undefined,
+    operationId: wire.operation_id ?? undefined,
+    cards: wire.cards ?? [],
+    pendingActions: [],
+    toolNotes: [],
+    tokensPrompt: wire.tokens_prompt,
+    tokensCompletion: wire.tokens_completion,
+  };
+}
+
+function findMessage(messages: ChatMessage[], wire: WireMessage): number {
+  let idx = messages.findIndex((m) => m.id === wire.id);
+  if (idx < 0 && wire.client_action_id) {
+    idx = messages.findIndex((m) => m.role === wire.role && m.clientActionId === wire.client_action_id);
+  }
+  if (idx < 0 && wire.operation_id) {
+    idx = messages.findIndex((m) => m.role === "assistant" && m.operationId === wire.operation_id);
+  }
+  return idx;
+}
+
+function mergeCards(existing: Card[], incoming: Card[] | null | undefined): Card[] {
+  if (!incoming || incoming.length === 0) return existing;
+  return incoming;
+}
+
+function upsertWire(state: ChatState, wire: WireMessage, fallbackStatus: MessageStatus): ChatState {
+  const messages = [...state.messages];
+  const idx = findMessage(messages, wire);
+  const status = wireStatus(wire, fallbackStatus);
+  let merged: ChatMessage;
+  if (idx < 0) {
+    merged = fromWire(wire, status);
+    messages.push(merged);
+  } else {
+    const prev = messages[idx];
+    const final = status !== "streaming";
+    merged = {
+      ...prev,
+      id: wire.id,
+      role: wire.role,
+      text: wire.text ? wire.text : prev.text,
+      createdAt: wire.created_at ?? prev.createdAt,
+      seq: wire.seq ?? prev.seq,
+      status,
+      clientActionId: wire.client_action_id ?? prev.clientActionId,
+      operationId: wire.operation_id ?? prev.operationId,
+      cards: mergeCards(prev.cards, wire.cards),
+      pendingActions: final ? [] : prev.pendingActions,
+      tokensPrompt: wire.tokens_prompt ?? prev.tokensPrompt,
+      tokensCompletion: wire.tokens_completion ?? prev.tokensCompletion,
+    };
+    messages[idx] = merged;
+  }
+  let next: ChatState = { ...state, messages: orderMessages(messages) };
+  if (merged.role === "assistant" && merged.status !== "streaming") {
+    next = {
+      ...next,
+      pendingReply: false,
+      activeOperationId:
+        next.activeOperationId && next.activeOperationId === merged.operationId ? null : next.activeOperationId,
+    };
+    if (next.activeOperationId && !next.messages.some((m) => m.status === "streaming")) {
+      next = { ...next, activeOperationId: null };
+    }
+  }
+  return next;
+}
+
+/** Index of the assistant message for `operationId`, creating a streaming placeholder if needed. */
+function ensureOperationMessage(
+  state: ChatState,
+  operationId: string,
+  ts: string | number | undefined,
+): { messages: ChatMessage[]; idx: number } {
+  const messages = [...state.messages];
+  let idx = messages.findIndex((m) => m.role === "assistant" && m.operationId === operationId);
+  if (idx < 0) {
+    const localId = `op:${operationId}`;
+    messages.push({
+      uiId: localId,
+      id: localId,
+      role: "assistant",
+      text: "",
+      createdAt: ts === undefined ? "" : String(ts),
+      status: "streaming",
+      operationId,
+      attempt: 1,
+      lastIndex: -1,
+      cards: [],
+      pendingActions: [],
+      toolNotes: [],
+    });
+    idx = messages.length - 1;
+  }
+  return { messages, idx };
+}
+
+function streaming(state: ChatState, operationId: string): ChatState {
+  return { ...state, activeOperationId: operationId, pendingReply: false };
+}
+
+function cardKey(card: Card): string {
+  return card.type === "flights" ? `flights:${card.search_id}` : `task:${card.task.id}`;
+}
+
+// ---------------------------------------------------------------------------
+// Rate limits
+
+function rateLimitNotice(body: ErrorBody, nowMs: number | null, prev: RateLimitNotice | null): RateLimitNotice {
+  const details = (body?.error?.details ?? {}) as RateLimitDetails;
+  let retryAt: number | null = null;
+  if (typeof details.reset_at === "number") {
+    retryAt = details.reset_at < 1e12 ? details.reset_at * 1000 : details.reset_at;
+  } else if (typeof details.reset_at === "string") {
+    const parsed = Date.parse(details.reset_at);
+    retryAt = Number.isNaN(parsed) ? null : parsed;
+  }
+  const retryAfterSec = typeof details.retry_after === "number" ? details.retry_after : null;
+  if (retryAt === null && retryAfterSec !== null && nowMs !== null) retryAt = nowMs + retryAfterSec * 1000;
+  return {
+    code: body?.error?.code ?? "rate_limited",
+    message: body?.error?.message ?? "Rate limit reached",
+    limitType: details.limit_type,
+    retryAt,
+    retryAfterSec,
+    n: (prev?.n ?? 0) + 1,
+  };
+}
+
+function failSending(messages: ChatMessage[]): ChatMessage[] {
+  return messages.some((m) => m.status === "sending")
+    ? messages.map((m) => (m.status === "sending" ? { ...m, status: "failed" as const } : m))
+    : messages;
+}
+
+// ---------------------------------------------------------------------------
+// Tasks
+
+function upsertTask(tasks: Task[], task: Task): Task[] {
+  const idx = tasks.findIndex((t) => t.id === task.id);
+  if (idx < 0) return [...tasks, task];
+  const next = [...tasks];
+  next[idx] = { ...next[idx], ...task };
+  return next;
+}
+
+// ---------------------------------------------------------------------------
+// Reducer
+
+export function reducer(state: ChatState, action: Action): ChatState {
+  if (action.type.startsWith("local.")) return reduceLocal(state, action as LocalAction);
+  return reduceFrame(state, action as ServerFrame);
+}
+
+export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
+  if (frame.type === "resync") {
+    // The server no longer has our position: everything after the snapshot restarts here.
+    return {
+      ...state,
+      needsResync: true,
+      lastCursor: frame.cursor ?? null,
+      recentCursors: frame.cursor === undefined ? [] : [String(frame.cursor)],
+    };
+  }
+
+  if (frame.cursor !== undefined && frame.cursor !== null) {
+    if (isDuplicateCursor(state, frame.cursor)) return state;
+    state = rememberCursor(state, frame.cursor);
+  }
+  if (typeof frame.seq === "number") {
+    if (isDuplicateSeq(state, frame.seq, frame.type)) return state;
+    state = rememberSeq(state, frame.seq, frame.type);
+  }
+
+  switch (frame.type) {
+    case "message.created": {
+      const wire = frame.data;
+      if (wire.role === "user") return upsertWire(state, wire, "sent");
+      // Without a final status, an assistant message is still streaming only if we are streaming it.
+      const idx = findMessage(state.messages, wire);
+      const stillStreaming = idx >= 0 && state.messages[idx].status === "streaming";
+      return upsertWire(state, wire, stillStreaming ? "streaming" : "completed");
+    }
+
+    case "llm.token": {
+      const { operation_id: op, text } = frame.data;
+      const attempt = frame.data.attempt ?? 1;
+      const index = frame.data.index;
+      const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
+      const msg = messages[idx];
+      if (msg.status !== "streaming") return state; // late token after completion/interruption
+      const currentAttempt = msg.attempt ?? 1;
+      if (attempt < currentAttempt) return state;
+      const restarted = attempt > currentAttempt;
+      const base = restarted ? "" : msg.text;
+      const lastIndex = restarted ? -1 : (msg.lastIndex ?? -1);
+      if (typeof index === "number" && index <= lastIndex) return state;
+      messages[idx] = {
+        ...msg,
+        text: base + (text ?? ""),
+        attempt,
+        lastIndex: typeof index === "number" ? index : lastIndex + 1,
+      };
+      return streaming({ ...state, messages }, op);
+    }
+
+    case "llm.restarted": {
+      const { operation_id: op, attempt } = frame.data;
+      const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
+      const msg = messages[idx];
+      if (msg.status !== "streaming") return state;
+      if (attempt !== undefined && attempt < (msg.attempt ?? 1)) return state;
+      messages[idx] = { ...msg, text: "", attempt: attempt ?? (msg.attempt ?? 1) + 1, lastIndex: -1 };
+      return streaming({ ...state, messages }, op);
+    }
+
+    case "llm.action": {
+      const { operation_id: op, name } = frame.data;
+      const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
+      const msg = messages[idx];
+      if (msg.status !== "streaming") return state;
+      messages[idx] = { ...msg, pendingActions: [...msg.pendingActions, name] };
+      return streaming({ ...state, messages }, op);
+    }
+
+    case "tool.result": {
+      const { operation_id: op, tool, status, card } = frame.data;
+      const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
+      const msg = messages[idx];
+      const pending = [...msg.pendingActions];
+      const at = pending.indexOf(tool);
+      pending.splice(at >= 0 ? at : 0, pending.length ? 1 : 0);
+      const cards = card
+        ? [...msg.cards.filter((c) => cardKey(c) !== cardKey(card)), card]
+        : msg.cards;
+      const toolNotes =
+        status === "error"
+          ? [...msg.toolNotes, { tool, status, message: frame.data.message }]
+          : msg.toolNotes;
+      messages[idx] = { ...msg, pendingActions: pending, cards, toolNotes };
+      const next = { ...state, messages };
+      return msg.status === "streaming" ? streaming(next, op) : next;
+    }
+
+    case "message.completed":
+      return upsertWire(state, frame.data, "completed");
+
+    case "llm.interrupted":
+      return upsertWire(state, { ...frame.data, status: frame.data.status ?? "interrupted" }, "interrupted");
+
+    case "task.created":
+    case "task.updated":
+      return { ...state, tasks: upsertTask(state.tasks, frame.data) };
+
+    case "task.deleted":
+      return { ...state, tasks: state.tasks.filter((t) => t.id !== frame.data.id) };
+
+    case "state.updated": {
+      const { preferences, memories, calendar } = frame.data;
+      return {
+        ...state,
+        preferences: preferences ?? state.preferences,
+        memories: memories ?? state.memories,
+        calendar: calendar ?? state.calendar,
+      };
+    }
+
+    case "rate_limited":
+      return {
+        ...state,
+        // Relative retry_after is counted from when the UI shows it (no clock skew).
+        rateLimit: rateLimitNotice(frame.data, null, state.rateLimit),
+        pendingReply: false,
+        messages: failSending(state.messages),
+      };
+
+    case "error":
+      return {
+        ...state,
+        error: { code: frame.data?.code ?? "error", message: frame.data?.message ?? "Request refused" },
+        pendingReply: false,
+        messages: failSending(state.messages),
+      };
+
+    case "pong":
+    default:
+      return state;
+  }
+}
+
+function reduceLocal(state: ChatState, action: LocalAction): ChatState {
+  switch (action.type) {
+    case "local.snapshot": {
+      const snap = action.snapshot;
+      const server = (snap.messages ?? []).map((w) => fromWire(w, wireStatus(w, "completed")));
+      const serverIds = new Set(server.map((m) => m.id));
+      const serverActions = new Set(server.map((m) => m.clientActionId).filter(Boolean));
+      const serverOps = new Set(server.map((m) => m.operationId).filter(Boolean));
+      // Keep what the snapshot cannot know yet: unconfirmed sends, running streams, newer frames.
+      const kept = state.messages.filter((m) => {
+        if (serverIds.has(m.id)) return false;
+        if (m.clientActionId && serverActions.has(m.clientActionId)) return false;
+        if (m.operationId && serverOps.has(m.operationId)) return false;
+        if (isLocal(m)) return true;
+        return m.seq !== undefined && m.seq > snap.seq;
+      });
+      const messages = orderMessages([...server, ...kept]);
+      const oldest = server.length ? orderMessages(server)[0].id : null;
+      const streamingLeft = messages.some((m) => m.status === "streaming");
+      return {
+        ...state,
+        loaded: true,
+        needsResync: false,
+        messages,
+        tasks: snap.tasks ?? [],
+        preferences: snap.preferences ?? {},
+        memories: snap.memories ?? [],
+        calendar: snap.calendar ?? [],
+        snapshotSeq: snap.seq ?? 0,
+        maxSeq: Math.max(state.maxSeq, snap.seq ?? 0),
+        maxSeqTypes: (snap.seq ?? 0) >= state.maxSeq ? [] : state.maxSeqTypes,
+        activeOperationId: streamingLeft ? state.activeOperationId : null,
+        history: { hasEarlier: oldest !== null, nextBefore: oldest },
+      };
+    }
+
+    case "local.history": {
+      const known = new Set(state.messages.map((m) => m.id));
+      const older = [...action.page.messages]
+        .reverse()
+        .filter((w) => !known.has(w.id))
+        .map((w) => fromWire(w, wireStatus(w, "completed")));
+      return {
+        ...state,
+        messages: [...older, ...state.messages],
+        history: { hasEarlier: action.page.next_before !== null, nextBefore: action.page.next_before },
+      };
+    }
+
+    case "local.send": {
+      const localId = `local:${action.clientActionId}`;
+      const message: ChatMessage = {
+        uiId: localId,
+        id: localId,
+        role: "user",
+        text: action.text,
+        createdAt: action.createdAt,
+        status: "sending",
+        clientActionId: action.clientActionId,
+        cards: [],
+        pendingActions: [],
+        toolNotes: [],
+      };
+      return { ...state, messages: [...state.messages, message], pendingReply: true, rateLimit: null, error: null };
+    }
+
+    case "local.send_failed":
+      return {
+        ...state,
+        pendingReply: false,
+        error: action.error ?? state.error,
+        messages: state.messages.map((m) =>
+          m.clientActionId === action.clientActionId && m.status === "sending" ? { ...m, status: "failed" } : m,
+        ),
+      };
+
+    case "local.retry":
+      return {
+        ...state,
+        pendingReply: true,
+        messages: state.messages.map((m) =>
+          m.clientActionId === action.clientActionId && m.status === "failed" ? { ...m, status: "sending" } : m,
+        ),
+      };
+
+    case "local.cancel":
+      return { ...state, pendingReply: false };
+
+    case "local.rate_limited":
+      return {
+        ...state,
+        rateLimit: rateLimitNotice(action.body, action.now, state.rateLimit),
+        pendingReply: false,
+      };
+
+    case "local.error":
+      return { ...state, error: { code: action.code, message: action.message } };
+
+    case "local.dismiss":
+      return action.what === "rateLimit" ? { ...state, rateLimit: null } : { ...state, error: null };
+
+    case "local.task_upsert":
+      return { ...state, tasks: upsertTask(state.tasks, action.task) };
+
+    case "local.task_remove":
+      return { ...state, tasks: state.tasks.filter((t) => t.id !== action.id) };
+
+    case "local.preferences":
+      return { ...state, preferences: { ...state.preferences, ...action.preferences } };
+
+    case "local.reset":
+      return initialState;
+  }
+}
+
+/** True while the assistant is working on an answer (drives the Stop button). */
+export function isRunning(state: ChatState): boolean {
+  return state.pendingReply || state.messages.some((m) => m.status === "streaming");
+}

@@ -1,0 +1,213 @@
+// Wires the pure reducer to the REST API and the realtime connection.
+
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { ApiError, createApi } from "../api/client";
+import type { Preferences } from "../api/types";
+import { RealtimeConnection, type ConnectionStatus } from "../realtime/connection";
+import { initialState, reducer, type ChatState } from "./reducer";
+
+export interface ChatController {
+  state: ChatState;
+  connection: ConnectionStatus;
+  send: (text: string) => void;
+  retry: (clientActionId: string) => void;
+  cancel: () => void;
+  loadEarlier: () => Promise<void>;
+  completeTask: (id: string) => Promise<void>;
+  deleteTask: (id: string) => Promise<void>;
+  setPreferences: (prefs: Preferences) => Promise<void>;
+  selectFlight: (searchId: string, flightId: string) => Promise<void>;
+  dismiss: (what: "rateLimit" | "error") => void;
+}
+
+function newActionId(): string {
+  if (typeof crypto !== "undefined" && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return `${Date.now().toString(16)}-${Math.random().toString(16).slice(2)}`;
+}
+
+export function useChat(token: string, onUnauthorized: () => void): ChatController {
+  const [state, dispatch] = useReducer(reducer, initialState);
+  const [connection, setConnection] = useState<ConnectionStatus>("connecting");
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const connRef = useRef<RealtimeConnection | null>(null);
+  const api = useMemo(() => createApi(token), [token]);
+  const unauthorizedRef = useRef(onUnauthorized);
+  unauthorizedRef.current = onUnauthorized;
+
+  /** Maps API failures to UI state; 401 signs out. Rethrows for callers that show inline errors. */
+  const handleError = useCallback((err: unknown): never => {
+    if (err instanceof ApiError) {
+      if (err.status === 401) unauthorizedRef.current();
+      else if (err.status === 429 || err.code === "rate_limited") {
+        dispatch({ type: "local.rate_limited", body: err.body, now: Date.now() });
+      } else dispatch({ type: "local.error", code: err.code, message: err.message });
+    } else {
+      dispatch({ type: "local.error", code: "network", message: String((err as Error)?.message ?? err) });
+    }
+    throw err;
+  }, []);
+
+  const fetchState = useCallback(async () => {
+    try {
+      const snapshot = await api.getState();
+      dispatch({ type: "local.snapshot", snapshot });
+    } catch (err) {
+      try {
+        handleError(err);
+      } catch {
+        /* surfaced in the error banner */
+      }
+    }
+  }, [api, handleError]);
+
+  // Snapshot first, then the realtime channel.
+  useEffect(() => {
+    let cancelled = false;
+    const conn = new RealtimeConnection({
+      token,
+      getCursor: () => stateRef.current.lastCursor,
+      onFrame: (frame) => dispatch(frame),
+      onStatus: (status) => {
+        if (cancelled) return;
+        setConnection(status);
+        // The first snapshot may have failed while the server was down.
+        if (status === "connected" && !stateRef.current.loaded) void fetchState();
+      },
+      onUnauthorized: () => unauthorizedRef.current(),
+    });
+    connRef.current = conn;
+    void fetchState().then(() => {
+      if (!cancelled) conn.start();
+    });
+    return () => {
+      cancelled = true;
+      conn.stop();
+      connRef.current = null;
+    };
+  }, [token, fetchState]);
+
+  // The server lost our position: refetch the snapshot.
+  useEffect(() => {
+    if (state.needsResync) void fetchState();
+  }, [state.needsResync, fetchState]);
+
+  const deliver = useCallback(
+    (text: string, clientActionId: string) => {
+      const sent = connRef.current?.send({ type: "message.send", text, client_action_id: clientActionId });
+      if (sent) return;
+      // Socket down: the REST endpoint accepts the same message (deduplicated by client_action_id).
+      api.postMessage(text, clientActionId).catch((err: unknown) => {
+        dispatch({ type: "local.send_failed", clientActionId });
+        try {
+          handleError(err);
+        } catch {
+          /* banner */
+        }
+      });
+    },
+    [api, handleError],
+  );
+
+  const send = useCallback(
+    (text: string) => {
+      const trimmed = text.trim();
+      if (!trimmed) return;
+      const clientActionId = newActionId();
+      dispatch({ type: "local.send", text: trimmed, clientActionId, createdAt: new Date().toISOString() });
+      deliver(trimmed, clientActionId);
+    },
+    [deliver],
+  );
+
+  const retry = useCallback(
+    (clientActionId: string) => {
+      const msg = stateRef.current.messages.find((m) => m.clientActionId === clientActionId);
+      if (!msg) return;
+      dispatch({ type: "local.retry", clientActionId });
+      deliver(msg.text, clientActionId);
+    },
+    [deliver],
+  );
+
+  const cancel = useCallback(() => {
+    connRef.current?.send({ type: "generation.cancel" });
+    dispatch({ type: "local.cancel" });
+  }, []);
+
+  const loadEarlier = useCallback(async () => {
+    const before = stateRef.current.history.nextBefore;
+    if (!before) return;
+    try {
+      const page = await api.getHistory(before, 50);
+      dispatch({ type: "local.history", page });
+    } catch (err) {
+      handleError(err);
+    }
+  }, [api, handleError]);
+
+  const completeTask = useCallback(
+    async (id: string) => {
+      try {
+        const res = await api.updateTask(id, { status: "done" });
+        if (res && typeof res === "object" && "id" in res && "status" in res) {
+          dispatch({ type: "local.task_upsert", task: res as never });
+        }
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const deleteTask = useCallback(
+    async (id: string) => {
+      try {
+        await api.deleteTask(id);
+        dispatch({ type: "local.task_remove", id });
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const setPreferences = useCallback(
+    async (prefs: Preferences) => {
+      try {
+        await api.setPreferences(prefs);
+        dispatch({ type: "local.preferences", preferences: prefs });
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const selectFlight = useCallback(
+    async (searchId: string, flightId: string) => {
+      try {
+        await api.selectFlight(searchId, flightId);
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const dismiss = useCallback((what: "rateLimit" | "error") => dispatch({ type: "local.dismiss", what }), []);
+
+  return {
+    state,
+    connection,
+    send,
+    retry,
+    cancel,
+    loadEarlier,
+    completeTask,
+    deleteTask,
+    setPreferences,
+    selectFlight,
+    dismiss,
+  };
+}
