@@ -25,16 +25,20 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_api_key: str | None = None
     temporal_dev_port: int = 7233
+    temporal_search_attributes: bool = False  # set by `mcos dev`, which registers them
     temporal_ui_port: int = 8233
 
     # API
     host: str = "127.0.0.1"
     port: int = 8000
+    embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
+    max_body_bytes: int = 65536
 
     # Storage and realtime
     database_url: str | None = None  # None: sqlite file under data_dir
     bus_url: str = "memory"  # "memory" or redis://...
     bus_buffer_frames: int = 2000
+    rate_limit_url: str | None = None  # redis://… to share the message window across APIs
 
     # Brain
     brain_message_limit: int = 100
@@ -45,6 +49,7 @@ class Settings(BaseSettings):
     brain_tasks_cap: int = 500
     brain_chat_replies: bool = True
     brain_interrupt_on_new_message: bool = False
+    default_timezone: str = "UTC"
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
 
@@ -62,11 +67,12 @@ class Settings(BaseSettings):
     # Auth
     auth_mode: Literal["off", "hs256", "jwks"] = "hs256"
     jwt_secret: str = DEV_JWT_SECRET
+    auth_provider: Literal["clerk", "auth0", "cloudflare"] | None = None
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_admin_claim: str = "mcos_admin"
-    allow_user_header: bool = True  # X-User-Id accepted in dev when no bearer token
+    allow_user_header: bool = False  # X-User-Id names the user when no token (dev/tests only)
 
     # Limits
     limit_messages_per_minute: int = 60

@@ -1,0 +1,115 @@
+"""The LLM activity: streams tokens straight onto the realtime bus, returns the final text.
+
+Tokens never enter Temporal history; only the result does. A retried attempt first
+publishes ``llm.restarted`` so clients drop the failed attempt's partial text. A cancelled
+generation returns what it has so far as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
+from mcos.bus import RealtimeBus
+from mcos.contracts import LlmTurnInput, LlmTurnResult, ToolCall
+from mcos.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
+
+log = structlog.get_logger(__name__)
+
+
+class LlmActivities:
+    def __init__(self, provider: LlmProvider, bus: RealtimeBus) -> None:
+        self.provider = provider
+        self.bus = bus
+
+    @activity.defn(name="llm_reply")
+    async def llm_reply(self, inp: LlmTurnInput) -> LlmTurnResult:
+        attempt = activity.info().attempt
+        structlog.contextvars.bind_contextvars(
+            user_id=inp.user_id, operation_id=inp.operation_id, request_id=inp.request_id
+        )
+        base = {"operation_id": inp.operation_id, "request_id": inp.request_id}
+        if attempt > 1:
+            await self.bus.publish(
+                inp.user_id,
+                [
+                    {
+                        **base,
+                        "type": "llm.restarted",
+                        "data": {
+                            "operation_id": inp.operation_id,
+                            "attempt": attempt,
+                            "from_index": inp.index_offset,
+                        },
+                    }
+                ],
+            )
+        request = LlmRequest(
+            messages=inp.messages, tools=inp.tools, context=inp.context, max_tokens=inp.max_tokens
+        )
+        parts: list[str] = []
+        calls: list[ToolCall] = []
+        usage = UsageChunk()
+        index = inp.index_offset
+        started = time.perf_counter()
+        try:
+            async for chunk in self.provider.stream(request):
+                if isinstance(chunk, TokenChunk):
+                    if not parts:
+                        LLM_TTFT.observe(time.perf_counter() - started)
+                    parts.append(chunk.text)
+                    await self.bus.publish(
+                        inp.user_id,
+                        [
+                            {
+                                **base,
+                                "type": "llm.token",
+                                "data": {
+                                    "operation_id": inp.operation_id,
+                                    "attempt": attempt,
+                                    "index": index,
+                                    "text": chunk.text,
+                                },
+                            }
+                        ],
+                    )
+                    index += 1
+                    activity.heartbeat(index)
+                elif isinstance(chunk, ToolCallChunk):
+                    calls.append(ToolCall(id=chunk.id, name=chunk.name, arguments=chunk.arguments))
+                    activity.heartbeat(index)
+                elif isinstance(chunk, UsageChunk):
+                    usage = chunk
+        except asyncio.CancelledError:
+            log.info("generation interrupted", tokens=index - inp.index_offset)
+            return self._result(parts, calls, usage, index - inp.index_offset, attempt,
+                                "interrupted")
+        except LlmError as exc:
+            LLM_FAILURES.inc()
+            log.warning("llm failed", retryable=exc.retryable, status_code=exc.status_code,
+                        attempt=attempt)
+            raise ApplicationError(
+                str(exc),
+                type="LlmError" if exc.retryable else "LlmNonRetryable",
+                non_retryable=not exc.retryable,
+            ) from exc
+        LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+        LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+        return self._result(parts, calls, usage, index - inp.index_offset, attempt, "completed")
+
+    @staticmethod
+    def _result(parts, calls, usage, streamed, attempt, status) -> LlmTurnResult:  # noqa: ANN001
+        return LlmTurnResult(
+            text="".join(parts),
+            tool_calls=calls,
+            tokens_prompt=usage.prompt_tokens,
+            tokens_completion=usage.completion_tokens or streamed,
+            tokens_streamed=streamed,
+            status=status,
+            attempt=attempt,
+        )

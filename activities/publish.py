@@ -1,0 +1,20 @@
+"""Publishing domain frames to the realtime bus (run as a local activity by the brain)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from mcos.bus import RealtimeBus
+from mcos.contracts import PublishInput
+from mcos.metrics import REALTIME_FRAMES_PUBLISHED
+
+
+class PublishActivities:
+    def __init__(self, bus: RealtimeBus) -> None:
+        self.bus = bus
+
+    @activity.defn(name="publish_frames")
+    async def publish_frames(self, inp: PublishInput) -> int:
+        published = await self.bus.publish(inp.user_id, inp.frames)
+        REALTIME_FRAMES_PUBLISHED.inc(len(published))
+        return len(published)

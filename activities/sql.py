@@ -1,0 +1,36 @@
+"""SQL archival and preference/memory backups. Idempotent: retries never duplicate rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy import Engine
+from temporalio import activity
+
+from mcos import db
+from mcos.contracts import ArchiveInput, ArchiveResult, BackupInput
+from mcos.metrics import MESSAGES_ARCHIVED
+
+log = structlog.get_logger(__name__)
+
+
+class SqlActivities:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name="archive_messages")
+    async def archive_messages(self, inp: ArchiveInput) -> ArchiveResult:
+        inserted = await asyncio.to_thread(
+            db.archive_messages, self.engine, inp.user_id, inp.messages
+        )
+        MESSAGES_ARCHIVED.inc(inserted)
+        log.info("messages archived", user_id=inp.user_id, count=len(inp.messages),
+                 inserted=inserted)
+        return ArchiveResult(archived_ids=[m["id"] for m in inp.messages], inserted=inserted)
+
+    @activity.defn(name="backup_profile")
+    async def backup_profile(self, inp: BackupInput) -> bool:
+        return await asyncio.to_thread(
+            db.backup_profile, self.engine, inp.user_id, inp.seq, inp.preferences, inp.memories
+        )

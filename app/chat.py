@@ -1,0 +1,50 @@
+"""Accepting a chat message (REST and WebSocket share this path)."""
+
+from __future__ import annotations
+
+from app.brain import BrainClient, make_event
+from app.schemas import MessageAccepted
+from mcos.errors import RateLimited
+from mcos.ids import new_id
+from mcos.metrics import MESSAGES_CREATED
+from mcos.ratelimit import RateLimiter, decision_to_error
+from mcos.settings import Settings
+
+
+async def check_message_rate(limiter: RateLimiter, settings: Settings, user_id: str) -> None:
+    decision = await limiter.hit(f"msg:{user_id}", settings.limit_messages_per_minute, 60.0)
+    if not decision.allowed:
+        raise decision_to_error(decision, "messages_per_minute")
+
+
+async def accept_message(
+    brain: BrainClient,
+    user_id: str,
+    text: str,
+    request_id: str,
+    client_action_id: str | None = None,
+    channel: str = "chat",
+) -> MessageAccepted:
+    """Signal the message into the brain; a repeated ``client_action_id`` gets the first ids."""
+    if client_action_id:
+        seen = await brain.action_result(user_id, client_action_id)
+        if seen is not None:
+            return MessageAccepted(
+                message_id=seen.entity_id or "",
+                event_id=seen.event_id,
+                request_id=request_id,
+                duplicate=True,
+            )
+    message_id = new_id("msg")
+    event = make_event(
+        "user.message",
+        {"message_id": message_id, "text": text, "channel": channel},
+        request_id,
+        client_action_id,
+    )
+    await brain.signal_event(user_id, event)
+    MESSAGES_CREATED.labels(role="user").inc()
+    return MessageAccepted(message_id=message_id, event_id=event.event_id, request_id=request_id)
+
+
+__all__ = ["RateLimited", "accept_message", "check_message_rate"]

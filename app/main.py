@@ -1,0 +1,123 @@
+"""The FastAPI app: REST + WebSocket bridge, and the built chat UI at ``/``.
+
+``uvicorn app.main:app`` serves the API alone (a worker runs elsewhere, sharing the bus
+through Redis); ``mcos dev`` runs it with the worker embedded (``MCOS_EMBEDDED_WORKER``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.context import AppContext
+from app.errors import install_error_handlers
+from app.middleware import RequestContextMiddleware
+from app.routes import auth, health, memory, messages, preferences, state, tasks, ws
+from mcos.auth import TokenVerifier
+from mcos.bus import RealtimeBus, make_bus
+from mcos.db import get_engine
+from mcos.logging import configure_logging
+from mcos.ratelimit import make_rate_limiter
+from mcos.settings import Settings, get_settings
+
+log = structlog.get_logger("app")
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for module in (auth, messages, state, tasks, preferences, memory, ws):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    bus: RealtimeBus | None = None,
+    client: Any = None,
+    provider: Any = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, bool(settings.log_json or settings.production))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = AppContext(
+            settings=settings,
+            bus=bus or make_bus(settings.bus_url, settings.bus_buffer_frames),
+            engine=get_engine(settings.sql_url),
+            limiter=make_rate_limiter(settings, settings.rate_limit_url),
+            verifier=TokenVerifier(settings),
+            client=client,
+        )
+        app.state.ctx = ctx
+        worker_task = None
+        if settings.embedded_worker:
+            from mcos.runtime import build_worker
+
+            worker = build_worker(await ctx.temporal(), settings, ctx.bus, ctx.engine,
+                                  provider=provider)
+            worker_task = asyncio.create_task(worker.run())
+            ctx.worker_running = True
+            ctx.extras["worker"] = worker
+            log.info("embedded worker running", task_queue=settings.temporal_task_queue)
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                await ctx.extras["worker"].shutdown()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await ctx.limiter.aclose()
+            if bus is None:
+                await ctx.bus.close()
+
+    app = FastAPI(
+        title="Micro Chief of Staff",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={
+            401: {"description": "Unauthorized"},
+            422: {"description": "Invalid request"},
+        },
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router())
+    _mount_ui(app, settings)
+    return app
+
+
+def _mount_ui(app: FastAPI, settings: Settings) -> None:
+    dist = settings.web_dist
+    if not (dist / "index.html").exists():
+
+        @app.get("/", include_in_schema=False)
+        async def ui_missing() -> JSONResponse:
+            return JSONResponse(
+                {"message": "The chat UI is not built: run `npm --prefix web ci && "
+                 "npm --prefix web run build`, or start with `mcos dev`.", "api": "/docs"}
+            )
+
+        return
+    if (dist / "assets").exists():
+        app.mount("/assets", StaticFiles(directory=dist / "assets"), name="assets")
+
+    @app.get("/", include_in_schema=False)
+    async def ui_index() -> FileResponse:
+        return FileResponse(dist / "index.html")
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn app.main:app` builds the app on first access, from the environment.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,27 @@
+"""How the UI signs in: the auth mode, and dev tokens in dev mode."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import AppSettings
+from app.schemas import DevTokenIn
+from mcos.auth import issue_dev_token
+from mcos.errors import ForbiddenError
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.get("/config")
+async def get_auth_config(settings: AppSettings) -> dict:
+    """The sign-in mode the UI should offer."""
+    dev = not settings.production and settings.auth_mode == "hs256"
+    return {"mode": "dev" if dev else "production", "provider": settings.auth_provider}
+
+
+@router.post("/dev-token")
+async def create_dev_token(body: DevTokenIn, settings: AppSettings) -> dict:
+    """A dev token for any user name (dev mode only)."""
+    if settings.production or settings.auth_mode != "hs256":
+        raise ForbiddenError("dev tokens are only issued in dev mode")
+    return {"token": issue_dev_token(body.user_id, settings), "user_id": body.user_id}

@@ -1,0 +1,43 @@
+"""Pinned memories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from app.brain import make_event
+from app.deps import Brain, CurrentUser, RequestId
+from app.schemas import MemoryIn
+from mcos.ids import new_id
+
+router = APIRouter(prefix="/memory", tags=["memory"])
+
+
+@router.get("")
+async def list_memories(user: CurrentUser, brain: Brain) -> dict:
+    """Pinned memories."""
+    state = await brain.snapshot(user.user_id)
+    return {"memories": [m.model_dump(mode="json") for m in state.memories.values()]}
+
+
+@router.post("/pin", status_code=status.HTTP_201_CREATED)
+async def pin_memory(body: MemoryIn, user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+    """Pin a fact; pinning a key again replaces its value."""
+    payload = {"id": new_id("mem"), "key": body.key, "value": body.value, "type": body.type}
+    event = make_event("memory.pinned", payload, request_id, body.client_action_id)
+    result = await brain.command(user.user_id, "pin_memory", event)
+    return {"memory": result.data or None, "memory_id": result.entity_id, "seq": result.seq}
+
+
+@router.delete("/{memory_id}")
+async def unpin_memory(
+    memory_id: Annotated[str, Path(pattern=r"^mem_[0-9a-f]{32}$")],
+    user: CurrentUser,
+    brain: Brain,
+    request_id: RequestId,
+) -> dict:
+    """Unpin a memory."""
+    event = make_event("memory.unpinned", {"id": memory_id}, request_id)
+    result = await brain.command(user.user_id, "unpin_memory", event)
+    return {"deleted": memory_id, "seq": result.seq}

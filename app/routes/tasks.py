@@ -1,0 +1,61 @@
+"""Tasks CRUD, each a command (update) on the brain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from app.brain import make_event
+from app.deps import Brain, CurrentUser, RequestId
+from app.schemas import TaskIn, TaskPatch
+from mcos.errors import ValidationFailed
+from mcos.ids import new_id
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+TaskId = Annotated[str, Path(pattern=r"^task_[0-9a-f]{32}$")]
+
+
+@router.get("")
+async def list_tasks(user: CurrentUser, brain: Brain) -> dict:
+    """The user's tasks, open ones first, by due date."""
+    state = await brain.snapshot(user.user_id)
+    tasks = sorted(
+        state.tasks.values(),
+        key=lambda t: (t.status != "open", t.due is None, t.due.isoformat() if t.due else ""),
+    )
+    return {"tasks": [t.model_dump(mode="json") for t in tasks]}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_task(body: TaskIn, user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+    """Create a task."""
+    payload = body.model_dump(mode="json", exclude={"client_action_id"})
+    payload |= {"id": new_id("task"), "source": "api"}
+    event = make_event("task.created", payload, request_id, body.client_action_id)
+    result = await brain.command(user.user_id, "create_task", event)
+    return {"task": result.data or None, "task_id": result.entity_id, "seq": result.seq,
+            "duplicate": result.duplicate}
+
+
+@router.patch("/{task_id}")
+async def update_task(
+    task_id: TaskId, body: TaskPatch, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> dict:
+    """Change a task (title, due, priority, status, tags, notes)."""
+    changes = body.model_dump(mode="json", exclude_none=True, exclude={"client_action_id"})
+    if not changes or changes == {"clear_due": False}:
+        raise ValidationFailed("nothing to change")
+    event = make_event(
+        "task.updated", {"id": task_id, "changes": changes}, request_id, body.client_action_id
+    )
+    result = await brain.command(user.user_id, "update_task", event)
+    return {"task": result.data or None, "seq": result.seq, "duplicate": result.duplicate}
+
+
+@router.delete("/{task_id}")
+async def delete_task(task_id: TaskId, user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+    """Delete a task."""
+    event = make_event("task.deleted", {"id": task_id}, request_id)
+    result = await brain.command(user.user_id, "delete_task", event)
+    return {"deleted": task_id, "seq": result.seq}

@@ -1,0 +1,178 @@
+"""The realtime channel: bus frames out, chat commands in, resume by cursor.
+
+Each connection reads its own bus subscription (a bounded queue), so a slow client only
+ever falls behind itself. Frames are sent in cursor order, each at most once per
+connection, across ``resume`` requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, ValidationError
+
+from app.chat import accept_message, check_message_rate
+from app.context import AppContext
+from app.deps import authenticate
+from mcos.bus import Resync, Subscription, cursor_order, now_ts
+from mcos.errors import DomainError
+from mcos.ids import new_id
+from mcos.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.models import MAX_TEXT_BYTES
+
+router = APIRouter(tags=["realtime"])
+log = structlog.get_logger("ws")
+MAX_FRAME_BYTES = 16 * 1024
+
+
+class SendFrame(BaseModel):
+    type: str
+    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
+    client_action_id: str | None = Field(default=None, max_length=128,
+                                         pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class ResumeFrame(BaseModel):
+    type: str
+    cursor: str = Field(min_length=1, max_length=64, pattern=r"^\d+(-\d+)?$")
+
+
+@router.websocket("/ws")
+async def websocket_stream(ws: WebSocket) -> None:
+    """Authenticated realtime stream for the current user."""
+    ctx: AppContext = ws.app.state.ctx
+    try:
+        principal = await authenticate(ws.headers, ws.query_params, ctx)
+    except DomainError as err:
+        log.info("websocket refused", reason=err.code)
+        await ws.close(code=4401 if err.status == 401 else 1011)
+        return
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",")]
+    await ws.accept(subprotocol="bearer" if "bearer" in offered else None)
+    conn = _Connection(ws, ctx, principal.user_id)
+    WS_CONNECTIONS.inc()
+    try:
+        await conn.run(ws.query_params.get("cursor"))
+    finally:
+        WS_CONNECTIONS.dec()
+
+
+class _Connection:
+    def __init__(self, ws: WebSocket, ctx: AppContext, user_id: str) -> None:
+        self.ws = ws
+        self.ctx = ctx
+        self.user_id = user_id
+        self.last: tuple[int, int] | None = None
+        self.last_cursor: str | None = None
+        self.sub: Subscription | None = None
+        self.sender: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    async def run(self, cursor: str | None) -> None:
+        await self._follow(cursor)
+        try:
+            while True:
+                raw = await self.ws.receive_text()
+                await self._handle(raw)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._stop_following()
+
+    async def _follow(self, cursor: str | None) -> None:
+        await self._stop_following()
+        try:
+            self.sub = await self.ctx.bus.subscribe(self.user_id, cursor)
+        except Resync:
+            await self._send_local("resync", {"reason": "cursor older than the buffer"})
+            self.sub = await self.ctx.bus.subscribe(self.user_id, None)
+        self.sender = asyncio.create_task(self._pump(self.sub))
+
+    async def _stop_following(self) -> None:
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.sender
+            self.sender = None
+        if self.sub is not None:
+            await self.sub.close()
+            self.sub = None
+
+    async def _pump(self, sub: Subscription) -> None:
+        try:
+            async for frame in sub:
+                order = cursor_order(frame["cursor"])
+                if self.last is not None and order <= self.last:
+                    continue  # already sent on this connection (before a resume)
+                self.last = order
+                self.last_cursor = frame["cursor"]
+                await self._send(frame)
+                REALTIME_FRAMES_SENT.inc()
+        except Resync:
+            await self._send_local("resync", {"reason": "fell behind the buffer"})
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(frame, default=str))
+
+    async def _send_local(self, type_: str, data: dict[str, Any], request_id: str | None = None) -> None:
+        """Frames for this connection only (errors, pong, resync): they carry the last cursor."""
+        await self._send(
+            {"type": type_, "cursor": self.last_cursor, "ts": now_ts(), "request_id": request_id,
+             "data": data}
+        )
+
+    async def _handle(self, raw: str) -> None:
+        request_id = new_id("req")
+        structlog.contextvars.bind_contextvars(request_id=request_id, user_id=self.user_id)
+        if len(raw.encode()) > MAX_FRAME_BYTES:
+            await self._error("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes",
+                              request_id)
+            return
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            await self._error("bad_json", "frames must be JSON objects", request_id)
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._error("bad_frame", "a frame needs a string 'type'", request_id)
+            return
+        kind = frame["type"]
+        try:
+            if kind == "ping":
+                await self._send_local("pong", {}, request_id)
+            elif kind == "message.send":
+                await self._message(SendFrame.model_validate(frame), request_id)
+            elif kind == "generation.cancel":
+                brain = await self.ctx.brain()
+                await brain.cancel_generation(self.user_id, request_id)
+            elif kind == "resume":
+                await self._follow(ResumeFrame.model_validate(frame).cursor)
+            else:
+                await self._error("unknown_type", f"unknown frame type {kind[:40]!r}", request_id)
+        except ValidationError as exc:
+            details = {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]}
+            await self._error("invalid_frame", "the frame is invalid", request_id, details)
+        except DomainError as err:
+            if err.code == "rate_limited":
+                await self._send_local("rate_limited", err.to_body(request_id), request_id)
+            else:
+                await self._error(err.code, err.message, request_id, err.details)
+
+    async def _message(self, frame: SendFrame, request_id: str) -> None:
+        await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id)
+        brain = await self.ctx.brain()
+        await accept_message(brain, self.user_id, frame.text, request_id, frame.client_action_id)
+
+    async def _error(
+        self, code: str, message: str, request_id: str, details: dict[str, Any] | None = None
+    ) -> None:
+        await self._send_local("error", {"code": code, "message": message,
+                                         "details": details or {}}, request_id)

@@ -1,0 +1,86 @@
+"""Request bodies of the REST API: strict, bounded, documented in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mcos.models import KEY_PATTERN, MAX_TEXT_BYTES
+
+CLIENT_ACTION = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _text_bytes(value: str) -> str:
+    if len(value.encode()) > MAX_TEXT_BYTES:
+        raise ValueError(f"text over {MAX_TEXT_BYTES} bytes")
+    return value
+
+
+class MessageIn(Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
+    client_action_id: str | None = CLIENT_ACTION
+    channel: Literal["chat", "voice", "command"] = "chat"
+
+    @field_validator("text")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return _text_bytes(value)
+
+
+class MessageAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message_id: str
+    event_id: str
+    request_id: str
+    duplicate: bool = False
+
+
+class TaskIn(Body):
+    title: str = Field(min_length=1, max_length=500)
+    due: datetime | None = None
+    priority: Literal["low", "normal", "high"] = "normal"
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    notes: str | None = Field(default=None, max_length=4000)
+    client_action_id: str | None = CLIENT_ACTION
+
+
+class TaskPatch(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    due: datetime | None = None
+    clear_due: bool = False
+    priority: Literal["low", "normal", "high"] | None = None
+    status: Literal["open", "done"] | None = None
+    tags: list[str] | None = Field(default=None, max_length=20)
+    notes: str | None = Field(default=None, max_length=4000)
+    client_action_id: str | None = CLIENT_ACTION
+
+
+class MemoryIn(Body):
+    key: str = Field(pattern=KEY_PATTERN)
+    value: str = Field(min_length=1, max_length=2000)
+    type: Literal["fact", "preference", "note"] = "fact"
+    client_action_id: str | None = CLIENT_ACTION
+
+
+PreferenceValue = str | int | float | bool | list[str] | None
+
+
+class PreferencesPatch(BaseModel):
+    """``{"key": value, …}``; a ``null`` value removes the preference."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def items(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DevTokenIn(Body):
+    user_id: str = Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$")

@@ -1,0 +1,150 @@
+"""The ``mcos`` command: ``dev`` (the whole stack), ``token``, ``worker``, ``api``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import structlog
+
+from mcos.settings import get_settings
+
+log = structlog.get_logger("mcos")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from mcos.auth import issue_dev_token
+
+    settings = get_settings()
+    try:
+        token = issue_dev_token(args.user, settings, admin=args.admin)
+    except ValueError as exc:
+        print(f"mcos token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def build_ui_if_needed(settings) -> None:  # noqa: ANN001
+    """Build ``web/`` when its sources are newer than ``web/dist`` (needs npm)."""
+    web = ROOT / "web"
+    if not (web / "package.json").exists():
+        return
+    dist_index = settings.web_dist / "index.html"
+    sources = [p for p in (web / "src").rglob("*") if p.is_file()] + [web / "index.html"]
+    newest = max((p.stat().st_mtime for p in sources if p.exists()), default=0)
+    if dist_index.exists() and dist_index.stat().st_mtime >= newest:
+        return
+    npm = "npm"
+    try:
+        if not (web / "node_modules").exists():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, check=True)
+        subprocess.run([npm, "run", "build"], cwd=web, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log.warning("chat UI not built; the API still runs", error=str(exc))
+
+
+async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
+    """Temporal dev server (unless an address is set) + worker + API in one process."""
+    import uvicorn
+
+    from app.main import create_app
+    from mcos.devserver import DevServer
+    from workflows.brain import SEARCH_ATTRIBUTES
+
+    server = None
+    if settings.temporal_address is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        server = DevServer(
+            db_file=settings.data_dir / "temporal.db",
+            port=settings.temporal_dev_port,
+            ui_port=settings.temporal_ui_port,
+            search_attributes=SEARCH_ATTRIBUTES,
+            log_file=settings.data_dir / "temporal.log",
+        )
+        server.start()
+        await server.wait_healthy()
+        settings = settings.model_copy(
+            update={"temporal_address": server.address, "temporal_search_attributes": True}
+        )
+        print(f"Temporal Web UI: http://127.0.0.1:{settings.temporal_ui_port}", flush=True)
+    settings = settings.model_copy(update={"embedded_worker": True})
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, ws_max_size=1 << 20,
+        lifespan="on",
+    )
+    api = uvicorn.Server(config)
+    api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    print(f"Micro Chief of Staff: http://{settings.host}:{settings.port}", flush=True)
+    serve = asyncio.create_task(api.serve())
+    try:
+        await asyncio.wait(
+            [serve, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        api.should_exit = True
+        await serve
+        if server is not None:
+            server.stop()
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from mcos.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, bool(settings.log_json))
+    if not args.no_ui:
+        build_ui_if_needed(settings)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_dev(settings, stop)
+
+    asyncio.run(_main())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import worker
+
+    worker.main()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("app.main:app", host=settings.host, port=settings.port, ws_max_size=1 << 20)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    parser = argparse.ArgumentParser(prog="mcos", description="Micro Chief of Staff")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run Temporal dev server + worker + API (one process)")
+    dev.add_argument("--no-ui", action="store_true", help="do not build the chat UI")
+    dev.set_defaults(func=cmd_dev)
+    token = sub.add_parser("token", help="print a dev bearer token for USER")
+    token.add_argument("user")
+    token.add_argument("--admin", action="store_true")
+    token.set_defaults(func=cmd_token)
+    sub.add_parser("worker", help="run the Temporal worker alone").set_defaults(func=cmd_worker)
+    sub.add_parser("api", help="run the API alone").set_defaults(func=cmd_api)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

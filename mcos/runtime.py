@@ -1,0 +1,87 @@
+"""Building the Temporal client and the worker from settings (shared by every entry point)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from mcos.settings import Settings
+
+PASSTHROUGH = ("mcos", "llm", "flights", "calendar_sync", "pydantic", "pydantic_core", "structlog",
+               "airportsdata", "uuid_utils", "annotated_types", "typing_extensions")
+
+
+async def connect_client(settings: Settings, address: str | None = None) -> Client:
+    target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
+    tls: bool | TLSConfig = settings.temporal_tls or bool(settings.temporal_api_key)
+    return await Client.connect(
+        target,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=tls,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def workflows() -> list[type]:
+    from workflows.brain import UserBrainWorkflow
+
+    return [UserBrainWorkflow]
+
+
+def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = None) -> list[Any]:
+    """The activity objects with their injected clients."""
+    from activities.llm_reply import LlmActivities
+    from activities.publish import PublishActivities
+    from activities.sql import SqlActivities
+    from llm.base import make_provider
+
+    publish = PublishActivities(bus)
+    sql = SqlActivities(engine)
+    llm = LlmActivities(provider or make_provider(settings), bus)
+    return [
+        publish.publish_frames,
+        sql.archive_messages,
+        sql.backup_profile,
+        llm.llm_reply,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    bus: Any,
+    engine: Any,
+    *,
+    provider: Any = None,
+    activities: list[Any] | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=workflows(),
+        activities=activities
+        if activities is not None
+        else build_activities(settings, bus, engine, provider),
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        workflow_runner=workflow_runner(),
+        # Heartbeats reach the server at least every second, so a cancelled generation
+        # stops within about a second instead of 80% of the heartbeat timeout.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        max_concurrent_activities=200,
+    )
