@@ -33,6 +33,9 @@ DEFAULT_COMMAND: tuple[str, ...] = ("npx", "-y", "@cocal/google-calendar-mcp")
 DEFAULT_TIMEOUT_S = 60.0  # the first ``npx -y`` run downloads the package
 LIST_EVENTS_TOOL = "list-events"
 SOURCE = "google"
+PAGE_LIMIT = 250  # Google's default page size; the server does not ask for more pages
+MAX_SPLITS = 6
+MIN_SPLIT_SPAN = timedelta(hours=1)
 
 _AUTH_PATTERNS = re.compile(
     r"credentials not found|oauth credentials|no authenticated accounts|"
@@ -55,12 +58,17 @@ class GoogleCalendarMcp:
     cwd: str | None = None
 
     async def fetch(self, window: CalendarWindow) -> list[CalendarEvent]:
-        """Events overlapping ``window``; raises ``CalendarSourceError``."""
-        text = await self.call_list_events(window)
-        return parse_list_events(text, window, self.source)
+        """Events overlapping ``window``, sorted by start then id; raises
+        ``CalendarSourceError``."""
+        return events_from_google(await self.fetch_raw(window), window, self.source)
 
-    async def call_list_events(self, window: CalendarWindow) -> str:
-        """The raw JSON text ``list-events`` returns for ``window``."""
+    async def fetch_raw(self, window: CalendarWindow) -> list[dict[str, Any]]:
+        """The Google API events ``list-events`` returns for ``window``.
+
+        The server asks Google for one page (at most ``PAGE_LIMIT`` events) per call, so a
+        full answer is split into halves and asked again: a truncated list would turn into
+        deletes in the diff.
+        """
         if not self.command:
             raise CalendarSourceError("no MCP server command configured", kind="unavailable")
         params = StdioServerParameters(
@@ -69,12 +77,6 @@ class GoogleCalendarMcp:
             env=dict(self.env),
             cwd=self.cwd,
         )
-        arguments = {
-            "calendarId": self.calendar_id,
-            "timeMin": _rfc3339(window.start),
-            "timeMax": _rfc3339(window.end),
-            "fields": ["description"],  # not among the server's default fields
-        }
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as errlog:
             try:
                 with anyio.fail_after(self.timeout_s):
@@ -83,22 +85,54 @@ class GoogleCalendarMcp:
                         read_timeout_seconds=self.timeout_s,
                         mode="legacy",
                     ) as client:
-                        result = await client.call_tool(LIST_EVENTS_TOOL, arguments)
-            except CalendarSourceError:
-                raise
+                        # Errors are returned, not raised, inside the session: its task
+                        # group would wrap them.
+                        outcome = await self._collect(client, window, depth=0)
             except TimeoutError as exc:
                 raise self._error(
                     f"no answer within {self.timeout_s:g} s", "timeout", errlog
                 ) from exc
             except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
                 raise self._failure(exc, errlog) from exc
-            if result.is_error:
-                message = _text_of(result.content) or "list-events failed"
-                kind: ErrorKind = "auth" if _AUTH_PATTERNS.search(message) else "tool_error"
-                raise CalendarSourceError(
-                    f"list-events failed: {_clip(message)}", kind=kind, source=self.source
-                )
-            return _text_of(result.content)
+        if isinstance(outcome, CalendarSourceError):
+            raise outcome
+        return outcome
+
+    async def _collect(
+        self, client: Client, window: CalendarWindow, depth: int
+    ) -> list[dict[str, Any]] | CalendarSourceError:
+        arguments = {
+            "calendarId": self.calendar_id,
+            "timeMin": _rfc3339(window.start),
+            "timeMax": _rfc3339(window.end),
+            "fields": ["description"],  # not among the server's default fields
+        }
+        result = await client.call_tool(LIST_EVENTS_TOOL, arguments)
+        text = _text_of(result.content)
+        if result.is_error:
+            message = text or "list-events failed"
+            kind: ErrorKind = "auth" if _AUTH_PATTERNS.search(message) else "tool_error"
+            return CalendarSourceError(
+                f"list-events failed: {_clip(message)}", kind=kind, source=self.source
+            )
+        try:
+            raw = list_events_payload(text, self.source)
+        except CalendarSourceError as error:
+            return error
+        span = window.end - window.start
+        if len(raw) < PAGE_LIMIT or depth >= MAX_SPLITS or span <= MIN_SPLIT_SPAN:
+            return raw
+        middle = window.start + span / 2
+        merged: list[dict[str, Any]] = []
+        for half in (
+            CalendarWindow(start=window.start, end=middle),
+            CalendarWindow(start=middle, end=window.end),
+        ):
+            part = await self._collect(client, half, depth + 1)
+            if isinstance(part, CalendarSourceError):
+                return part
+            merged.extend(part)
+        return merged
 
     def _failure(self, exc: BaseException, errlog: IO[str]) -> CalendarSourceError:
         leaves = list(_leaves(exc))
@@ -154,11 +188,10 @@ async def fetch_google_events(
 # --- mapping (pure) -------------------------------------------------------------------
 
 
-def parse_list_events(
-    text: str, window: CalendarWindow, source: str = SOURCE
-) -> list[CalendarEvent]:
-    """``CalendarEvent``s from the JSON text of ``list-events`` (``{"events": [...]}``),
-    cancelled events dropped, only those overlapping ``window``, sorted by start then id."""
+def list_events_payload(text: str, source: str = SOURCE) -> list[dict[str, Any]]:
+    """The ``events`` of a ``list-events`` JSON text. A partial answer (an account or
+    calendar failed, reported in ``warnings``) is an error: applying it would delete the
+    missing events."""
     try:
         payload = json.loads(text)
     except (TypeError, ValueError) as exc:
@@ -170,6 +203,28 @@ def parse_list_events(
         raise CalendarSourceError(
             "list-events result has no 'events' list", kind="invalid", source=source
         )
+    failures = [w for w in payload.get("warnings") or [] if "fail" in str(w).lower()]
+    if failures:
+        message = "; ".join(str(w) for w in failures)
+        kind: ErrorKind = "auth" if _AUTH_PATTERNS.search(message) else "tool_error"
+        raise CalendarSourceError(
+            f"list-events returned partial results: {_clip(message)}", kind=kind, source=source
+        )
+    return [item for item in raw if isinstance(item, dict)]
+
+
+def parse_list_events(
+    text: str, window: CalendarWindow, source: str = SOURCE
+) -> list[CalendarEvent]:
+    """``CalendarEvent``s from the JSON text of ``list-events`` (``{"events": [...]}``)."""
+    return events_from_google(list_events_payload(text, source), window, source)
+
+
+def events_from_google(
+    raw: list[dict[str, Any]], window: CalendarWindow, source: str = SOURCE
+) -> list[CalendarEvent]:
+    """Google API events as ``CalendarEvent``s: cancelled ones dropped, only those
+    overlapping ``window``, sorted by start then id."""
     found: dict[str, CalendarEvent] = {}
     for item in raw:
         event = map_google_event(item, source)

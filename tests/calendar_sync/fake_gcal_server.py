@@ -7,7 +7,11 @@ Behaviour is chosen with environment variables:
   missing tokens, as an error result), ``missing_credentials`` (exits at start-up with
   the real server's message), ``crash_on_start``, ``crash_on_call``, ``hang``, ``bad_json``.
 * ``FAKE_GCAL_EVENTS``: path of a JSON file with the Google API events to return.
-* ``FAKE_GCAL_ARGS``: path where the received ``list-events`` arguments are written.
+* ``FAKE_GCAL_ARGS``: path where the received ``list-events`` arguments are appended,
+  one JSON object a line.
+
+Like the real server, it returns the events overlapping ``timeMin``-``timeMax`` ordered by
+start, at most 250 (Google's default page; the real server asks for no further pages).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +55,8 @@ def list_events(
     if args_path := os.environ.get("FAKE_GCAL_ARGS"):
         received = {"calendarId": calendarId, "timeMin": timeMin, "timeMax": timeMax}
         received.update({"fields": fields} if fields is not None else {})
-        Path(args_path).write_text(json.dumps(received))
+        with Path(args_path).open("a") as log:
+            log.write(json.dumps(received) + "\n")
     if MODE == "auth_error":
         raise ToolError(TOKENS_INVALID)
     if MODE == "crash_on_call":
@@ -64,7 +70,28 @@ def list_events(
     events: list[dict[str, Any]] = []
     if events_path := os.environ.get("FAKE_GCAL_EVENTS"):
         events = json.loads(Path(events_path).read_text())
+    events = sorted((e for e in events if _overlaps(e, timeMin, timeMax)), key=_start)[:PAGE]
     return json.dumps({"events": events, "totalCount": len(events)})
+
+
+PAGE = 250
+
+
+def _instant(value: dict[str, str]) -> datetime:
+    if value.get("dateTime"):
+        return datetime.fromisoformat(value["dateTime"]).astimezone(UTC)
+    return datetime.fromisoformat(value["date"]).replace(tzinfo=UTC)
+
+
+def _start(event: dict[str, Any]) -> datetime:
+    return _instant(event["start"])
+
+
+def _overlaps(event: dict[str, Any], time_min: str | None, time_max: str | None) -> bool:
+    start, end = _instant(event["start"]), _instant(event.get("end") or event["start"])
+    after_min = time_min is None or end > datetime.fromisoformat(time_min)
+    before_max = time_max is None or start < datetime.fromisoformat(time_max)
+    return after_min and before_max
 
 
 if __name__ == "__main__":

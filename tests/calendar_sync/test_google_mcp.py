@@ -10,8 +10,9 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,9 +59,14 @@ GOOGLE_EVENTS = [
 ]
 
 
-def server(tmp_path: Path, mode: str = "ok", timeout_s: float = 15.0) -> GoogleCalendarMcp:
+def server(
+    tmp_path: Path,
+    mode: str = "ok",
+    timeout_s: float = 15.0,
+    google_events: list[dict[str, Any]] = GOOGLE_EVENTS,
+) -> GoogleCalendarMcp:
     events = tmp_path / "events.json"
-    events.write_text(json.dumps(GOOGLE_EVENTS))
+    events.write_text(json.dumps(google_events))
     env = {
         "FAKE_GCAL_MODE": mode,
         "FAKE_GCAL_EVENTS": str(events),
@@ -100,13 +106,33 @@ async def test_fetch_maps_events_and_sends_window(tmp_path: Path) -> None:
         "Room 4",
         "Bring the mocks",
     )
-    sent = json.loads((tmp_path / "args.json").read_text())
-    assert sent == {
-        "calendarId": "work@example.com",
-        "timeMin": "2025-03-01T00:00:00Z",
-        "timeMax": "2025-04-01T00:00:00Z",
-        "fields": ["description"],
-    }
+    sent = [json.loads(line) for line in (tmp_path / "args.json").read_text().splitlines()]
+    assert sent == [
+        {
+            "calendarId": "work@example.com",
+            "timeMin": "2025-03-01T00:00:00Z",
+            "timeMax": "2025-04-01T00:00:00Z",
+            "fields": ["description"],
+        }
+    ]
+
+
+async def test_full_page_is_split_until_complete(tmp_path: Path) -> None:
+    base = datetime(2025, 3, 1, tzinfo=UTC)
+    many = [
+        {
+            "id": f"busy{i:03d}",
+            "summary": f"Slot {i}",
+            "start": {"dateTime": (base + timedelta(hours=2 * i)).isoformat()},
+            "end": {"dateTime": (base + timedelta(hours=2 * i, minutes=30)).isoformat()},
+        }
+        for i in range(320)  # 320 slots over 27 days: more than one 250-event page
+    ]
+    events = await server(tmp_path, google_events=many).fetch(MARCH)
+
+    assert [e.id for e in events] == [f"busy{i:03d}" for i in range(320)]
+    calls = (tmp_path / "args.json").read_text().splitlines()
+    assert len(calls) == 3  # the whole window, then its two halves
 
 
 async def test_auth_error_result_is_auth(tmp_path: Path) -> None:
@@ -167,6 +193,20 @@ def test_parse_list_events_rejects_wrong_shapes() -> None:
             parse_list_events(text, MARCH)
         assert info.value.kind == "invalid"
     assert parse_list_events('{"events": []}', MARCH) == []
+
+
+def test_partial_results_are_an_error_not_a_shorter_list() -> None:
+    text = json.dumps(
+        {
+            "events": GOOGLE_EVENTS[:1],
+            "warnings": ['Account "work" failed: invalid_grant'],
+            "note": "Partial results",
+        }
+    )
+    with pytest.raises(CalendarSourceError) as info:
+        parse_list_events(text, MARCH)
+    assert info.value.kind == "auth"
+    assert "partial" in str(info.value)
 
 
 def test_map_google_event_edge_cases() -> None:
