@@ -198,7 +198,7 @@ describe("chat UI", () => {
     expect(screen.getByTestId("reconnecting-banner")).toBeTruthy();
     await waitFor(() => expect(FakeSocket.instances).toHaveLength(2), { timeout: 3000 });
     await waitFor(() => expect(screen.getByTestId("connection-status").textContent).toContain("connected"));
-    expect(FakeSocket.instances[1].sent[0]).toEqual({ type: "resume", cursor });
+    expect(FakeSocket.instances[1].sent[0]).toEqual({ type: "resume", cursor: String(cursor) });
   });
 
   it("refetches /state on resync", async () => {

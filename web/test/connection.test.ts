@@ -110,7 +110,8 @@ describe("RealtimeConnection", () => {
     vi.advanceTimersByTime(1);
     const ws = FakeSocket.instances[2];
     ws.open();
-    expect(ws.sent).toEqual([{ type: "resume", cursor: 42 }]);
+    expect(ws.url).toBe("ws://test/api/v1/ws?cursor=42");
+    expect(ws.sent).toEqual([{ type: "resume", cursor: "42" }]);
     expect(statuses.at(-1)).toBe("connected");
   });
 

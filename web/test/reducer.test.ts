@@ -125,15 +125,29 @@ describe("streaming", () => {
     const op1 = () => s.messages.find((m) => m.operationId === "op_1")!;
     expect(op1().text).toBe("");
     expect(s.messages.find((m) => m.operationId === "op_2")!.text).toBe("Other");
-    // Late tokens of the old attempt are ignored; the new attempt starts over at index 0.
-    s = run([token("stale", 2, 1), token("Fresh", 0, 2), token(" start", 1, 2)], s);
+    // The new attempt starts over at index 0.
+    s = run([token("Fresh", 0, 2), token(" start", 1, 2)], s);
     expect(op1().text).toBe("Fresh start");
+    expect(op1().attempt).toBe(2);
   });
 
-  it("a token with a newer attempt implies a restart", () => {
-    const s = run([token("Hel", 0), token("Again", 0, 2)]);
-    expect(s.messages[0].text).toBe("Again");
-    expect(s.messages[0].attempt).toBe(2);
+  it("llm.restarted with from_index keeps the text of earlier LLM calls of the operation", () => {
+    // First LLM call (indices 0-1), a tool ran, second call streams from index 2 and is retried.
+    let s = run([token("Let me ", 0), token("check. ", 1), token("Found", 2), token(" it", 3)]);
+    s = reducer(s, frame("llm.restarted", { operation_id: "op_1", attempt: 2, from_index: 2 }));
+    expect(s.messages[0].text).toBe("Let me check. ");
+    s = run([token("Here", 2, 2), token(" you go", 3, 2)], s);
+    expect(s.messages[0].text).toBe("Let me check. Here you go");
+  });
+
+  it("a later LLM call of the same operation (attempt back to 1) keeps appending", () => {
+    const s = run([
+      token("A", 0),
+      frame("llm.restarted", { operation_id: "op_1", attempt: 2, from_index: 0 }),
+      token("B", 0, 2),
+      token("C", 1, 1),
+    ]);
+    expect(s.messages[0].text).toBe("BC");
   });
 
   it("message.completed finalizes the streamed message in place", () => {
@@ -291,6 +305,20 @@ describe("tasks and state", () => {
   it("error frames are surfaced", () => {
     const s = reducer(initialState, frame("error", { code: "too_large", message: "Frame too large" }));
     expect(s.error).toEqual({ code: "too_large", message: "Frame too large" });
+  });
+
+  it("connection frames repeating the last cursor are not dropped", () => {
+    let s = run([{ ...frame("pong", {}), cursor: "7" } as ServerFrame]);
+    s = reducer(s, { type: "error", cursor: "7", ts: 1, data: { code: "bad_json", message: "bad" } } as ServerFrame);
+    expect(s.error?.code).toBe("bad_json");
+    s = reducer(s, { type: "rate_limited", cursor: null, ts: 1, data: { error: { code: "rate_limited", message: "slow" } } } as unknown as ServerFrame);
+    expect(s.rateLimit?.message).toBe("slow");
+    expect(s.lastCursor).toBe("7");
+  });
+
+  it("state.updated can carry the task list", () => {
+    const s = reducer(initialState, frame("state.updated", { tasks: [{ id: "t9", title: "Book flight", status: "open" }] }, { seq: 3 }));
+    expect(s.tasks.map((t) => t.id)).toEqual(["t9"]);
   });
 });
 

@@ -59,6 +59,7 @@ export function createApi(token: string) {
       request<HistoryPage>("GET", `/history?before=${encodeURIComponent(before)}&limit=${limit}`, token),
     postMessage: (text: string, clientActionId: string) =>
       request<unknown>("POST", "/message", token, { text, client_action_id: clientActionId }),
+    cancelGeneration: () => request<unknown>("POST", "/generation/cancel", token),
     updateTask: (id: string, patch: Partial<Task>) =>
       request<Task | unknown>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, patch),
     deleteTask: (id: string) => request<unknown>("DELETE", `/tasks/${encodeURIComponent(id)}`, token),

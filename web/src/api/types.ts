@@ -117,18 +117,28 @@ interface FrameBase<T extends string, D> {
 export type ServerFrame =
   | FrameBase<"message.created", WireMessage>
   | FrameBase<"llm.token", { operation_id: string; attempt: number; index: number; text: string }>
-  | FrameBase<"llm.restarted", { operation_id: string; attempt: number }>
+  | FrameBase<"llm.restarted", { operation_id: string; attempt: number; from_index?: number }>
   | FrameBase<"llm.action", { operation_id: string; name: string; arguments?: unknown }>
   | FrameBase<
       "tool.result",
-      { operation_id: string; tool: string; status: "success" | "error"; card?: Card | null; message?: string }
+      {
+        operation_id: string;
+        tool: string;
+        status: "success" | "error";
+        card?: Card | null;
+        summary?: string | null;
+        message?: string;
+      }
     >
   | FrameBase<"message.completed", WireMessage>
   | FrameBase<"llm.interrupted", WireMessage>
   | FrameBase<"task.created", Task>
   | FrameBase<"task.updated", Task>
   | FrameBase<"task.deleted", Partial<Task> & { id: string }>
-  | FrameBase<"state.updated", { preferences?: Preferences; memories?: Memory[]; calendar?: unknown[] }>
+  | FrameBase<
+      "state.updated",
+      { preferences?: Preferences; memories?: Memory[]; calendar?: unknown[]; tasks?: Task[]; travel?: unknown[] }
+    >
   | FrameBase<"rate_limited", ErrorBody>
   | FrameBase<"error", { code: string; message: string }>
   | FrameBase<"resync", Record<string, never>>

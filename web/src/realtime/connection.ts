@@ -89,7 +89,12 @@ export class RealtimeConnection {
     const Impl = this.opts.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
-      ws = new Impl(this.opts.url ?? defaultWsUrl(), ["bearer", this.opts.token]);
+      // The cursor also rides on the URL so the server replays from it before any live frame
+      // (no gap between accept and the `resume` frame); `resume` remains the protocol step.
+      const base = this.opts.url ?? defaultWsUrl();
+      const cursor = this.opts.getCursor();
+      const url = cursor === null || cursor === undefined ? base : `${base}${base.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(String(cursor))}`;
+      ws = new Impl(url, ["bearer", this.opts.token]);
     } catch {
       this.scheduleReconnect();
       return;
@@ -101,7 +106,7 @@ export class RealtimeConnection {
       this.attempt = 0;
       this.lastFrameAt = Date.now();
       const cursor = this.opts.getCursor();
-      if (cursor !== null && cursor !== undefined) this.send({ type: "resume", cursor });
+      if (cursor !== null && cursor !== undefined) this.send({ type: "resume", cursor: String(cursor) });
       this.opts.onStatus("connected");
       this.startHeartbeat();
     };

@@ -42,10 +42,12 @@ export interface ChatMessage {
   status: MessageStatus;
   clientActionId?: string;
   operationId?: string;
-  /** LLM attempt the streamed text belongs to. */
+  /** Latest LLM attempt seen for this operation (informational). */
   attempt?: number;
-  /** Highest token index applied for the current attempt. */
+  /** Highest token index applied (indices continue across the LLM calls of one operation). */
   lastIndex?: number;
+  /** [token index, char offset in text] for each applied token: lets a restart drop text from an index on. */
+  marks?: [number, number][];
   cards: Card[];
   /** Actions the model requested that have no tool.result yet. */
   pendingActions: string[];
@@ -130,6 +132,7 @@ export const initialState: ChatState = {
 };
 
 const RECENT_CURSORS = 256;
+const CONNECTION_FRAMES: ReadonlySet<string> = new Set(["pong", "error", "rate_limited"]);
 const LOCAL_STATUSES: ReadonlySet<MessageStatus> = new Set(["sending", "failed", "streaming"]);
 
 // ---------------------------------------------------------------------------
@@ -312,6 +315,7 @@ function ensureOperationMessage(
       operationId,
       attempt: 1,
       lastIndex: -1,
+      marks: [],
       cards: [],
       pendingActions: [],
       toolNotes: [],
@@ -389,7 +393,12 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
     };
   }
 
-  if (frame.cursor !== undefined && frame.cursor !== null) {
+  if (CONNECTION_FRAMES.has(frame.type)) {
+    // pong/error/rate_limited answer this connection and repeat the last cursor: never dedup them.
+    if (frame.cursor !== undefined && frame.cursor !== null && !isDuplicateCursor(state, frame.cursor)) {
+      state = rememberCursor(state, frame.cursor);
+    }
+  } else if (frame.cursor !== undefined && frame.cursor !== null) {
     if (isDuplicateCursor(state, frame.cursor)) return state;
     state = rememberCursor(state, frame.cursor);
   }
@@ -409,34 +418,41 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
     }
 
     case "llm.token": {
-      const { operation_id: op, text } = frame.data;
-      const attempt = frame.data.attempt ?? 1;
-      const index = frame.data.index;
+      const { operation_id: op, text, index, attempt } = frame.data;
       const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
       const msg = messages[idx];
       if (msg.status !== "streaming") return state; // late token after completion/interruption
-      const currentAttempt = msg.attempt ?? 1;
-      if (attempt < currentAttempt) return state;
-      const restarted = attempt > currentAttempt;
-      const base = restarted ? "" : msg.text;
-      const lastIndex = restarted ? -1 : (msg.lastIndex ?? -1);
-      if (typeof index === "number" && index <= lastIndex) return state;
+      const lastIndex = msg.lastIndex ?? -1;
+      if (typeof index === "number" && index <= lastIndex) return state; // replayed token
+      const at = typeof index === "number" ? index : lastIndex + 1;
       messages[idx] = {
         ...msg,
-        text: base + (text ?? ""),
-        attempt,
-        lastIndex: typeof index === "number" ? index : lastIndex + 1,
+        text: msg.text + (text ?? ""),
+        attempt: Math.max(msg.attempt ?? 1, attempt ?? 1),
+        lastIndex: at,
+        marks: [...(msg.marks ?? []), [at, msg.text.length]],
       };
       return streaming({ ...state, messages }, op);
     }
 
     case "llm.restarted": {
-      const { operation_id: op, attempt } = frame.data;
+      // The LLM call is retried: drop what it streamed (from `from_index` on; all of it when absent).
+      const { operation_id: op, attempt, from_index: fromIndex } = frame.data;
       const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
       const msg = messages[idx];
       if (msg.status !== "streaming") return state;
-      if (attempt !== undefined && attempt < (msg.attempt ?? 1)) return state;
-      messages[idx] = { ...msg, text: "", attempt: attempt ?? (msg.attempt ?? 1) + 1, lastIndex: -1 };
+      const from = typeof fromIndex === "number" ? fromIndex : 0;
+      const marks = msg.marks ?? [];
+      const cut = marks.findIndex(([i]) => i >= from);
+      const keep = cut < 0 ? marks : marks.slice(0, cut);
+      const textEnd = cut < 0 ? (typeof fromIndex === "number" ? msg.text.length : 0) : marks[cut][1];
+      messages[idx] = {
+        ...msg,
+        text: msg.text.slice(0, textEnd),
+        attempt: attempt ?? (msg.attempt ?? 1) + 1,
+        lastIndex: from - 1,
+        marks: typeof fromIndex === "number" ? keep : [],
+      };
       return streaming({ ...state, messages }, op);
     }
 
@@ -461,7 +477,7 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
         : msg.cards;
       const toolNotes =
         status === "error"
-          ? [...msg.toolNotes, { tool, status, message: frame.data.message }]
+          ? [...msg.toolNotes, { tool, status, message: frame.data.summary ?? frame.data.message ?? undefined }]
           : msg.toolNotes;
       messages[idx] = { ...msg, pendingActions: pending, cards, toolNotes };
       const next = { ...state, messages };
@@ -482,9 +498,10 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
       return { ...state, tasks: state.tasks.filter((t) => t.id !== frame.data.id) };
 
     case "state.updated": {
-      const { preferences, memories, calendar } = frame.data;
+      const { preferences, memories, calendar, tasks } = frame.data;
       return {
         ...state,
+        tasks: tasks ?? state.tasks,
         preferences: preferences ?? state.preferences,
         memories: memories ?? state.memories,
         calendar: calendar ?? state.calendar,

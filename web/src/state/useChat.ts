@@ -131,9 +131,18 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
   );
 
   const cancel = useCallback(() => {
-    connRef.current?.send({ type: "generation.cancel" });
+    const sent = connRef.current?.send({ type: "generation.cancel" });
+    if (!sent) {
+      api.cancelGeneration().catch((err: unknown) => {
+        try {
+          handleError(err);
+        } catch {
+          /* banner */
+        }
+      });
+    }
     dispatch({ type: "local.cancel" });
-  }, []);
+  }, [api, handleError]);
 
   const loadEarlier = useCallback(async () => {
     const before = stateRef.current.history.nextBefore;
