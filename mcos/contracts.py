@@ -47,6 +47,8 @@ class BrainInput(BaseModel):
     seen_event_ids: list[str] = Field(default_factory=list)
     seen_actions: list[ActionRecord] = Field(default_factory=list)
     pending_turns: list[Turn] = Field(default_factory=list)
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+    backup_due: bool = False
     runs: int = 1
 
 

@@ -59,6 +59,8 @@ class DevServer:
             cmd += ["--headless"]
         else:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        # Several commands to one brain at once (tabs, retries) should queue, not bounce.
+        cmd += ["--dynamic-config-value", "history.maxInFlightUpdates=50"]
         for name, kind in self.search_attributes.items():
             cmd += ["--search-attribute", f"{name}={kind}"]
         return cmd

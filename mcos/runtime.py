@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +43,7 @@ def workflows() -> list[type]:
 
 def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = None) -> list[Any]:
     """The activity objects with their injected clients."""
+    from activities.flights import FlightActivities
     from activities.llm_reply import LlmActivities
     from activities.publish import PublishActivities
     from activities.sql import SqlActivities
@@ -51,12 +51,16 @@ def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = 
 
     publish = PublishActivities(bus)
     sql = SqlActivities(engine)
-    llm = LlmActivities(provider or make_provider(settings), bus)
+    provider = provider or make_provider(settings)
+    llm = LlmActivities(provider, bus)
+    ranker = provider if settings.llm_provider == "openai" else None
+    flights = FlightActivities(settings, provider=ranker)
     return [
         publish.publish_frames,
         sql.archive_messages,
         sql.backup_profile,
         llm.llm_reply,
+        flights.search_flights,
     ]
 
 
@@ -77,7 +81,6 @@ def build_worker(
         activities=activities
         if activities is not None
         else build_activities(settings, bus, engine, provider),
-        activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),
         # Heartbeats reach the server at least every second, so a cancelled generation
         # stops within about a second instead of 80% of the heartbeat timeout.

@@ -124,8 +124,8 @@ class UserBrainWorkflow:
         )
         self.turns: list[Turn] = list(inp.pending_turns)
         self.runs = inp.runs
-        self.outbox: list[dict[str, Any]] = []
-        self.backup_due = False
+        self.outbox: list[dict[str, Any]] = list(inp.outbox)
+        self.backup_due = inp.backup_due
         self.erased = False
         self.invalid_dropped = 0
         self.turn_running = False
@@ -146,12 +146,8 @@ class UserBrainWorkflow:
                 or self._archive_due()
                 or self.backup_due
                 or self.erased
-                or (self._continue_as_new_due() and not self.turn_running and not self.turns)
+                or (self._continue_as_new_due() and not self.turn_running)
             )
-            if self.outbox:
-                await self._flush_outbox()
-                self._upsert_search_attributes()
-                continue
             if self.erased:
                 turn_loop.cancel()
                 if self.turn_handle is not None:
@@ -162,21 +158,25 @@ class UserBrainWorkflow:
                 self.window = []
                 workflow.logger.info("brain erased", extra={"user_id": self.user_id})
                 return
-            if self.backup_due:
+            if self._continue_as_new_due() and not self.turn_running:
+                # Under a steady stream of signals there is always something to publish:
+                # the outbox, queued turns and a due backup travel with the carried state.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self.turn_running:
+                    continue
+                turn_loop.cancel()
+                workflow.logger.info(
+                    "continue-as-new",
+                    extra={"user_id": self.user_id, "seq": self.state.seq, "run": self.runs},
+                )
+                workflow.continue_as_new(self._carry_over())
+            if self.outbox:
+                await self._flush_outbox()
+                self._upsert_search_attributes()
+            elif self.backup_due:
                 await self._backup_profile()
-                continue
-            if self._archive_due():
+            elif self._archive_due():
                 await self._archive()
-                continue
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if self.outbox or self.turns or self.turn_running or self.backup_due:
-                continue  # a handler that just finished left work: do it first
-            turn_loop.cancel()
-            workflow.logger.info(
-                "continue-as-new",
-                extra={"user_id": self.user_id, "seq": self.state.seq, "run": self.runs},
-            )
-            workflow.continue_as_new(self._carry_over())
 
     def _carry_over(self) -> BrainInput:
         return BrainInput(
@@ -187,6 +187,8 @@ class UserBrainWorkflow:
             seen_event_ids=list(self.seen_events.items.keys()),
             seen_actions=list(self.seen_actions.items.values()),
             pending_turns=self.turns,
+            outbox=self.outbox,
+            backup_due=self.backup_due,
             runs=self.runs + 1,
         )
 
@@ -659,7 +661,10 @@ class UserBrainWorkflow:
 
     async def _turn_loop(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self.turns))
+            # A due continue-as-new goes first; queued turns travel to the next run.
+            await workflow.wait_condition(
+                lambda: bool(self.turns) and not self._continue_as_new_due()
+            )
             turn = self.turns[0]
             self.turn_running = True
             try:

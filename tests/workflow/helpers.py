@@ -1,0 +1,52 @@
+"""Helpers to drive a brain directly through the Temporal client (no API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from app.brain import BrainClient, make_event
+from mcos.contracts import BrainInput
+from mcos.ids import new_id
+from mcos.models import BrainState, Event
+from mcos.settings import Settings
+from workflows.brain import workflow_id
+
+
+def brain(client: Client, settings: Settings, **config: Any) -> BrainClient:
+    b = BrainClient(client, settings)
+    b.config = b.config.model_copy(update=config)
+    return b
+
+
+def user_message(text: str, client_action_id: str | None = None) -> Event:
+    return make_event(
+        "user.message", {"message_id": new_id("msg"), "text": text}, new_id("req"),
+        client_action_id,
+    )
+
+
+def task_event(title: str, client_action_id: str | None = None, **fields: Any) -> Event:
+    return make_event(
+        "task.created", {"id": new_id("task"), "title": title, **fields}, new_id("req"),
+        client_action_id,
+    )
+
+
+def handle(client: Client, user_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id(user_id))
+
+
+async def snapshot(client: Client, user_id: str) -> BrainState:
+    return await handle(client, user_id).query("snapshot", result_type=BrainState)
+
+
+async def history_event_types(client: Client, user_id: str, run_id: str | None = None) -> list[str]:
+    h = client.get_workflow_handle(workflow_id(user_id), run_id=run_id)
+    history = await h.fetch_history()
+    return [e.WhichOneof("attributes") for e in history.events]
+
+
+__all__ = ["BrainInput", "brain", "handle", "history_event_types", "snapshot", "task_event",
+           "user_message"]
