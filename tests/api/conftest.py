@@ -1,0 +1,94 @@
+"""A real API server (uvicorn on a free port) with the worker embedded, per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from temporalio.client import Client
+
+from app.main import create_app
+from mcos.auth import issue_dev_token
+from mcos.bus import MemoryBus, RealtimeBus
+from mcos.settings import Settings
+from tests.conftest import free_port, user_id
+
+
+@dataclass
+class Api:
+    settings: Settings
+    base_url: str
+    bus: RealtimeBus
+    app: Any
+
+    def token(self, user: str, **kw: Any) -> str:
+        return issue_dev_token(user, self.settings, **kw)
+
+    def client(self, user: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+    def ws_url(self, cursor: str | None = None) -> str:
+        url = self.base_url.replace("http://", "ws://") + "/api/v1/ws"
+        return url + (f"?cursor={cursor}" if cursor else "")
+
+    async def ws(self, user: str, cursor: str | None = None):  # noqa: ANN201
+        return await websockets.connect(
+            self.ws_url(cursor), subprotocols=["bearer", self.token(user)], max_size=2**20
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_api(
+    settings: Settings, client: Client | None, *, bus: RealtimeBus | None = None,
+    provider: Any = None, embedded_worker: bool = True,
+) -> AsyncIterator[Api]:
+    port = free_port()
+    settings = settings.model_copy(update={"port": port, "embedded_worker": embedded_worker})
+    bus = bus or MemoryBus()
+    app = create_app(settings, bus=bus, client=client, provider=provider)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                          lifespan="on", ws_max_size=2**20))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield Api(settings, f"http://127.0.0.1:{port}", bus, app)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def api(settings: Settings, temporal_client: Client) -> AsyncIterator[Api]:
+    async with running_api(settings, temporal_client) as a:
+        yield a
+
+
+@pytest.fixture
+def user() -> str:
+    return user_id()
+
+
+async def recv_until(ws, pred, timeout: float = 20.0) -> list[dict]:  # noqa: ANN001
+    """Frames received until ``pred(frame)`` is true (inclusive)."""
+    frames: list[dict] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            frames.append(frame)
+            if pred(frame):
+                return frames
