@@ -19,7 +19,18 @@ from fastapi.staticfiles import StaticFiles
 from app.context import AppContext
 from app.errors import install_error_handlers
 from app.middleware import RequestContextMiddleware
-from app.routes import auth, health, memory, messages, preferences, state, tasks, ws
+from app.routes import (
+    admin,
+    auth,
+    health,
+    memory,
+    messages,
+    preferences,
+    privacy,
+    state,
+    tasks,
+    ws,
+)
 from mcos.auth import TokenVerifier
 from mcos.bus import RealtimeBus, make_bus
 from mcos.db import get_engine
@@ -32,7 +43,7 @@ log = structlog.get_logger("app")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (auth, messages, state, tasks, preferences, memory, ws):
+    for module in (auth, messages, state, tasks, preferences, memory, ws, privacy, admin):
         router.include_router(module.router)
     return router
 

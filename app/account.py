@@ -1,0 +1,143 @@
+"""A user's whole account: export everything, erase everything (``/me``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.brain import BrainClient
+from app.context import AppContext
+from app.views import state_view
+from mcos import db
+from workflows.brain import workflow_id
+
+log = structlog.get_logger(__name__)
+ERASE_WAIT_S = 30.0
+
+
+def calendar_schedule_id(user_id: str) -> str:
+    return f"calendar-sync:{user_id}"
+
+
+async def export_user(ctx: AppContext, user_id: str) -> dict[str, Any]:
+    """Everything stored about ``user_id``: brain state, event window, SQL rows, schedules."""
+    brain = await ctx.brain()
+    state = await brain.snapshot(user_id)
+    events = await brain.event_window(user_id)
+    archived, profile = await asyncio.to_thread(_sql_export, ctx.engine, user_id)
+    return {
+        "user_id": user_id,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "state": state_view(state),
+        "events": [e.model_dump(mode="json") for e in events],
+        "archived_messages": archived,
+        "profile_backup": profile,
+        "calendar_schedule": await _describe_schedule(brain.client, user_id),
+    }
+
+
+def _sql_export(engine: Any, user_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    rows = db.archived_page(engine, user_id, None, 1_000_000)
+    archived = [
+        {"id": r.id, "seq": r.seq, "role": r.role, "text": r.text,
+         "created_at": r.created_at.isoformat(), "data": r.data}
+        for r in reversed(rows)
+    ]
+    backup = db.load_profile(engine, user_id)
+    profile = (
+        {"seq": backup.seq, "preferences": backup.preferences, "memories": backup.memories,
+         "updated_at": backup.updated_at.isoformat()}
+        if backup is not None
+        else None
+    )
+    return archived, profile
+
+
+async def _describe_schedule(client: Client, user_id: str) -> dict[str, Any] | None:
+    try:
+        desc = await client.get_schedule_handle(calendar_schedule_id(user_id)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return {
+        "id": desc.id,
+        "paused": desc.schedule.state.paused,
+        "note": desc.schedule.state.note,
+        "next_action_times": [t.isoformat() for t in desc.info.next_action_times],
+    }
+
+
+async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> dict[str, Any]:
+    """End the brain (``erase`` signal), delete its Temporal histories and schedules, the SQL
+    rows and the realtime buffer. The next request starts a fresh brain."""
+    brain = await ctx.brain()
+    client = brain.client
+    await brain.erase(user_id, request_id)
+    await _wait_closed(brain, user_id)
+    runs = await _delete_histories(client, ctx.settings.temporal_namespace, user_id)
+    schedules = await _delete_schedule(client, user_id)
+    rows = await asyncio.to_thread(db.delete_user, ctx.engine, user_id)
+    await ctx.bus.forget(user_id)
+    log.info("account erased", user_id=user_id, runs_deleted=runs, sql_rows_deleted=rows)
+    return {"erased": True, "runs_deleted": runs, "schedules_deleted": schedules,
+            "sql_rows_deleted": rows}
+
+
+async def _wait_closed(brain: BrainClient, user_id: str) -> None:
+    """The brain finishes what it was doing (an archive write, say) before SQL rows go."""
+    handle = brain.client.get_workflow_handle(workflow_id(user_id))
+    try:
+        async with asyncio.timeout(ERASE_WAIT_S):
+            await handle.result()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    except WorkflowFailureError:
+        pass  # ended anyway (terminated, failed): its data still goes
+    except TimeoutError:
+        log.warning("brain did not end in time; terminating", user_id=user_id)
+        with contextlib.suppress(RPCError):
+            await handle.terminate("account erased")
+
+
+async def _delete_histories(client: Client, namespace: str, user_id: str) -> int:
+    wid = workflow_id(user_id)
+    run_ids: set[str] = set()
+    with contextlib.suppress(RPCError):
+        run_ids.add((await client.get_workflow_handle(wid).describe()).run_id)
+    with contextlib.suppress(RPCError):
+        async for wf in client.list_workflows(f'WorkflowId = "{wid}"'):
+            run_ids.add(wf.run_id)
+    deleted = 0
+    for run_id in run_ids:
+        try:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=wid, run_id=run_id),
+                )
+            )
+            deleted += 1
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+    return deleted
+
+
+async def _delete_schedule(client: Client, user_id: str) -> int:
+    try:
+        await client.get_schedule_handle(calendar_schedule_id(user_id)).delete()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return 0
+        raise
+    return 1

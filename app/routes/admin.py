@@ -1,0 +1,23 @@
+"""Operator routes: need a token with the admin claim."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.deps import AdminUser, Brain
+from mcos.auth import USER_ID_RE
+from mcos.errors import NotFoundError
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+UserId = Annotated[str, Path(pattern=f"^{USER_ID_RE.pattern}$")]
+
+
+@router.get("/users/{user_id}/diagnostics")
+async def get_user_diagnostics(user_id: UserId, admin: AdminUser, brain: Brain) -> dict:
+    """Another user's brain counters (admin only)."""
+    diag = await brain.diagnostics(user_id)
+    if diag is None:
+        raise NotFoundError("no brain for this user")
+    return diag.model_dump(mode="json")
