@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from app.brain import BrainClient
+from app.calendar_schedules import CalendarScheduler
 from app.context import AppContext
 from mcos.auth import Principal, extract_token
 from mcos.bus import RealtimeBus
@@ -56,6 +57,10 @@ async def get_brain(ctx: Ctx) -> BrainClient:
     return await ctx.brain()
 
 
+async def get_calendar(ctx: Ctx) -> CalendarScheduler:
+    return CalendarScheduler(await ctx.temporal(), ctx.settings)
+
+
 def get_bus(ctx: Ctx) -> RealtimeBus:
     return ctx.bus
 
@@ -71,6 +76,7 @@ def request_id(request: Request) -> str:
 CurrentUser = Annotated[Principal, Depends(current_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 Brain = Annotated[BrainClient, Depends(get_brain)]
+Calendar = Annotated[CalendarScheduler, Depends(get_calendar)]
 Bus = Annotated[RealtimeBus, Depends(get_bus)]
 Db = Annotated[Engine, Depends(get_engine_dep)]
 RequestId = Annotated[str, Depends(request_id)]

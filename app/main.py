@@ -22,6 +22,7 @@ from app.middleware import RequestContextMiddleware
 from app.routes import (
     admin,
     auth,
+    calendar,
     health,
     memory,
     messages,
@@ -43,7 +44,8 @@ log = structlog.get_logger("app")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (auth, messages, state, tasks, preferences, memory, ws, privacy, admin):
+    for module in (auth, messages, state, tasks, preferences, memory, calendar, ws, privacy,
+                   admin):
         router.include_router(module.router)
     return router
 

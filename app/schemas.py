@@ -84,3 +84,24 @@ class PreferencesPatch(BaseModel):
 
 class DevTokenIn(Body):
     user_id: str = Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$")
+
+
+class CalendarSourceIn(Body):
+    """``{"kind": "ics", "url": …}`` or ``{"kind": "ics", "path": …}`` (a file under the
+    server's calendar directory) or ``{"kind": "google", "calendar_id": "primary"}``."""
+
+    kind: Literal["ics", "google"]
+    url: str | None = Field(default=None, max_length=2048)
+    path: str | None = Field(default=None, max_length=1024)
+    calendar_id: str = Field(default="primary", min_length=1, max_length=256,
+                             pattern=r"^[A-Za-z0-9_.@#:+-]+$")
+
+
+class CalendarEventIn(Body):
+    title: str = Field(min_length=1, max_length=500)
+    start: datetime
+    end: datetime | None = None  # None: same as start (timed) or one day (all-day)
+    all_day: bool = False
+    location: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=4000)
+    client_action_id: str | None = CLIENT_ACTION

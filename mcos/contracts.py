@@ -172,3 +172,81 @@ class FlightSearchOutput(BaseModel):
     options: list[dict[str, Any]]
     ranking: list[dict[str, Any]]
     ranked_by: Literal["llm", "scorer"] = "scorer"
+
+
+# --- calendar sync ----------------------------------------------------------------------
+
+CalendarSyncStatus = Literal[
+    "ok", "auth_error", "unavailable", "timeout", "not_found", "invalid", "error"
+]
+
+
+class CalendarSource(BaseModel):
+    """A connected calendar: an ICS feed (``location`` is an http(s) URL or a file path
+    under the configured ICS directory) or Google Calendar over MCP (``calendar_id``)."""
+
+    kind: Literal["ics", "google"]
+    location: str | None = None
+    calendar_id: str = "primary"
+
+    @property
+    def name(self) -> str:
+        """The ``CalendarEvent.source`` of this source's events."""
+        return self.kind
+
+
+class CalendarFetchInput(BaseModel):
+    user_id: str
+    source: CalendarSource
+    window_start: datetime
+    window_end: datetime
+    timeout_s: float = 60.0
+
+
+class CalendarFetchOutput(BaseModel):
+    status: CalendarSyncStatus = "ok"
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class CalendarApplyInput(BaseModel):
+    """Fetched events of one source, to diff against the brain's warm calendar."""
+
+    user_id: str
+    source: str
+    window_start: datetime
+    window_end: datetime
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    event_id: str  # deterministic per sync run: a retried signal is dropped as a duplicate
+    request_id: str | None = None
+
+
+class CalendarApplyOutput(BaseModel):
+    upserts: int = 0
+    deletes: int = 0
+    signalled: bool = False
+    event_id: str | None = None
+
+
+class CalendarSyncInput(BaseModel):
+    user_id: str
+    source: CalendarSource
+    days_back: int = 1
+    days_ahead: int = 60
+    fetch_timeout_s: float = 60.0
+
+
+class CalendarSyncResult(BaseModel):
+    """What one sync run did; the status endpoint reads it from the schedule's last run."""
+
+    user_id: str
+    source: CalendarSource
+    status: CalendarSyncStatus
+    synced_at: datetime
+    window_start: datetime
+    window_end: datetime
+    fetched: int = 0
+    upserts: int = 0
+    deletes: int = 0
+    event_id: str | None = None
+    error: str | None = None

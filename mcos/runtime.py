@@ -13,8 +13,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from mcos.settings import Settings
 
+# Pure modules the workflow code uses, loaded once instead of per workflow run.
 PASSTHROUGH = ("mcos", "llm", "flights", "calendar_sync", "pydantic", "pydantic_core", "structlog",
-               "airportsdata", "uuid_utils", "annotated_types", "typing_extensions")
+               "airportsdata", "uuid_utils", "annotated_types", "typing_extensions", "zoneinfo",
+               "workflows.reducer", "workflows.skills", "workflows.turns")
 
 
 async def connect_client(settings: Settings, address: str | None = None) -> Client:
@@ -37,12 +39,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def workflows() -> list[type]:
     from workflows.brain import UserBrainWorkflow
+    from workflows.calendar import CalendarSyncWorkflow
 
-    return [UserBrainWorkflow]
+    return [UserBrainWorkflow, CalendarSyncWorkflow]
 
 
 def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = None) -> list[Any]:
     """The activity objects with their injected clients."""
+    from activities.calendar import CalendarActivities
     from activities.flights import FlightActivities
     from activities.llm_reply import LlmActivities
     from activities.publish import PublishActivities
@@ -55,12 +59,15 @@ def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = 
     llm = LlmActivities(provider, bus)
     ranker = provider if settings.llm_provider == "openai" else None
     flights = FlightActivities(settings, provider=ranker)
+    calendar = CalendarActivities(settings)
     return [
         publish.publish_frames,
         sql.archive_messages,
         sql.backup_profile,
         llm.llm_reply,
         flights.search_flights,
+        calendar.fetch_calendar,
+        calendar.apply_calendar_sync,
     ]
 
 

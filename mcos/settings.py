@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     duffel_api_key: str | None = None
     tool_timeout_s: float = 20.0
 
+    # Calendar sync
+    calendar_sync_interval_minutes: int = Field(default=15, ge=1)
+    calendar_days_back: int = Field(default=1, ge=0)
+    calendar_days_ahead: int = Field(default=60, ge=0, le=366)
+    calendar_fetch_timeout_s: float = 60.0  # the first `npx -y` run downloads the package
+    # ICS file paths are only read under this directory (None: data_dir/calendars); the API
+    # never lets a remote user name an arbitrary server file. URLs must be http(s).
+    calendar_ics_dir: Path | None = None
+    google_calendar_mcp_command: str = "npx -y @cocal/google-calendar-mcp"
+    google_calendar_mcp_env: dict[str, str] = Field(default_factory=dict)  # JSON in the env
+    google_oauth_credentials: str | None = None  # path passed as GOOGLE_OAUTH_CREDENTIALS
+
     log_json: bool | None = None  # None: JSON in production, console in dev
     log_level: str = "INFO"
 
@@ -100,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def ics_dir(self) -> Path:
+        return self.calendar_ics_dir or self.data_dir / "calendars"
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
