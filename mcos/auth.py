@@ -18,6 +18,7 @@ Modes (``Settings.auth_mode``):
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Mapping, MutableMapping
@@ -238,6 +239,26 @@ def _redact_item(key: object, value: Any, depth: int) -> Any:
     if _is_secret_key(key) and value is not None and not isinstance(value, int | float):
         return REDACTED
     return _scrub(value, depth)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with JWTs and ``access_token=`` query values masked."""
+    return _scrub(text, 0)
+
+
+class RedactingFilter(logging.Filter):
+    """A stdlib logging filter for third-party loggers (uvicorn logs request lines, query
+    strings included): the rendered message is masked before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is left to the handler
+            return True
+        masked = redact_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def redact_secrets(

@@ -15,7 +15,13 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     if _configured:
         return
     _configured = True
-    from mcos.auth import redact_secrets
+    from mcos.auth import RedactingFilter, redact_secrets
+
+    # Filters on the originating loggers run before every handler (tests' ones included).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets.server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
     shared = [
         structlog.contextvars.merge_contextvars,
