@@ -127,7 +127,8 @@ class CalendarScheduler:
         for action in reversed(desc.info.recent_actions[-RECENT_RUNS_LOOKED_AT:]):
             started = action.action
             handle = self.client.get_workflow_handle(
-                started.workflow_id, run_id=started.first_execution_run_id
+                started.workflow_id, run_id=started.first_execution_run_id,
+                result_type=CalendarSyncResult,
             )
             try:
                 run = await handle.describe()
@@ -140,7 +141,7 @@ class CalendarScheduler:
                 running = True
                 continue
             if status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-                result = await handle.result(result_type=CalendarSyncResult)
+                result = await handle.result()
                 return running, {**_result_view(result), "workflow_id": started.workflow_id}
             return running, {
                 "status": "error",
