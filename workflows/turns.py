@@ -37,6 +37,7 @@ BUDGET_MESSAGE = (
     "You've used today's assistant budget ({used:,} of {limit:,} tokens). "
     "It resets at midnight UTC; your tasks and reminders keep working meanwhile."
 )
+BUDGET_WARNING_RATIO = 0.8
 
 
 def llm_retry(config_attempts: int) -> RetryPolicy:
@@ -57,7 +58,37 @@ async def run_turn(wf: UserBrainWorkflow, turn: Turn) -> None:
         text = BUDGET_MESSAGE.format(used=usage.tokens, limit=wf.config.tokens_per_day)
         _record_reply(wf, op_id, turn, text, "completed", 0, 0, [])
         return
+    await _reply(wf, op_id, turn)
+    _warn_when_budget_nearly_spent(wf, usage.tokens, turn.request_id)
 
+
+def _warn_when_budget_nearly_spent(
+    wf: UserBrainWorkflow, before: int, request_id: str | None
+) -> None:
+    """One ``limit.warning`` frame on the turn that crosses 80 % of the daily token budget."""
+    limit = wf.config.tokens_per_day
+    after = usage_for_day(wf.state.counters.usage, workflow.now().date().isoformat()).tokens
+    threshold = limit * BUDGET_WARNING_RATIO
+    if not before < threshold <= after:
+        return
+    day = workflow.now().date().isoformat()
+    wf.outbox.append(
+        {
+            "type": "limit.warning",
+            "request_id": request_id,
+            "key": f"limit.warning:tokens_per_day:{day}",
+            "data": {
+                "limit_type": "tokens_per_day",
+                "limit": limit,
+                "current": after,
+                "ratio": round(after / limit, 3) if limit else 1.0,
+                "message": f"You've used {after:,} of today's {limit:,} assistant tokens.",
+            },
+        }
+    )
+
+
+async def _reply(wf: UserBrainWorkflow, op_id: str, turn: Turn) -> None:
     messages = skills.build_prompt(wf.state, turn, wf.config.default_timezone)
     context = skills.offline_context(wf.state, workflow.now(), wf.config.default_timezone)
     tools = skills.tool_schemas()
