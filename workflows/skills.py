@@ -416,15 +416,15 @@ def flight_request(
 
 
 def busy_intervals(state: BrainState, request: dict[str, Any]) -> list[list[str]]:
-    """Calendar events on the travel dates, for conflict-aware ranking."""
-    days = {request.get("departure_date"), request.get("return_date")} - {None}
-    out = []
-    for c in state.calendar.values():
-        if c.all_day:
-            continue
-        if c.start.date().isoformat() in days or c.end.date().isoformat() in days:
-            out.append([c.start.isoformat(), c.end.isoformat()])
-    return out
+    """Warm-calendar events on the travel dates, in the local time of the airport each
+    flight leaves from, for conflict-aware ranking."""
+    from calendar_sync.busy import airport_zone, busy_on_dates
+
+    days = [
+        (request.get("departure_date"), airport_zone(request.get("origin"))),
+        (request.get("return_date"), airport_zone(request.get("destination"))),
+    ]
+    return busy_on_dates(state.calendar.values(), days)
 
 
 def flight_activity_input(wf: Any, request: dict[str, Any], tool_id: str) -> Any:
