@@ -17,6 +17,7 @@ from calendar_sync.window import sync_window
 from mcos.contracts import CalendarSource
 from mcos.settings import Settings
 from tests.calendar_sync.sync_helpers import (
+    FAKE_GCAL_COMMAND,
     WEEKLY_COUNT,
     WEEKLY_UID,
     activity_types,
@@ -37,7 +38,8 @@ TEMPORAL_CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     ics_dir = tmp_path / "calendars"
     ics_dir.mkdir()
-    return settings.model_copy(update={"calendar_ics_dir": ics_dir})
+    return settings.model_copy(update={"calendar_ics_dir": ics_dir,
+                                       "google_calendar_mcp_command": FAKE_GCAL_COMMAND})
 
 
 async def _settled_history(stack: Stack, uid: str) -> list[str]:
@@ -196,3 +198,19 @@ async def _calendar_of(stack: Stack, uid: str):  # noqa: ANN202
 async def _window_longer(b, uid: str, n: int):  # noqa: ANN001, ANN202
     events = await b.event_window(uid)
     return events if len(events) >= n else None
+
+
+async def test_transient_failures_are_retried_then_reported(stack: Stack) -> None:
+    uid = user_id()
+    stack.settings.google_calendar_mcp_env = {"FAKE_GCAL_MODE": "crash_on_start"}
+    sched = CalendarScheduler(stack.client, stack.settings)
+    await sched.connect(uid, CalendarSource(kind="google"))
+    result = await wait_for_run(sched, uid, 1)
+    assert result["status"] == "unavailable" and "MCP server" in result["error"]
+    run_id = (await sched.describe(uid)).info.recent_actions[-1].action
+    history = await stack.client.get_workflow_handle(
+        run_id.workflow_id, run_id=run_id.first_execution_run_id).fetch_history()
+    failed = [e for e in history.events if e.HasField("activity_task_failed_event_attributes")]
+    assert len(failed) == 1  # the last of the 3 attempts; earlier ones are not in history
+    started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    assert started[0].activity_task_started_event_attributes.attempt == 3
