@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.chat import accept_message, check_message_rate
 from app.context import AppContext
 from app.deps import authenticate
+from app.frames import FrameThrottle
 from mcos.bus import Resync, Subscription, cursor_order, now_ts
 from mcos.errors import DomainError
 from mcos.ids import new_id
@@ -28,13 +29,26 @@ from mcos.models import MAX_TEXT_BYTES
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger("ws")
 MAX_FRAME_BYTES = 16 * 1024
+MAX_PENDING_FRAMES = 5000  # over the frame budget and still growing: resync, never drop
 
 
 class SendFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     type: str
     text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
     client_action_id: str | None = Field(default=None, max_length=128,
                                          pattern=r"^[A-Za-z0-9_.:-]+$")
+    channel: Literal["chat", "voice", "command"] = "chat"
+
+    @field_validator("text")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        if len(value.encode()) > MAX_TEXT_BYTES:  # also refuses lone surrogates
+            raise ValueError(f"text over {MAX_TEXT_BYTES} bytes")
+        return value
 
 
 class ResumeFrame(BaseModel):
@@ -72,13 +86,21 @@ class _Connection:
         self.sub: Subscription | None = None
         self.sender: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        self.throttle = FrameThrottle(ctx.settings.limit_ws_frames_per_minute, 60.0)
+        self.ready = asyncio.Event()
 
     async def run(self, cursor: str | None) -> None:
         await self._follow(cursor)
         try:
             while True:
-                raw = await self.ws.receive_text()
-                await self._handle(raw)
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("text") is not None:
+                    await self._handle(message["text"])
+                else:
+                    await self._error("binary_frame", "frames must be JSON text, not binary",
+                                      new_id("req"))
         except WebSocketDisconnect:
             pass
         finally:
@@ -104,17 +126,52 @@ class _Connection:
             self.sub = None
 
     async def _pump(self, sub: Subscription) -> None:
+        """Reads the subscription into the frame budget; a second task sends from it."""
+        self.throttle.pending.clear()
+        pushed = self.last
+        sender = asyncio.create_task(self._send_budgeted())
         try:
             async for frame in sub:
                 order = cursor_order(frame["cursor"])
-                if self.last is not None and order <= self.last:
+                if pushed is not None and order <= pushed:
                     continue  # already sent on this connection (before a resume)
-                self.last = order
-                self.last_cursor = frame["cursor"]
-                await self._send(frame)
-                REALTIME_FRAMES_SENT.inc()
+                pushed = order
+                self.throttle.push(frame)
+                self.ready.set()
+                if len(self.throttle.pending) > MAX_PENDING_FRAMES:
+                    raise Resync
         except Resync:
-            await self._send_local("resync", {"reason": "fell behind the buffer"})
+            sender.cancel()
+            self.throttle.pending.clear()
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self._send_local("resync", {"reason": "fell behind the buffer"})
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _send_budgeted(self) -> None:
+        """Sends pending frames within the per-minute budget (coalesced while over it)."""
+        try:
+            while True:
+                await self.ready.wait()
+                self.ready.clear()
+                while self.throttle.pending:
+                    wait = self.throttle.wait_s()
+                    if wait > 0:
+                        log.info("ws.frame_budget_exhausted", wait_s=round(wait, 1),
+                                 pending=len(self.throttle.pending))
+                        await asyncio.sleep(wait)
+                        continue
+                    frame = self.throttle.pop()
+                    if frame is None:
+                        continue
+                    self.last = cursor_order(frame["cursor"])
+                    self.last_cursor = frame["cursor"]
+                    await self._send(frame)
+                    REALTIME_FRAMES_SENT.inc()
         except (WebSocketDisconnect, RuntimeError):
             pass
 
@@ -138,7 +195,7 @@ class _Connection:
             return
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._error("bad_json", "frames must be JSON objects", request_id)
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
@@ -165,11 +222,18 @@ class _Connection:
                 await self._send_local("rate_limited", err.to_body(request_id), request_id)
             else:
                 await self._error(err.code, err.message, request_id, err.details)
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:  # noqa: BLE001 - one bad frame must not end the connection
+            log.exception("ws frame failed", type=kind[:40])
+            await self._error("internal", "something went wrong on our side", request_id)
 
     async def _message(self, frame: SendFrame, request_id: str) -> None:
         await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id)
         brain = await self.ctx.brain()
-        await accept_message(brain, self.user_id, frame.text, request_id, frame.client_action_id)
+        await accept_message(
+            brain, self.user_id, frame.text, request_id, frame.client_action_id, frame.channel
+        )
 
     async def _error(
         self, code: str, message: str, request_id: str, details: dict[str, Any] | None = None

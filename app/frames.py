@@ -1,0 +1,76 @@
+"""The realtime frame budget of one WebSocket connection (pure; no I/O).
+
+At most ``limit`` frames per ``window_s``. Over it, frames wait in order and consecutive
+``llm.token`` frames of one operation attempt merge into one (texts joined, ``index`` the
+last token's, ``first_index`` the first's, the later cursor) — nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+Frame = dict[str, Any]
+
+
+def mergeable(a: Frame, b: Frame) -> bool:
+    if a.get("type") != "llm.token" or b.get("type") != "llm.token":
+        return False
+    da, db = a.get("data") or {}, b.get("data") or {}
+    return (
+        da.get("operation_id") == db.get("operation_id")
+        and da.get("attempt") == db.get("attempt")
+        and isinstance(da.get("index"), int)
+        and db.get("index") == da["index"] + 1
+    )
+
+
+def merge(a: Frame, b: Frame) -> Frame:
+    da, db = a["data"], b["data"]
+    data = {
+        **db,
+        "text": (da.get("text") or "") + (db.get("text") or ""),
+        "first_index": da.get("first_index", da["index"]),
+        "count": da.get("count", 1) + db.get("count", 1),
+    }
+    return {**b, "data": data}
+
+
+class FrameThrottle:
+    def __init__(
+        self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.clock = clock
+        self.sent: deque[float] = deque()
+        self.pending: deque[Frame] = deque()
+        self.coalesced = 0
+
+    def _prune(self, now: float) -> None:
+        while self.sent and self.sent[0] <= now - self.window_s:
+            self.sent.popleft()
+
+    def wait_s(self) -> float:
+        """Seconds until another frame may go (0 when it may go now)."""
+        now = self.clock()
+        self._prune(now)
+        if len(self.sent) < self.limit:
+            return 0.0
+        return max(0.0, self.sent[0] + self.window_s - now)
+
+    def push(self, frame: Frame) -> None:
+        if self.pending and self.wait_s() > 0 and mergeable(self.pending[-1], frame):
+            self.pending[-1] = merge(self.pending[-1], frame)
+            self.coalesced += 1
+        else:
+            self.pending.append(frame)
+
+    def pop(self) -> Frame | None:
+        """The next frame when the budget allows, recording it as sent."""
+        if not self.pending or self.wait_s() > 0:
+            return None
+        self.sent.append(self.clock())
+        return self.pending.popleft()
