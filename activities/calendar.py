@@ -55,8 +55,11 @@ RETRYABLE_TYPES: dict[str, CalendarSyncStatus] = {
     "CalendarTimeout": "timeout",
     "CalendarToolError": "error",
 }
-_TYPE_OF_KIND = {"unavailable": "CalendarUnavailable", "timeout": "CalendarTimeout",
-                 "tool_error": "CalendarToolError"}
+_TYPE_OF_KIND = {
+    "unavailable": "CalendarUnavailable",
+    "timeout": "CalendarTimeout",
+    "tool_error": "CalendarToolError",
+}
 MAX_EVENTS = 5000  # the brain refuses larger changes
 
 
@@ -77,8 +80,7 @@ class CalendarActivities:
             log.warning("calendar fetch failed", kind=err.kind, error=str(err))
             if err.kind in _TYPE_OF_KIND:
                 raise ApplicationError(str(err), type=_TYPE_OF_KIND[err.kind]) from None
-            return CalendarFetchOutput(status=STATUS_OF_KIND.get(err.kind, "error"),
-                                       error=str(err))
+            return CalendarFetchOutput(status=STATUS_OF_KIND.get(err.kind, "error"), error=str(err))
         if len(events) > MAX_EVENTS:
             return CalendarFetchOutput(
                 status="invalid",

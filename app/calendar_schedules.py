@@ -65,7 +65,9 @@ class CalendarScheduler:
                 static_summary=f"calendar sync ({source.kind}) for {user_id}",
             ),
             spec=ScheduleSpec(
-                intervals=[ScheduleIntervalSpec(every=timedelta(minutes=s.calendar_sync_interval_minutes))]
+                intervals=[
+                    ScheduleIntervalSpec(every=timedelta(minutes=s.calendar_sync_interval_minutes))
+                ]
             ),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
             state=ScheduleState(note=f"calendar sync ({source.kind}) for {user_id}"),
@@ -112,12 +114,15 @@ class CalendarScheduler:
                 return None
             raise
 
-    async def source(self, user_id: str, desc: ScheduleDescription | None = None) -> CalendarSource | None:
+    async def source(
+        self, user_id: str, desc: ScheduleDescription | None = None
+    ) -> CalendarSource | None:
         desc = desc or await self.describe(user_id)
         if desc is None or not isinstance(desc.schedule.action, ScheduleActionStartWorkflow):
             return None
         args = await self.client.data_converter.decode(
-            desc.schedule.action.args, [CalendarSyncInput]  # type: ignore[arg-type]
+            desc.schedule.action.args,
+            [CalendarSyncInput],  # type: ignore[arg-type]
         )
         return args[0].source if args else None
 
@@ -127,7 +132,8 @@ class CalendarScheduler:
         for action in reversed(desc.info.recent_actions[-RECENT_RUNS_LOOKED_AT:]):
             started = action.action
             handle = self.client.get_workflow_handle(
-                started.workflow_id, run_id=started.first_execution_run_id,
+                started.workflow_id,
+                run_id=started.first_execution_run_id,
                 result_type=CalendarSyncResult,
             )
             try:
@@ -167,7 +173,8 @@ class CalendarScheduler:
             "paused": desc.schedule.state.paused,
             "running": running,
             "next_run": desc.info.next_action_times[0].isoformat()
-            if desc.info.next_action_times else None,
+            if desc.info.next_action_times
+            else None,
             "runs": desc.info.num_actions,
             "runs_skipped_overlap": desc.info.num_actions_skipped_overlap,
             "last_sync": last,

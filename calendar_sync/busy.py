@@ -11,7 +11,7 @@ blocks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcos.models import CalendarEvent
@@ -47,8 +47,12 @@ def busy_on_dates(
         for day, zone in wanted:
             first, last = _local_dates(event, zone)
             if first <= day <= last:
-                out.add((event.start.astimezone(zone).isoformat(),
-                         event.end.astimezone(zone).isoformat()))
+                out.add(
+                    (
+                        event.start.astimezone(zone).isoformat(),
+                        event.end.astimezone(zone).isoformat(),
+                    )
+                )
     return [list(pair) for pair in sorted(out)]
 
 

@@ -78,6 +78,10 @@ def _internal_host(host: str) -> bool:
     except ValueError:
         return False  # a name: resolved at fetch time (DNS rebinding is not covered here)
     return (
-        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved
-        or ip.is_multicast or ip.is_unspecified
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
     )

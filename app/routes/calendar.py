@@ -100,11 +100,18 @@ async def add_calendar_event(
     if end < start:
         raise ValidationFailed("end is before start")
     event = CalendarEvent(
-        id=new_id("cal"), source="api", title=body.title, start=start, end=end,
-        all_day=body.all_day, location=body.location, description=body.description,
+        id=new_id("cal"),
+        source="api",
+        title=body.title,
+        start=start,
+        end=end,
+        all_day=body.all_day,
+        location=body.location,
+        description=body.description,
     )
-    window = sync_window(datetime.now(UTC), settings.calendar_days_back,
-                         settings.calendar_days_ahead)
+    window = sync_window(
+        datetime.now(UTC), settings.calendar_days_back, settings.calendar_days_ahead
+    )
     if not overlaps(event, window):
         raise ValidationFailed(
             "the event is outside the calendar window kept warm",
@@ -114,11 +121,15 @@ async def add_calendar_event(
     result = await brain.command(
         user.user_id,
         "add_calendar_event",
-        make_event("calendar.synced", payload.model_dump(mode="json"), request_id,
-                   body.client_action_id),
+        make_event(
+            "calendar.synced", payload.model_dump(mode="json"), request_id, body.client_action_id
+        ),
     )
-    return {"event": event.model_dump(mode="json"), "seq": result.seq,
-            "duplicate": result.duplicate}
+    return {
+        "event": event.model_dump(mode="json"),
+        "seq": result.seq,
+        "duplicate": result.duplicate,
+    }
 
 
 def _source_from(body: CalendarSourceIn, settings: Settings) -> CalendarSource:
@@ -128,7 +139,11 @@ def _source_from(body: CalendarSourceIn, settings: Settings) -> CalendarSource:
         return CalendarSource(kind="google", calendar_id=body.calendar_id)
     if (body.url is None) == (body.path is None):
         raise ValidationFailed("an ics source takes exactly one of url or path")
-    if body.url is not None and urlsplit(body.url).scheme.lower() not in ("http", "https", "webcal"):
+    if body.url is not None and urlsplit(body.url).scheme.lower() not in (
+        "http",
+        "https",
+        "webcal",
+    ):
         raise ValidationFailed("url must be http(s) (or webcal); local files go in path")
     try:
         location = check_ics_location(
@@ -149,7 +164,8 @@ async def _forget_source(brain: BrainClient, user_id: str, source: str, request_
         return 0
     payload = CalendarSyncedPayload(source=source, deletes=ids)
     await brain.command(
-        user_id, "add_calendar_event",
+        user_id,
+        "add_calendar_event",
         make_event("calendar.synced", payload.model_dump(mode="json"), request_id),
     )
     return len(ids)

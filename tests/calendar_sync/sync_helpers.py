@@ -38,7 +38,9 @@ def weekly_dates(base: date) -> list[date]:
 
 
 def build_sync_ics(
-    *, paris_title: str = "Trip to Paris", extra: tuple[str, ...] = (),
+    *,
+    paris_title: str = "Trip to Paris",
+    extra: tuple[str, ...] = (),
     more_exdates: tuple[date, ...] = (),
 ) -> bytes:
     """A weekly stand-up (New York time, 6 weeks) with the 2nd instance excluded and the 4th
@@ -81,22 +83,32 @@ def build_sync_ics(
         ),
         *extra,
     ]
-    text = "\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//mcos//sync tests//EN",
-                      *events, "END:VCALENDAR", ""])
+    text = "\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//mcos//sync tests//EN",
+            *events,
+            "END:VCALENDAR",
+            "",
+        ]
+    )
     return text.replace("\n", "\r\n").encode()
 
 
 def extra_event(uid: str, title: str, day: date) -> str:
-    return _vevent(f"UID:{uid}", f"SUMMARY:{title}", f"DTSTART:{_d(day)}T150000Z",
-                   f"DTEND:{_d(day)}T160000Z")
+    return _vevent(
+        f"UID:{uid}", f"SUMMARY:{title}", f"DTSTART:{_d(day)}T150000Z", f"DTEND:{_d(day)}T160000Z"
+    )
 
 
 def instance_id(day: date, hour_utc: int) -> str:
     return f"{WEEKLY_UID}@{day.isoformat()}T{hour_utc:02d}:00:00Z"
 
 
-async def wait_for_run(sched: CalendarScheduler, user: str, runs: int,
-                       timeout: float = 30.0) -> dict[str, Any]:
+async def wait_for_run(
+    sched: CalendarScheduler, user: str, runs: int, within: float = 30.0
+) -> dict[str, Any]:
     """The result of the schedule's run number ``runs`` once it has finished."""
 
     async def done() -> dict[str, Any] | None:
@@ -106,7 +118,7 @@ async def wait_for_run(sched: CalendarScheduler, user: str, runs: int,
         running, last = await sched.last_result(desc)
         return None if running or last is None else last
 
-    return await eventually(done, timeout=timeout)
+    return await eventually(done, timeout=within)
 
 
 async def activity_types(client: Client, workflow_id: str, run_id: str | None = None) -> list[str]:
@@ -132,5 +144,6 @@ async def activity_types(client: Client, workflow_id: str, run_id: str | None = 
 async def sync_runs(sched: CalendarScheduler, user: str) -> list[tuple[str, str]]:
     desc = await sched.describe(user)
     assert desc is not None
-    return [(a.action.workflow_id, a.action.first_execution_run_id)
-            for a in desc.info.recent_actions]
+    return [
+        (a.action.workflow_id, a.action.first_execution_run_id) for a in desc.info.recent_actions
+    ]

@@ -4,7 +4,6 @@ nothing (records nothing), an edit that records exactly the change, manual trigg
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,8 +37,9 @@ TEMPORAL_CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     ics_dir = tmp_path / "calendars"
     ics_dir.mkdir()
-    return settings.model_copy(update={"calendar_ics_dir": ics_dir,
-                                       "google_calendar_mcp_command": FAKE_GCAL_COMMAND})
+    return settings.model_copy(
+        update={"calendar_ics_dir": ics_dir, "google_calendar_mcp_command": FAKE_GCAL_COMMAND}
+    )
 
 
 async def _settled_history(stack: Stack, uid: str) -> list[str]:
@@ -60,7 +60,11 @@ async def _settled_history(stack: Stack, uid: str) -> list[str]:
 def _ny_10am_utc_hour(day) -> int:  # noqa: ANN001
     from zoneinfo import ZoneInfo
 
-    return datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC).hour
+    return (
+        datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("America/New_York"))
+        .astimezone(UTC)
+        .hour
+    )
 
 
 async def test_ics_sync_first_noop_and_edit(stack: Stack) -> None:
@@ -111,11 +115,13 @@ async def test_ics_sync_first_noop_and_edit(stack: Stack) -> None:
 
     # --- edit the file: rename the trip, drop one stand-up, add a dentist visit ---------
     dentist_day = base_day() + timedelta(days=2)
-    ics.write_bytes(build_sync_ics(
-        paris_title="Trip to Paris (family)",
-        more_exdates=(weeks[4],),
-        extra=(extra_event("dentist@test", "Dentist", dentist_day),),
-    ))
+    ics.write_bytes(
+        build_sync_ics(
+            paris_title="Trip to Paris (family)",
+            more_exdates=(weeks[4],),
+            extra=(extra_event("dentist@test", "Dentist", dentist_day),),
+        )
+    )
     await sched.trigger(uid)
     third = await wait_for_run(sched, uid, 3)
     assert (third["upserts"], third["deletes"]) == (2, 1), third
@@ -146,11 +152,18 @@ async def test_schedule_is_listed_skips_overlaps_and_triggers_by_hand(stack: Sta
     assert desc.info.next_action_times and desc.info.next_action_times[0] > datetime.now(UTC)
     assert (await sched.source(uid)) == CalendarSource(kind="ics", location=str(ics))
 
-    listed = subprocess.run(
-        [str(TEMPORAL_CLI), "schedule", "list", "--address", stack.settings.temporal_address,
-         "-o", "json"],
-        capture_output=True, text=True, timeout=30, check=True,
-    ).stdout
+    proc = await asyncio.create_subprocess_exec(
+        str(TEMPORAL_CLI),
+        "schedule",
+        "list",
+        "--address",
+        stack.settings.temporal_address,
+        "-o",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    listed = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+    assert proc.returncode == 0
     assert f"calendar-sync:{uid}" in listed
 
     await sched.trigger(uid)
@@ -163,8 +176,9 @@ async def test_schedule_is_listed_skips_overlaps_and_triggers_by_hand(stack: Sta
     # Chat-first: the runs only fetched and diffed.
     desc = await sched.describe(uid)
     for action in desc.info.recent_actions:
-        names = await activity_types(stack.client, action.action.workflow_id,
-                                     action.action.first_execution_run_id)
+        names = await activity_types(
+            stack.client, action.action.workflow_id, action.action.first_execution_run_id
+        )
         assert set(names) == {"fetch_calendar", "apply_calendar_sync"}, names
 
     assert (await sched.disconnect(uid)) is not None
@@ -209,7 +223,8 @@ async def test_transient_failures_are_retried_then_reported(stack: Stack) -> Non
     assert result["status"] == "unavailable" and "MCP server" in result["error"]
     run_id = (await sched.describe(uid)).info.recent_actions[-1].action
     history = await stack.client.get_workflow_handle(
-        run_id.workflow_id, run_id=run_id.first_execution_run_id).fetch_history()
+        run_id.workflow_id, run_id=run_id.first_execution_run_id
+    ).fetch_history()
     failed = [e for e in history.events if e.HasField("activity_task_failed_event_attributes")]
     assert len(failed) == 1  # the last of the 3 attempts; earlier ones are not in history
     started = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
