@@ -43,18 +43,24 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         received = 0
+        too_large = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True  # the app may catch this while parsing: answer 413 anyway
                     raise _BodyTooLarge
             return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
+            if too_large:
+                if message["type"] == "http.response.start":
+                    raise _BodyTooLarge
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
