@@ -146,8 +146,13 @@ class UserBrainWorkflow:
                 or self._archive_due()
                 or self.backup_due
                 or self.erased
+                or turn_loop.done()
                 or (self._continue_as_new_due() and not self.turn_running)
             )
+            if turn_loop.done() and not self.erased:
+                # A bug in a turn must not silently stop all future turns: failing the
+                # workflow task makes Temporal retry it (and shows it in the Web UI).
+                turn_loop.result()
             if self.erased:
                 turn_loop.cancel()
                 if self.turn_handle is not None:
