@@ -29,6 +29,7 @@ from mcos.models import MAX_TEXT_BYTES
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger("ws")
 MAX_FRAME_BYTES = 16 * 1024
+HOLD_S = 0.5  # how long a new connection waits for a possible `resume` before going live
 MAX_PENDING_FRAMES = 5000  # over the frame budget and still growing: resync, never drop
 
 
@@ -88,22 +89,32 @@ class _Connection:
         self.lock = asyncio.Lock()
         self.throttle = FrameThrottle(ctx.settings.limit_ws_frames_per_minute, 60.0)
         self.ready = asyncio.Event()
+        # Live frames wait until the client's first frame (or HOLD_S): a reconnecting
+        # client's `resume` must be served before anything newer is sent.
+        self.released = asyncio.Event()
 
     async def run(self, cursor: str | None) -> None:
         await self._follow(cursor)
+        if cursor is not None:
+            self.released.set()
+        grace = asyncio.get_running_loop().call_later(HOLD_S, self.released.set)
         try:
             while True:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
                 if message.get("text") is not None:
+                    if not self.released.is_set() and '"resume"' not in message["text"][:200]:
+                        self.released.set()
                     await self._handle(message["text"])
+                    self.released.set()
                 else:
                     await self._error("binary_frame", "frames must be JSON text, not binary",
                                       new_id("req"))
         except WebSocketDisconnect:
             pass
         finally:
+            grace.cancel()
             await self._stop_following()
 
     async def _follow(self, cursor: str | None) -> None:
@@ -156,6 +167,7 @@ class _Connection:
         """Sends pending frames within the per-minute budget (coalesced while over it)."""
         try:
             while True:
+                await self.released.wait()
                 await self.ready.wait()
                 self.ready.clear()
                 while self.throttle.pending:
