@@ -59,6 +59,13 @@ def _normalized_airlines(preferences: dict[str, Any]) -> set[str]:
     return {str(a).strip().casefold() for a in raw if str(a).strip()}
 
 
+def _tradeoff(stops: int, price_part: float, dur_part: float) -> str:
+    stops_text = "non-stop" if stops == 0 else f"{stops} stop" + ("s" if stops > 1 else "")
+    if price_part >= dur_part:
+        return f"{stops_text}, good price for the trip time"
+    return f"{stops_text}, quicker than most but pricier"
+
+
 def rank_options(
     options: list[FlightOption],
     preferences: dict[str, Any],
@@ -98,17 +105,9 @@ def rank_options(
             + W_AIRLINE * airline_part
         )
 
+        # Why this option ranks where it does; the option itself (airline, times, price) is
+        # shown next to the reasoning, so it is not repeated here.
         reasons: list[str] = []
-        stops_text = (
-            "non-stop"
-            if option.stops == 0
-            else f"{option.stops} stop" + ("s" if option.stops > 1 else "")
-        )
-        hours, minutes = divmod(option.duration_minutes, 60)
-        reasons.append(
-            f"{option.airline_name} {option.flight_number}".strip()
-            + f", {stops_text}, {hours}h{minutes:02d}, {option.total:.0f} {option.currency}"
-        )
         if option.total == lo_p:
             reasons.append("cheapest option")
         if option.duration_minutes == lo_d:
@@ -139,6 +138,8 @@ def rank_options(
                 reasons.append("no calendar conflict")
         if seat in ("aisle", "window"):
             reasons.append(f"request a {seat} seat when booking")
+        if not reasons or all(r.startswith("request a") for r in reasons):
+            reasons.insert(0, _tradeoff(option.stops, price_part, dur_part))
         scored.append((max(0.0, min(1.0, score)), index, option, "; ".join(reasons)))
 
     scored.sort(key=lambda item: (-item[0], item[2].total, item[1]))

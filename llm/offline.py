@@ -241,6 +241,8 @@ def _answer_one(name: str, result: Any, ctx: _Context) -> str:
         key, value = result.get("key", ""), result.get("value")
         if isinstance(result.get("preference"), dict):
             key, value = result["preference"].get("key", key), result["preference"].get("value")
+        if value is True:  # "Non-stop flights preferred: yes" reads badly
+            return f"Got it — I'll remember: {_label(key).lower()}."
         return f"Got it — I'll remember your {_label(key).lower()}: {_fmt_value(value)}."
     if name == "pin_memory":
         memory = result.get("memory") if isinstance(result.get("memory"), dict) else result

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcos.contracts import LlmTurnResult, Turn
 from mcos.models import BrainState, Task
+from mcos.timezones import is_timezone, zone
 
 HISTORY_FOR_PROMPT = 20
 AGENDA_DAYS = {"today": 1, "tomorrow": 1, "week": 7}
@@ -54,13 +54,7 @@ class ToolOutcome:
 
 def user_timezone(state: BrainState, default: str) -> str:
     tz = state.preferences.get("timezone")
-    if isinstance(tz, str):
-        try:
-            ZoneInfo(tz)
-            return tz
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return default
+    return tz if is_timezone(tz) else default
 
 
 def build_prompt(state: BrainState, turn: Turn, default_tz: str) -> list[dict[str, Any]]:
@@ -176,7 +170,7 @@ def _parse_due(value: Any, tz: str) -> datetime | None:
     except ValueError as exc:
         raise SkillInputError(f"I couldn't read the due date '{value}'.") from exc
     if due.tzinfo is None:
-        due = due.replace(tzinfo=ZoneInfo(tz))
+        due = due.replace(tzinfo=zone(tz))
     return due
 
 
@@ -241,10 +235,10 @@ def _update_task(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
 
 def agenda(state: BrainState, now: datetime, tz: str, span: str) -> dict[str, Any]:
     """Tasks and calendar events in the asked range, in the user's time zone."""
-    zone = ZoneInfo(tz)
-    today = now.astimezone(zone).date()
+    local = zone(tz)
+    today = now.astimezone(local).date()
     first = today + timedelta(days=1) if span == "tomorrow" else today
-    start = datetime.combine(first, time.min, zone)
+    start = datetime.combine(first, time.min, local)
     end = start + timedelta(days=AGENDA_DAYS.get(span, 1))
     tasks = [
         t.model_dump(mode="json")
@@ -287,10 +281,8 @@ def _set_preference(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
             raise SkillInputError(f"I don't know an airport called '{value}'.")
         value = airport.iata
     if key == "timezone":
-        try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise SkillInputError(f"'{value}' is not a time zone I know.") from exc
+        if not is_timezone(str(value)):
+            raise SkillInputError(f"'{value}' is not a time zone I know.")
     return ToolOutcome(
         result={"ok": True, "key": key, "value": value},
         events=[("preference.set", {"key": key, "value": value})],
@@ -324,10 +316,12 @@ def _select_flight(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
     option = next((o for o in search.options if o.get("id") == flight_id), None)
     if option is None:
         raise SkillInputError("I couldn't find that flight in the last search.")
-    tasks = follow_up_tasks(option, ctx.new_id)
+    tasks = follow_up_tasks(option, ctx.new_id, ctx.now)
     return ToolOutcome(
-        result={"ok": True, "search_id": search.search_id, "flight": option,
-                "follow_up_tasks": tasks},
+        result={"ok": True, "search_id": search.search_id, "flight": option_view(option),
+                "follow_up_tasks": tasks,
+                "message": f"Selected {option.get('flight_number')}; "
+                           f"{len(tasks)} follow-up tasks added."},
         card={"type": "flight_selected", "search_id": search.search_id, "flight": option,
               "tasks": tasks},
         events=[
@@ -339,19 +333,38 @@ def _select_flight(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
     )
 
 
-def follow_up_tasks(option: dict[str, Any], new_id: Callable[[str], str]) -> list[dict[str, Any]]:
-    """"Book", "Pack" and "Airport transfer" tasks, due before the flight leaves."""
-    label = f"{option.get('airline_code', '')}{option.get('flight_number', '')}".strip()
+def follow_up_tasks(
+    option: dict[str, Any], new_id: Callable[[str], str], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """"Book", "Pack" and "Airport transfer" tasks, due before the flight leaves.
+
+    Departure times are local to the origin airport; a due time already past (a flight
+    soon) becomes an hour from ``now``, but never later than the departure.
+    """
+    from flights.airports import airport_by_code, resolve_airport
+
+    number = str(option.get("flight_number") or "")
+    code = str(option.get("airline_code") or "")
+    label = number if number.startswith(code) else f"{code}{number}"
     route = f"{option.get('origin_code')}→{option.get('destination_code')}"
+    origin = airport_by_code(str(option.get("origin_code") or ""))
+    destination = airport_by_code(str(option.get("destination_code") or "")) or resolve_airport(
+        str(option.get("destination_name") or "")
+    )
     departure = _as_datetime(option.get("departure_at"))
+    if departure is not None and departure.tzinfo is None and origin is not None:
+        departure = departure.replace(tzinfo=zone(origin.tz))
+    place = destination.city if destination else option.get("destination_name") or route
     specs = [
-        (f"Book flight {label} {route}", timedelta(days=7), "high"),
-        (f"Pack for {option.get('destination_name') or route}", timedelta(days=1), "normal"),
+        (f"Book flight {label} {route}".replace("  ", " "), timedelta(days=7), "high"),
+        (f"Pack for {place}", timedelta(days=1), "normal"),
         (f"Arrange airport transfer to {option.get('origin_code')}", timedelta(hours=4), "normal"),
     ]
     tasks = []
     for title, before, priority in specs:
         due = departure - before if departure else None
+        if due is not None and now is not None and departure is not None and due < now:
+            due = min(now + timedelta(hours=1), departure)
         tasks.append(
             Task(
                 id=new_id("task"),
@@ -405,7 +418,7 @@ def flight_request(
             str(args["destination"]),
             str(args["departure_date"]),
             args.get("return_date"),
-            today=now.astimezone(ZoneInfo(tz)).date(),
+            today=now.astimezone(zone(tz)).date(),
             cabin_class=str(cabin),
             adults=int(args.get("adults") or 1),
             max_connections=max_connections,
@@ -480,10 +493,34 @@ def flights_outcome(payload: dict[str, Any]) -> ToolOutcome:
         "search_id": payload["search_id"],
         "request": payload["request"],
         "count": len(payload["options"]),
-        "options": top_options,
+        "options": [option_view(o) for o in top_options],
         "ranking": top,
+        "message": f"{len(payload['options'])} options found; top {len(top)} ranked.",
     }
     return ToolOutcome(result=result, card=card)
+
+
+def option_view(option: dict[str, Any]) -> dict[str, Any]:
+    """A flight option as the model reads it: places and times grouped, no booking noise."""
+    return {
+        "id": option.get("id"),
+        "airline_name": option.get("airline_name"),
+        "airline_code": option.get("airline_code"),
+        "flight_number": option.get("flight_number"),
+        "origin": {"code": option.get("origin_code"), "name": option.get("origin_name")},
+        "destination": {
+            "code": option.get("destination_code"),
+            "name": option.get("destination_name"),
+        },
+        "departure": {"iso": option.get("departure_at"), "date": option.get("departure_date")},
+        "arrival": {"iso": option.get("arrival_at"), "date": option.get("arrival_date")},
+        "duration_minutes": option.get("duration_minutes"),
+        "stops": option.get("stops"),
+        "total": option.get("total"),
+        "currency": option.get("currency"),
+        "cabin_class": option.get("cabin_class"),
+        "baggage": option.get("baggage"),
+    }
 
 
 def _iso(value: datetime | date | None) -> str | None:

@@ -308,7 +308,7 @@ def with_follow_up_tasks(wf: UserBrainWorkflow, event: Event) -> Event:
     """A selection arrives without tasks; the brain makes them (ids from the workflow RNG)."""
     p = dict(event.payload)
     option = find_option(wf.state, p["search_id"], p["flight_id"])
-    p["follow_up_tasks"] = skills.follow_up_tasks(option, wf.new_id)
+    p["follow_up_tasks"] = skills.follow_up_tasks(option, wf.new_id, workflow.now())
     return event.model_copy(update={"payload": p})
 
 
