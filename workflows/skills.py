@@ -57,7 +57,11 @@ def user_timezone(state: BrainState, default: str) -> str:
     return tz if is_timezone(tz) else default
 
 
-def build_prompt(state: BrainState, turn: Turn, default_tz: str) -> list[dict[str, Any]]:
+def build_prompt(
+    state: BrainState, turn: Turn, default_tz: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The turn's messages: preferences, pinned memories and warm context (with the user's
+    local time, so a model can resolve "tomorrow at 3pm"), recent history, the message."""
     from llm.prompt import SYSTEM_PROMPT, build_messages
 
     history = [
@@ -69,15 +73,23 @@ def build_prompt(state: BrainState, turn: Turn, default_tz: str) -> list[dict[st
         SYSTEM_PROMPT,
         state.preferences,
         [m.model_dump(mode="json") for m in state.memories.values()],
-        warm_context(state),
+        warm_context(state, now, user_timezone(state, default_tz)),
         history,
         turn.text,
     )
 
 
-def warm_context(state: BrainState) -> dict[str, Any]:
-    """What the model sees of the user's world: open tasks, near calendar, trips."""
+def warm_context(
+    state: BrainState, now: datetime | None = None, tz: str | None = None
+) -> dict[str, Any]:
+    """What the model sees of the user's world: local time, open tasks, calendar, trips."""
+    clock: dict[str, Any] = {}
+    if now is not None and tz:
+        local = now.astimezone(zone(tz))
+        clock = {"now": local.isoformat(timespec="minutes"), "weekday": f"{local:%A}",
+                 "timezone": tz}
     return {
+        **clock,
         "open_tasks": [
             {"id": t.id, "title": t.title, "due": _iso(t.due), "priority": t.priority}
             for t in state.tasks.values()

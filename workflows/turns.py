@@ -89,7 +89,7 @@ def _warn_when_budget_nearly_spent(
 
 
 async def _reply(wf: UserBrainWorkflow, op_id: str, turn: Turn) -> None:
-    messages = skills.build_prompt(wf.state, turn, wf.config.default_timezone)
+    messages = skills.build_prompt(wf.state, turn, wf.config.default_timezone, workflow.now())
     context = skills.offline_context(wf.state, workflow.now(), wf.config.default_timezone)
     tools = skills.tool_schemas()
     text_parts: list[str] = []
