@@ -2,6 +2,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
+import { timeZoneToAdopt } from "../src/state/useChat";
 
 class FakeSocket {
   static instances: FakeSocket[] = [];
@@ -206,5 +207,29 @@ describe("chat UI", () => {
     const before = fetchMock.mock.calls.filter(([u]) => u === "/api/v1/state").length;
     push({ type: "resync", data: {} });
     await waitFor(() => expect(fetchMock.mock.calls.filter(([u]) => u === "/api/v1/state").length).toBe(before + 1));
+  });
+
+  it("adopts the browser's time zone once when the user has none", async () => {
+    await ready();
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const patches = () => fetchMock.mock.calls.filter(([u, init]) => u === "/api/v1/preferences" && init?.method === "PATCH");
+    if (tz.includes("/")) {
+      await waitFor(() => expect(patches()).toHaveLength(1));
+      expect(JSON.parse(patches()[0][1].body)).toEqual({ timezone: tz });
+      await waitFor(() => expect(within(screen.getByTestId("preferences-panel")).getByText(tz)).toBeTruthy());
+    }
+    push({ type: "resync", data: {} });
+    await waitFor(() => expect(fetchMock.mock.calls.filter(([u]) => u === "/api/v1/state").length).toBe(2));
+    expect(patches().length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("timeZoneToAdopt", () => {
+  it("keeps the user's own zone and ignores non-IANA names", () => {
+    expect(timeZoneToAdopt({}, "Europe/Paris")).toBe("Europe/Paris");
+    expect(timeZoneToAdopt(undefined, "Europe/Paris")).toBe("Europe/Paris");
+    expect(timeZoneToAdopt({ timezone: null }, "Europe/Paris")).toBe("Europe/Paris");
+    expect(timeZoneToAdopt({ timezone: "Asia/Tokyo" }, "Europe/Paris")).toBeNull();
+    expect(timeZoneToAdopt({}, null)).toBeNull();
   });
 });

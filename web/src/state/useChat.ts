@@ -25,6 +25,22 @@ function newActionId(): string {
   return `${Date.now().toString(16)}-${Math.random().toString(16).slice(2)}`;
 }
 
+/** The browser's IANA time zone ("America/Los_Angeles"), or null when it cannot tell. */
+export function browserTimeZone(): string | null {
+  try {
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    return typeof tz === "string" && tz.includes("/") ? tz : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The `timezone` preference to set on first load: the browser's, unless the user has one. */
+export function timeZoneToAdopt(prefs: Preferences | undefined, browserTz: string | null): string | null {
+  if (!browserTz || (prefs && prefs.timezone !== undefined && prefs.timezone !== null)) return null;
+  return browserTz;
+}
+
 export function useChat(token: string, onUnauthorized: () => void): ChatController {
   const [state, dispatch] = useReducer(reducer, initialState);
   const [connection, setConnection] = useState<ConnectionStatus>("connecting");
@@ -48,10 +64,28 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
     throw err;
   }, []);
 
+  // "Tomorrow at 3pm" means 3pm where the user is: without a `timezone` preference the server
+  // reads times in its default zone (UTC), so the first snapshot adopts the browser's zone.
+  const tzCheckedRef = useRef(false);
+  const adoptTimeZone = useCallback(
+    (prefs: Preferences | undefined) => {
+      if (tzCheckedRef.current) return;
+      tzCheckedRef.current = true;
+      const tz = timeZoneToAdopt(prefs, browserTimeZone());
+      if (!tz) return;
+      api
+        .setPreferences({ timezone: tz })
+        .then(() => dispatch({ type: "local.preferences", preferences: { timezone: tz } }))
+        .catch(() => undefined); // best effort: the user can still set it in the side panel
+    },
+    [api],
+  );
+
   const fetchState = useCallback(async () => {
     try {
       const snapshot = await api.getState();
       dispatch({ type: "local.snapshot", snapshot });
+      adoptTimeZone(snapshot.preferences);
     } catch (err) {
       try {
         handleError(err);
@@ -59,7 +93,7 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
         /* surfaced in the error banner */
       }
     }
-  }, [api, handleError]);
+  }, [api, handleError, adoptTimeZone]);
 
   // Snapshot first, then the realtime channel.
   useEffect(() => {
