@@ -30,6 +30,8 @@ from app.routes import (
     privacy,
     state,
     tasks,
+    tools,
+    travel,
     ws,
 )
 from mcos.auth import TokenVerifier
@@ -44,8 +46,8 @@ log = structlog.get_logger("app")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (auth, messages, state, tasks, preferences, memory, calendar, ws, privacy,
-                   admin):
+    for module in (auth, messages, state, tasks, preferences, memory, calendar, travel, tools,
+                   ws, privacy, admin):
         router.include_router(module.router)
     return router
 

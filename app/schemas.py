@@ -105,3 +105,15 @@ class CalendarEventIn(Body):
     location: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=4000)
     client_action_id: str | None = CLIENT_ACTION
+
+
+class FlightSearchIn(Body):
+    """A direct flight search; ``origin`` defaults to the user's home airport."""
+
+    origin: str | None = Field(default=None, min_length=2, max_length=100)
+    destination: str = Field(min_length=2, max_length=100)
+    departure_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    return_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    cabin_class: Literal["economy", "premium_economy", "business", "first"] | None = None
+    adults: int = Field(default=1, ge=1, le=9)
+    max_connections: int | None = Field(default=None, ge=0, le=3)

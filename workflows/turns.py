@@ -301,7 +301,8 @@ async def direct_flight_search(wf: UserBrainWorkflow, request: dict[str, Any]) -
             type=outcome.result.get("code", "tool_error"),
             non_retryable=True,
         )
-    return outcome.result
+    # API callers get the full options (the model reads a compact view of them).
+    return {**outcome.result, "options": outcome.card["options"] if outcome.card else []}
 
 
 def with_follow_up_tasks(wf: UserBrainWorkflow, event: Event) -> Event:
