@@ -206,7 +206,7 @@ def _answer_tool_results(messages: list[dict[str, Any]], ctx: _Context) -> str:
 def _answer_one(name: str, result: Any, ctx: _Context) -> str:
     error = _error_of(result)
     if error is not None:
-        return _error_text(name, error)
+        return _error_text(name, error, _error_code(result))
     if not isinstance(result, dict):
         result = {"value": result}
     if name == "create_task":
@@ -278,9 +278,20 @@ _ERROR_INTRO = {
 }
 
 
-def _error_text(name: str, message: str) -> str:
+def _error_code(result: Any) -> str | None:
+    error = result.get("error") if isinstance(result, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code or result.get("code") or "") or None if isinstance(result, dict) else None
+
+
+def _error_text(name: str, message: str, code: str | None = None) -> str:
+    message = message.strip()
+    if message.endswith("?"):  # the tool already asks the user something: pass it on
+        return message
+    if code in ("rate_limited", "tool_error"):  # complete sentences meant for the user
+        return f"Sorry — {message[:1].lower() + message[1:]}"
     intro = _ERROR_INTRO.get(name, "Something went wrong")
-    message = message.strip().rstrip(".")
+    message = message.rstrip(".")
     return f"Sorry — {intro}: {message[:1].lower() + message[1:]}. Want to try again?"
 
 
