@@ -40,7 +40,7 @@ class TurnFrames:
         return [f["data"] for f in self.of("tool.result")]
 
 
-async def say(ws: Any, text: str, timeout: float = 40.0) -> TurnFrames:
+async def say(ws: Any, text: str, timeout: float = 40.0) -> TurnFrames:  # noqa: ASYNC109
     """Send ``text`` and return every frame up to the assistant's ``message.completed``."""
     action = f"c-{next(_ids)}"
     await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
