@@ -196,6 +196,39 @@ describe("streaming", () => {
     expect(s.messages[0].cards).toEqual([card]);
   });
 
+  it("a flight_selected card records the choice; unknown or malformed cards are dropped, not fatal", () => {
+    const flight = {
+      id: "off_2", airline_name: "Air", airline_code: "AA", flight_number: "AA2", origin_code: "SFO",
+      destination_code: "BOS", departure_date: "2025-02-07", departure_time: "08:00", arrival_time: "16:30",
+      duration_minutes: 330, stops: 0, total: "300.00", currency: "USD", cabin_class: "economy",
+    };
+    let s = run([token("Booked", 0)]);
+    s = reducer(s, frame("tool.result", { operation_id: "op_1", tool: "select_flight", status: "success", card: { type: "flight_selected", search_id: "fs_1", flight, tasks: [] } }));
+    expect(s.flightSelections).toEqual({ fs_1: "off_2" });
+    expect(s.messages[0].cards.map((c) => c.type)).toEqual(["flight_selected"]);
+    const odd = [{ type: "weather", city: "Paris" }, { type: "task" }, null] as never[];
+    for (const card of odd) {
+      s = reducer(s, frame("tool.result", { operation_id: "op_1", tool: "x", status: "success", card }));
+    }
+    s = reducer(s, frame("message.completed", assistantMsg({ cards: odd }), { seq: 6 }));
+    expect(s.messages[0].cards.map((c) => c.type)).toEqual(["flight_selected"]);
+  });
+
+  it("the snapshot restores flight choices and drops unknown cards from history", () => {
+    const s = run([
+      {
+        type: "local.snapshot",
+        snapshot: snapshot({
+          messages: [assistantMsg({ cards: [{ type: "weather" }, { type: "flights", search_id: "fs_1", options: [], ranking: [] }] as never[] })],
+          flight_searches: [{ search_id: "fs_1", selected_flight_id: "off_3" }, { search_id: "fs_2", selected_flight_id: null }],
+        }),
+      },
+      { type: "local.flight_selected", searchId: "fs_2", flightId: "off_9" },
+    ]);
+    expect(s.messages[0].cards.map((c) => c.type)).toEqual(["flights"]);
+    expect(s.flightSelections).toEqual({ fs_1: "off_3", fs_2: "off_9" });
+  });
+
   it("records tool errors", () => {
     const s = run([frame("tool.result", { operation_id: "op_1", tool: "search_flights", status: "error" })]);
     expect(s.messages[0].toolNotes).toEqual([{ tool: "search_flights", status: "error", message: undefined }]);

@@ -49,7 +49,18 @@ export interface TaskCard {
   task: Task;
 }
 
-export type Card = FlightsCard | TaskCard;
+/** A flight chosen in chat ("book the first one"): the choice and its follow-up tasks. */
+export interface FlightSelectedCard {
+  type: "flight_selected";
+  search_id: string;
+  flight: FlightOption;
+  tasks?: Task[];
+}
+
+export type Card = FlightsCard | TaskCard | FlightSelectedCard;
+
+/** Card types the UI renders; others (from a newer server) are dropped, never fatal. */
+export const KNOWN_CARD_TYPES: ReadonlySet<string> = new Set(["flights", "task", "flight_selected"]);
 
 export interface WireMessage {
   id: string;
@@ -83,7 +94,7 @@ export interface StateSnapshot {
   memories: Memory[];
   calendar: unknown[];
   travel: unknown[];
-  flight_searches: unknown[];
+  flight_searches: { search_id?: string; selected_flight_id?: string | null }[];
 }
 
 export interface HistoryPage {

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import type { DataMessagePartProps } from "@assistant-ui/react";
-import type { FlightOption, FlightRanking, FlightsCard } from "../api/types";
+import type { FlightOption, FlightRanking, FlightSelectedCard, FlightsCard } from "../api/types";
 import { useChatController } from "../context";
 
 interface Ranked {
@@ -41,7 +41,9 @@ function price(total: string | number, currency: string): string {
 export function FlightCard({ card }: { card: FlightsCard }) {
   const chat = useChatController();
   const [busy, setBusy] = useState<string | null>(null);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [picked, setPicked] = useState<string | null>(null);
+  // The server's record wins (chat choice, another tab, after a reload); else this tab's click.
+  const selected = chat.state.flightSelections[card.search_id] ?? picked;
   const [error, setError] = useState<string | null>(null);
   const top = topFlights(card);
   const first = top[0]?.option;
@@ -51,7 +53,7 @@ export function FlightCard({ card }: { card: FlightsCard }) {
     setError(null);
     try {
       await chat.selectFlight(card.search_id, flightId);
-      setSelected(flightId);
+      setPicked(flightId);
     } catch (err) {
       setError((err as Error).message || "Could not select this flight");
     } finally {
@@ -118,4 +120,33 @@ export function FlightCard({ card }: { card: FlightsCard }) {
 
 export function FlightCardPart({ data }: DataMessagePartProps<FlightsCard>) {
   return <FlightCard card={data} />;
+}
+
+export function FlightSelectedCardPart({ data }: DataMessagePartProps<FlightSelectedCard>) {
+  const o = data.flight;
+  const tasks = data.tasks ?? [];
+  return (
+    <section className="card flight-card" data-testid="flight-selected-card" data-search-id={data.search_id} aria-label="Chosen flight">
+      <header className="card-header">
+        <span className="card-kind">Flight chosen</span>
+        <span className="card-title">
+          {o.origin_code} → {o.destination_code} · {o.departure_date}
+        </span>
+      </header>
+      <div className="flight-line">
+        <strong>
+          {o.airline_name} {o.flight_number}
+        </strong>
+        <span className="flight-price">{price(o.total, o.currency)}</span>
+      </div>
+      <div className="flight-line muted">
+        {o.departure_time} → {o.arrival_time} · {duration(o.duration_minutes)}
+      </div>
+      {tasks.length > 0 && (
+        <p className="muted small">
+          Follow-up tasks: {tasks.map((t: { title: string }) => t.title).join(" · ")}
+        </p>
+      )}
+    </section>
+  );
 }

@@ -2,13 +2,13 @@ import { AuiIf, ComposerPrimitive, MessagePrimitive, ThreadPrimitive, useAuiStat
 import { useState } from "react";
 import { useChatController } from "../context";
 import type { MessageCustom } from "../state/convert";
-import { FlightCardPart } from "./FlightCard";
+import { FlightCardPart, FlightSelectedCardPart } from "./FlightCard";
 import { TaskCardPart } from "./TaskCard";
 import { TextPart } from "./TextPart";
 
 const PART_COMPONENTS = {
   Text: TextPart,
-  data: { by_name: { flights: FlightCardPart, task: TaskCardPart } },
+  data: { by_name: { flights: FlightCardPart, task: TaskCardPart, flight_selected: FlightSelectedCardPart } },
 };
 
 const ACTION_LABELS: Record<string, string> = {

@@ -1,7 +1,7 @@
 // ChatMessage (our store) → ThreadMessageLike (assistant-ui). Cards become `data-<type>` parts.
 
 import type { ThreadMessageLike } from "@assistant-ui/react";
-import type { ChatMessage } from "./reducer";
+import { cardKey, type ChatMessage } from "./reducer";
 
 export interface MessageCustom {
   serverId: string;
@@ -32,8 +32,7 @@ export function toThreadMessage(m: ChatMessage): ThreadMessageLike {
   const content: Content[number][] = [];
   if (m.text || m.role === "user") content.push({ type: "text", text: m.text });
   for (const card of m.cards) {
-    const id = card.type === "flights" ? `flights:${card.search_id}` : `task:${card.task.id}`;
-    content.push({ type: `data-${card.type}`, id, data: card });
+    content.push({ type: `data-${card.type}`, id: cardKey(card), data: card });
   }
   const created = Date.parse(m.createdAt);
   const custom: MessageCustom = {

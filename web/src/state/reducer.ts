@@ -74,6 +74,8 @@ export interface ChatState {
   preferences: Preferences;
   memories: Memory[];
   calendar: unknown[];
+  /** Chosen flight per flight search (from /state, chat choices and the Select button). */
+  flightSelections: Record<string, string>;
   /** Last realtime cursor applied (sent back in `resume`). */
   lastCursor: string | number | null;
   /** Recently seen cursors, for cursors that do not compare numerically. */
@@ -107,6 +109,7 @@ export type LocalAction =
   | { type: "local.task_upsert"; task: Task }
   | { type: "local.task_remove"; id: string }
   | { type: "local.preferences"; preferences: Preferences }
+  | { type: "local.flight_selected"; searchId: string; flightId: string }
   | { type: "local.reset" };
 
 export type Action = ServerFrame | LocalAction;
@@ -118,6 +121,7 @@ export const initialState: ChatState = {
   preferences: {},
   memories: [],
   calendar: [],
+  flightSelections: {},
   lastCursor: null,
   recentCursors: [],
   snapshotSeq: 0,
@@ -228,7 +232,7 @@ function fromWire(wire: WireMessage, status: MessageStatus): ChatMessage {
     status,
     clientActionId: wire.client_action_id ?? undefined,
     operationId: wire.operation_id ?? undefined,
-    cards: wire.cards ?? [],
+    cards: knownCards(wire.cards),
     pendingActions: [],
     toolNotes: [],
     tokensPrompt: wire.tokens_prompt,
@@ -248,8 +252,20 @@ function findMessage(messages: ChatMessage[], wire: WireMessage): number {
 }
 
 function mergeCards(existing: Card[], incoming: Card[] | null | undefined): Card[] {
-  if (!incoming || incoming.length === 0) return existing;
-  return incoming;
+  const known = knownCards(incoming);
+  if (known.length === 0) return existing;
+  return known;
+}
+
+function snapshotSelections(searches: StateSnapshot["flight_searches"] | undefined, messages: ChatMessage[]): Record<string, string> {
+  let out: Record<string, string> = {};
+  for (const m of messages) out = selectionsFromCards(out, m.cards);
+  for (const s of searches ?? []) {
+    if (s && typeof s.search_id === "string" && typeof s.selected_flight_id === "string") {
+      out[s.search_id] = s.selected_flight_id;
+    }
+  }
+  return out;
 }
 
 function upsertWire(state: ChatState, wire: WireMessage, fallbackStatus: MessageStatus): ChatState {
@@ -329,8 +345,38 @@ function streaming(state: ChatState, operationId: string): ChatState {
   return { ...state, activeOperationId: operationId, pendingReply: false };
 }
 
-function cardKey(card: Card): string {
-  return card.type === "flights" ? `flights:${card.search_id}` : `task:${card.task.id}`;
+export function cardKey(card: Card): string {
+  switch (card.type) {
+    case "flights":
+      return `flights:${card.search_id}`;
+    case "task":
+      return `task:${card.task?.id}`;
+    case "flight_selected":
+      return `flight_selected:${card.search_id}`;
+    default:
+      return `${String((card as { type?: unknown }).type)}:${JSON.stringify(card).length}`;
+  }
+}
+
+/** Cards the UI knows how to show; anything else (or malformed) is dropped, never fatal. */
+export function knownCards(cards: Card[] | null | undefined): Card[] {
+  return (cards ?? []).filter((c) => {
+    if (!c || typeof c !== "object") return false;
+    if (c.type === "flights") return typeof c.search_id === "string";
+    if (c.type === "task") return !!c.task && typeof c.task.id === "string";
+    if (c.type === "flight_selected") return typeof c.search_id === "string" && !!c.flight;
+    return false;
+  });
+}
+
+function selectionsFromCards(selections: Record<string, string>, cards: Card[]): Record<string, string> {
+  let out = selections;
+  for (const c of cards) {
+    if (c.type === "flight_selected" && c.flight?.id && out[c.search_id] !== c.flight.id) {
+      out = { ...out, [c.search_id]: c.flight.id };
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -472,15 +518,17 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
       const pending = [...msg.pendingActions];
       const at = pending.indexOf(tool);
       pending.splice(at >= 0 ? at : 0, pending.length ? 1 : 0);
-      const cards = card
-        ? [...msg.cards.filter((c) => cardKey(c) !== cardKey(card)), card]
+      const incoming = knownCards(card ? [card] : []);
+      const cards = incoming.length
+        ? [...msg.cards.filter((c) => cardKey(c) !== cardKey(incoming[0])), incoming[0]]
         : msg.cards;
+      const flightSelections = selectionsFromCards(state.flightSelections, incoming);
       const toolNotes =
         status === "error"
           ? [...msg.toolNotes, { tool, status, message: frame.data.summary ?? frame.data.message ?? undefined }]
           : msg.toolNotes;
       messages[idx] = { ...msg, pendingActions: pending, cards, toolNotes };
-      const next = { ...state, messages };
+      const next = { ...state, messages, flightSelections };
       return msg.status === "streaming" ? streaming(next, op) : next;
     }
 
@@ -556,6 +604,7 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
         needsResync: false,
         messages,
         tasks: snap.tasks ?? [],
+        flightSelections: snapshotSelections(snap.flight_searches, server),
         preferences: snap.preferences ?? {},
         memories: snap.memories ?? [],
         calendar: snap.calendar ?? [],
@@ -640,6 +689,9 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
 
     case "local.preferences":
       return { ...state, preferences: { ...state.preferences, ...action.preferences } };
+
+    case "local.flight_selected":
+      return { ...state, flightSelections: { ...state.flightSelections, [action.searchId]: action.flightId } };
 
     case "local.reset":
       return initialState;

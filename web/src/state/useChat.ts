@@ -231,6 +231,7 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
     async (searchId: string, flightId: string) => {
       try {
         await api.selectFlight(searchId, flightId);
+        dispatch({ type: "local.flight_selected", searchId, flightId });
       } catch (err) {
         handleError(err);
       }
