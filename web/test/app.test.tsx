@@ -2,6 +2,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
+import { rateLimitText } from "../src/components/Status";
 import { timeZoneToAdopt } from "../src/state/useChat";
 
 class FakeSocket {
@@ -231,5 +232,15 @@ describe("timeZoneToAdopt", () => {
     expect(timeZoneToAdopt({ timezone: null }, "Europe/Paris")).toBe("Europe/Paris");
     expect(timeZoneToAdopt({ timezone: "Asia/Tokyo" }, "Europe/Paris")).toBeNull();
     expect(timeZoneToAdopt({}, null)).toBeNull();
+  });
+});
+
+describe("rateLimitText", () => {
+  it("names known limits and never repeats the server's retry time", () => {
+    const msg = "rate limit exceeded (messages_per_minute); retry in 41 s";
+    expect(rateLimitText({ limitType: "messages_per_minute", limit: 60, message: msg })).toBe("Too many messages. You can send 60 a minute.");
+    expect(rateLimitText({ limitType: "something_new", message: msg })).toBe("Rate limit exceeded (messages_per_minute).");
+    expect(rateLimitText({ message: "Slow down please." })).toBe("Slow down please.");
+    expect(rateLimitText({ message: "retry in 3 s" })).toBe("Rate limit reached.");
   });
 });

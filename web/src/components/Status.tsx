@@ -31,6 +31,23 @@ function useNow(active: boolean): number {
   return now;
 }
 
+const LIMIT_TEXT: Record<string, (limit?: number) => string> = {
+  messages_per_minute: (n) => `Too many messages.${n ? ` You can send ${n} a minute.` : ""}`,
+  tokens_per_day: () => "You have used today's answer budget.",
+  flight_searches_per_day: (n) => `That is today's last flight search${n ? ` (${n} a day)` : ""}.`,
+  writes_per_day: () => "Too many changes today.",
+  ws_frames_per_minute: () => "Too much traffic on the connection.",
+};
+
+/** A readable sentence for a limit; the retry time is shown next to it, so the server's own
+ * "retry in N s" tail is dropped from unknown messages. */
+export function rateLimitText(notice: Pick<RateLimitNotice, "limitType" | "limit" | "message">): string {
+  const known = notice.limitType ? LIMIT_TEXT[notice.limitType] : undefined;
+  if (known) return known(notice.limit);
+  const text = notice.message.replace(/[;,.]?\s*retry (?:in|after) \d+\s*s(?:ec(?:onds?)?)?\.?\s*$/i, "").trim();
+  return text ? `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}` : "Rate limit reached.";
+}
+
 function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDismiss: () => void }) {
   // Without a server reset time, count from the moment the notice appeared.
   const [shownAt] = useState(() => Date.now());
@@ -45,7 +62,7 @@ function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDis
   return (
     <div className="banner warn" role="alert" data-testid="rate-limit-banner">
       <span>
-        <strong>Slow down.</strong> {notice.message}
+        <strong>Slow down.</strong> {rateLimitText(notice)}
         {left !== null && (
           <>
             {" "}

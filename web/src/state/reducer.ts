@@ -60,6 +60,7 @@ export interface RateLimitNotice {
   code: string;
   message: string;
   limitType?: string;
+  limit?: number;
   /** Epoch milliseconds when the limit resets, when known. */
   retryAt: number | null;
   retryAfterSec: number | null;
@@ -397,6 +398,7 @@ function rateLimitNotice(body: ErrorBody, nowMs: number | null, prev: RateLimitN
     code: body?.error?.code ?? "rate_limited",
     message: body?.error?.message ?? "Rate limit reached",
     limitType: details.limit_type,
+    limit: typeof details.limit === "number" ? details.limit : undefined,
     retryAt,
     retryAfterSec,
     n: (prev?.n ?? 0) + 1,
