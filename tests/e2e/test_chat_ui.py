@@ -8,6 +8,7 @@ the main states go to test-output/screenshots/ (not committed)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ except ImportError:  # under CI a missing Playwright is an error, never a skip
     pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 WS_PATTERN = re.compile(r".*/api/v1/ws.*")
+MESSAGE_LIMIT = 7  # the flow sends 7 messages; the 8th meets the limit
 
 
 class WsSwitch:
@@ -118,6 +120,161 @@ async def server_messages(base_url: str, token: str) -> list[dict[str, Any]]:
         return res.json()["messages"]
 
 
+async def chat_flow(
+    page: Page, base_url: str, switch: WsSwitch, screenshots: Path, user: str
+) -> None:
+    # --- sign in with the dev name field -------------------------------------------------
+    await page.goto(base_url + "/")
+    # Dev mode signs in straight away as the default user; signing out shows the name field
+    # (and stops the automatic sign-in).
+    await expect(page.get_by_test_id("current-user")).to_have_text("alice")
+    await page.get_by_test_id("sign-out").click()
+    await expect(page.get_by_test_id("login-user")).to_be_visible()
+    await page.get_by_test_id("login-user").fill(user)
+    await shot(page, screenshots, "01-login")
+    await page.get_by_test_id("login-submit").click()
+    await expect(page.get_by_test_id("current-user")).to_have_text(user)
+    await expect(page.get_by_test_id("connection-status")).to_have_attribute(
+        "data-status", "connected"
+    )
+    token = await page.evaluate("sessionStorage.getItem('mcos.token')")
+    assert token
+    # The browser's zone becomes the user's `timezone` preference ("3pm" is 3pm here).
+    await expect(pref(page, "timezone")).to_contain_text("America/Los_Angeles")
+
+    # --- keyboard + streaming -----------------------------------------------------------
+    box = page.get_by_label("Message", exact=True)
+    await expect(box).to_have_attribute("data-testid", "composer-input")
+    await send(page, "Hello, what can you do?")
+    samples = await sample_stream(page, 0)
+    streaming = [n for status, n in samples if status == "streaming" and n > 0]
+    assert len(set(streaming)) >= 3, f"tokens did not stream visibly: {samples}"
+    assert streaming == sorted(streaming), f"text shrank while streaming: {samples}"
+    assert samples[-1][1] >= max(streaming)
+    await wait_reply(page, 1)
+    await expect(box).to_be_focused()
+    await shot(page, screenshots, "02-streamed-reply")
+
+    # --- task card + tasks panel --------------------------------------------------------
+    await send(page, "Remind me to call John tomorrow at 3pm")
+    reply = await wait_reply(page, 2)
+    await expect(reply.get_by_test_id("task-card")).to_be_visible()
+    await expect(reply.get_by_test_id("task-card")).to_contain_text(re.compile("john", re.I))
+    await expect(reply).to_contain_text("3:00 PM")
+    await expect(reply.get_by_test_id("task-card")).to_contain_text("3:00 PM")
+    item = page.get_by_test_id("tasks-panel").get_by_test_id("task-item")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text(re.compile("call john", re.I))
+    await shot(page, screenshots, "03-task-card")
+
+    # --- preference, then ranked flights -------------------------------------------------
+    await send(page, "My home airport is SFO")
+    await wait_reply(page, 3)
+    await expect(pref(page, "home_airport")).to_contain_text("SFO")
+    await send(page, "Find flights to Boston next Friday")
+    reply = await wait_reply(page, 4, within_ms=40_000)
+    card = reply.get_by_test_id("flight-card")
+    await expect(card).to_be_visible()
+    await expect(card.get_by_test_id("flight-option")).to_have_count(3)
+    await expect(card).to_contain_text("SFO")
+    await expect(card).to_contain_text("BOS")
+    ranks = await card.locator(".flight-rank").all_inner_texts()
+    assert [r.strip() for r in ranks] == ["1", "2", "3"]
+    await shot(page, screenshots, "04-flight-card")
+
+    # --- choose in chat: the card marks the choice, follow-up tasks join the panel ----------
+    await send(page, "Book the first one")
+    reply = await wait_reply(page, 5)
+    await expect(reply.get_by_test_id("flight-selected-card")).to_be_visible()
+    first = card.get_by_test_id("flight-option").first
+    await expect(first).to_have_class(re.compile(r"\bselected\b"))
+    await expect(first.get_by_test_id("flight-select")).to_have_text(re.compile("Selected"))
+    await expect(card.get_by_test_id("flight-select").nth(1)).to_be_disabled()
+    await expect(item).not_to_have_count(1)  # follow-up tasks (book, pack, …) joined the panel
+    followups = await item.count()
+    await shot(page, screenshots, "04b-flight-chosen")
+
+    # --- complete the task from the side panel --------------------------------------------
+    john = item.filter(has_text=re.compile("call john", re.I))
+    await john.get_by_test_id("task-complete").click()
+    await expect(john).to_have_attribute("data-status", re.compile("^(done|completed)$"))
+    await expect(john.get_by_test_id("task-complete")).to_be_disabled()
+    await shot(page, screenshots, "05-task-done")
+
+    # --- reload: the history (and the cards) come back from the server ----------------------
+    await page.reload()
+    await expect(page.get_by_test_id("connection-status")).to_have_attribute(
+        "data-status", "connected"
+    )
+    await expect(page.get_by_test_id("message-user")).to_have_count(5)
+    await expect(assistant(page)).to_have_count(5)
+    await expect(page.get_by_test_id("message-user").first).to_contain_text("Hello")
+    await expect(page.get_by_test_id("task-card")).to_have_count(1)
+    await expect(page.get_by_test_id("flight-card")).to_have_count(1)
+    await expect(page.get_by_test_id("flight-option")).to_have_count(3)
+    await expect(page.get_by_test_id("flight-option").first).to_have_class(
+        re.compile(r"\bselected\b")
+    )
+    await expect(page.get_by_test_id("task-item")).to_have_count(followups)
+    done = page.get_by_test_id("task-item").filter(has_text=re.compile("call john", re.I))
+    await expect(done).to_have_attribute("data-status", re.compile("^(done|completed)$"))
+    await shot(page, screenshots, "06-after-reload")
+
+    # --- cut the WebSocket mid-stream: "reconnecting", then the stream resumes ------------
+    await send(page, "Hi there! Tell me everything you can do.")
+    current = assistant(page).nth(5)
+    await expect(current).to_have_attribute("data-status", "streaming")
+    await expect(current).not_to_have_text("")
+    await switch.cut()
+    cut_len = len(await current.inner_text())
+    status = page.get_by_test_id("connection-status")
+    await expect(status).to_have_attribute("data-status", "reconnecting")
+    await expect(page.get_by_test_id("reconnecting-banner")).to_be_visible()
+    await shot(page, screenshots, "07-reconnecting")
+    await asyncio.sleep(1.5)  # the reply goes on streaming on the server meanwhile
+    assert switch.refused >= 1
+    assert await current.get_attribute("data-status") == "streaming"
+    switch.restore()
+    await expect(status).to_have_attribute("data-status", "connected", timeout=20_000)
+    await expect(page.get_by_test_id("reconnecting-banner")).to_have_count(0)
+    await expect(current).to_have_attribute("data-status", "completed", timeout=20_000)
+    stored = await server_messages(base_url, token)
+    final = stored[-1]
+    assert final["role"] == "assistant"
+    shown = await current.inner_text()
+    assert len(shown) > cut_len
+    assert " ".join(shown.split()) == " ".join(final["text"].split())
+    await expect(box).to_be_enabled()
+    await shot(page, screenshots, "08-resumed")
+
+    # --- mouse path: Send button, then Stop (generation.cancel); focus back in the input ----
+    await box.fill("Hello again, what can you do?")
+    await page.get_by_test_id("send-button").click()
+    current = assistant(page).nth(6)
+    await expect(current).to_have_attribute("data-status", "streaming")
+    await expect(box).to_be_focused()
+    await page.get_by_test_id("stop-button").click()
+    await expect(current).to_have_attribute("data-status", "interrupted")
+    await expect(current).to_contain_text("Stopped")
+    await expect(page.get_by_test_id("send-button")).to_be_visible()
+    await expect(box).to_be_focused()
+    await shot(page, screenshots, "09-stopped")
+
+    # --- the message limit (MESSAGE_LIMIT a minute): a banner with the retry time -----------
+    await box.fill("One message too many")
+    await box.press("Enter")
+    banner = page.get_by_test_id("rate-limit-banner")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text(
+        f"Too many messages. You can send {MESSAGE_LIMIT} a minute."
+    )
+    await expect(page.get_by_test_id("rate-limit-retry")).to_have_text(re.compile(r"^\d+s$"))
+    assert (await banner.inner_text()).lower().count("retry in") == 0  # one retry time, ours
+    failed = page.get_by_test_id("message-user").last
+    await expect(failed).to_have_attribute("data-status", "failed")
+    await shot(page, screenshots, "10-rate-limited")
+
+
 async def test_chat_ui_end_to_end(
     settings: Settings,
     temporal_client: Client,
@@ -125,7 +282,13 @@ async def test_chat_ui_end_to_end(
     screenshots: Path,
     browser_context: BrowserContext,
 ) -> None:
-    settings = settings.model_copy(update={"web_dist": web_dist, "offline_token_delay_ms": 25})
+    settings = settings.model_copy(
+        update={
+            "web_dist": web_dist,
+            "offline_token_delay_ms": 25,
+            "limit_messages_per_minute": MESSAGE_LIMIT,
+        }
+    )
     user = user_id()
     switch = WsSwitch()
     context = browser_context
@@ -136,112 +299,11 @@ async def test_chat_ui_end_to_end(
     page.on("pageerror", lambda e: console_errors.append(str(e)))
 
     async with running_api(settings, temporal_client) as api:
-        # --- sign in with the dev name field -------------------------------------------------
-        await page.goto(api.base_url + "/")
-        # Dev mode signs in straight away as the default user; signing out shows the name field
-        # (and stops the automatic sign-in).
-        await expect(page.get_by_test_id("current-user")).to_have_text("alice")
-        await page.get_by_test_id("sign-out").click()
-        await expect(page.get_by_test_id("login-user")).to_be_visible()
-        await page.get_by_test_id("login-user").fill(user)
-        await shot(page, screenshots, "01-login")
-        await page.get_by_test_id("login-submit").click()
-        await expect(page.get_by_test_id("current-user")).to_have_text(user)
-        await expect(page.get_by_test_id("connection-status")).to_have_attribute(
-            "data-status", "connected"
-        )
-        token = await page.evaluate("sessionStorage.getItem('mcos.token')")
-        assert token
-        # The browser's zone becomes the user's `timezone` preference ("3pm" is 3pm here).
-        await expect(pref(page, "timezone")).to_contain_text("America/Los_Angeles")
-
-        # --- keyboard + streaming -----------------------------------------------------------
-        box = page.get_by_label("Message", exact=True)
-        await expect(box).to_have_attribute("data-testid", "composer-input")
-        await send(page, "Hello, what can you do?")
-        samples = await sample_stream(page, 0)
-        streaming = [n for status, n in samples if status == "streaming" and n > 0]
-        assert len(set(streaming)) >= 3, f"tokens did not stream visibly: {samples}"
-        assert streaming == sorted(streaming), f"text shrank while streaming: {samples}"
-        assert samples[-1][1] >= max(streaming)
-        await wait_reply(page, 1)
-        await expect(box).to_be_focused()
-        await shot(page, screenshots, "02-streamed-reply")
-
-        # --- task card + tasks panel --------------------------------------------------------
-        await send(page, "Remind me to call John tomorrow at 3pm")
-        reply = await wait_reply(page, 2)
-        await expect(reply.get_by_test_id("task-card")).to_be_visible()
-        await expect(reply.get_by_test_id("task-card")).to_contain_text(re.compile("john", re.I))
-        await expect(reply).to_contain_text("3:00 PM")
-        await expect(reply.get_by_test_id("task-card")).to_contain_text("3:00 PM")
-        item = page.get_by_test_id("tasks-panel").get_by_test_id("task-item")
-        await expect(item).to_have_count(1)
-        await expect(item).to_contain_text(re.compile("call john", re.I))
-        await shot(page, screenshots, "03-task-card")
-
-        # --- preference, then ranked flights -------------------------------------------------
-        await send(page, "My home airport is SFO")
-        await wait_reply(page, 3)
-        await expect(pref(page, "home_airport")).to_contain_text("SFO")
-        await send(page, "Find flights to Boston next Friday")
-        reply = await wait_reply(page, 4, within_ms=40_000)
-        card = reply.get_by_test_id("flight-card")
-        await expect(card).to_be_visible()
-        await expect(card.get_by_test_id("flight-option")).to_have_count(3)
-        await expect(card).to_contain_text("SFO")
-        await expect(card).to_contain_text("BOS")
-        ranks = await card.locator(".flight-rank").all_inner_texts()
-        assert [r.strip() for r in ranks] == ["1", "2", "3"]
-        await shot(page, screenshots, "04-flight-card")
-
-        # --- complete the task from the side panel --------------------------------------------
-        await item.get_by_test_id("task-complete").click()
-        await expect(item).to_have_attribute("data-status", re.compile("^(done|completed)$"))
-        await expect(item.get_by_test_id("task-complete")).to_be_disabled()
-        await shot(page, screenshots, "05-task-done")
-
-        # --- reload: the history (and the cards) come back from the server ----------------------
-        await page.reload()
-        await expect(page.get_by_test_id("connection-status")).to_have_attribute(
-            "data-status", "connected"
-        )
-        await expect(page.get_by_test_id("message-user")).to_have_count(4)
-        await expect(assistant(page)).to_have_count(4)
-        await expect(page.get_by_test_id("message-user").first).to_contain_text("Hello")
-        await expect(page.get_by_test_id("task-card")).to_have_count(1)
-        await expect(page.get_by_test_id("flight-card")).to_have_count(1)
-        await expect(page.get_by_test_id("flight-option")).to_have_count(3)
-        await expect(page.get_by_test_id("task-item")).to_have_attribute(
-            "data-status", re.compile("^(done|completed)$")
-        )
-        await shot(page, screenshots, "06-after-reload")
-
-        # --- cut the WebSocket mid-stream: "reconnecting", then the stream resumes ------------
-        await send(page, "Hi there! Tell me everything you can do.")
-        current = assistant(page).nth(4)
-        await expect(current).to_have_attribute("data-status", "streaming")
-        await expect(current).not_to_have_text("")
-        await switch.cut()
-        cut_len = len(await current.inner_text())
-        status = page.get_by_test_id("connection-status")
-        await expect(status).to_have_attribute("data-status", "reconnecting")
-        await expect(page.get_by_test_id("reconnecting-banner")).to_be_visible()
-        await shot(page, screenshots, "07-reconnecting")
-        await asyncio.sleep(1.5)  # the reply goes on streaming on the server meanwhile
-        assert switch.refused >= 1
-        assert await current.get_attribute("data-status") == "streaming"
-        switch.restore()
-        await expect(status).to_have_attribute("data-status", "connected", timeout=20_000)
-        await expect(page.get_by_test_id("reconnecting-banner")).to_have_count(0)
-        await expect(current).to_have_attribute("data-status", "completed", timeout=20_000)
-        stored = await server_messages(api.base_url, token)
-        final = stored[-1]
-        assert final["role"] == "assistant"
-        shown = await current.inner_text()
-        assert len(shown) > cut_len
-        assert " ".join(shown.split()) == " ".join(final["text"].split())
-        await expect(box).to_be_enabled()
-        await shot(page, screenshots, "08-resumed")
+        try:
+            await chat_flow(page, api.base_url, switch, screenshots, user)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await shot(page, screenshots, "failure")
+            raise
 
     assert not [e for e in console_errors if "WebSocket" not in e], console_errors
