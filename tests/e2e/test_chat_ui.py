@@ -30,7 +30,7 @@ except ImportError:  # under CI a missing Playwright is an error, never a skip
     pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
 WS_PATTERN = re.compile(r".*/api/v1/ws.*")
-MESSAGE_LIMIT = 7  # the flow sends 7 messages; the 8th meets the limit
+MESSAGE_LIMIT = 8  # the flow sends 8 messages; the 9th meets the limit
 
 
 class WsSwitch:
@@ -194,6 +194,19 @@ async def chat_flow(
     followups = await item.count()
     await shot(page, screenshots, "04b-flight-chosen")
 
+    # --- choose with the Select button (REST) on a second search ------------------------------
+    await send(page, "Find flights to Chicago next Friday")
+    reply = await wait_reply(page, 6, within_ms=40_000)
+    card2 = reply.get_by_test_id("flight-card")
+    await expect(card2.get_by_test_id("flight-option")).to_have_count(3)
+    second = card2.get_by_test_id("flight-option").nth(1)
+    await second.get_by_test_id("flight-select").click()
+    await expect(second.get_by_test_id("flight-select")).to_have_text(re.compile("Selected"))
+    await expect(second).to_have_class(re.compile(r"\bselected\b"))
+    await expect(item).not_to_have_count(followups)  # this choice's follow-up tasks
+    followups = await item.count()
+    await shot(page, screenshots, "04c-flight-selected-button")
+
     # --- complete the task from the side panel --------------------------------------------
     john = item.filter(has_text=re.compile("call john", re.I))
     await john.get_by_test_id("task-complete").click()
@@ -206,15 +219,17 @@ async def chat_flow(
     await expect(page.get_by_test_id("connection-status")).to_have_attribute(
         "data-status", "connected"
     )
-    await expect(page.get_by_test_id("message-user")).to_have_count(5)
-    await expect(assistant(page)).to_have_count(5)
+    await expect(page.get_by_test_id("message-user")).to_have_count(6)
+    await expect(assistant(page)).to_have_count(6)
     await expect(page.get_by_test_id("message-user").first).to_contain_text("Hello")
     await expect(page.get_by_test_id("task-card")).to_have_count(1)
-    await expect(page.get_by_test_id("flight-card")).to_have_count(1)
-    await expect(page.get_by_test_id("flight-option")).to_have_count(3)
-    await expect(page.get_by_test_id("flight-option").first).to_have_class(
-        re.compile(r"\bselected\b")
-    )
+    cards = page.get_by_test_id("flight-card")
+    await expect(cards).to_have_count(2)
+    await expect(page.get_by_test_id("flight-option")).to_have_count(6)
+    chosen = re.compile(r"\bselected\b")
+    await expect(cards.first.get_by_test_id("flight-option").first).to_have_class(chosen)
+    await expect(cards.last.get_by_test_id("flight-option").nth(1)).to_have_class(chosen)
+    await expect(page.locator(".flight.selected")).to_have_count(2)
     await expect(page.get_by_test_id("task-item")).to_have_count(followups)
     done = page.get_by_test_id("task-item").filter(has_text=re.compile("call john", re.I))
     await expect(done).to_have_attribute("data-status", re.compile("^(done|completed)$"))
@@ -222,7 +237,7 @@ async def chat_flow(
 
     # --- cut the WebSocket mid-stream: "reconnecting", then the stream resumes ------------
     await send(page, "Hi there! Tell me everything you can do.")
-    current = assistant(page).nth(5)
+    current = assistant(page).nth(6)
     await expect(current).to_have_attribute("data-status", "streaming")
     await expect(current).not_to_have_text("")
     await switch.cut()
@@ -250,7 +265,7 @@ async def chat_flow(
     # --- mouse path: Send button, then Stop (generation.cancel); focus back in the input ----
     await box.fill("Hello again, what can you do?")
     await page.get_by_test_id("send-button").click()
-    current = assistant(page).nth(6)
+    current = assistant(page).nth(7)
     await expect(current).to_have_attribute("data-status", "streaming")
     await expect(box).to_be_focused()
     await page.get_by_test_id("stop-button").click()
