@@ -24,9 +24,16 @@ async def accept_message(
     request_id: str,
     client_action_id: str | None = None,
     channel: str = "chat",
+    *,
+    lookup_duplicate: bool = True,
 ) -> MessageAccepted:
-    """Signal the message into the brain; a repeated ``client_action_id`` gets the first ids."""
-    if client_action_id:
+    """Signal the message into the brain; a repeated ``client_action_id`` gets the first ids.
+
+    The brain drops repeats itself; the look-up only serves REST callers who want the
+    original ids back. The WebSocket skips it (the echo frame carries the action id), which
+    saves a query round trip on the way to the first token.
+    """
+    if client_action_id and lookup_duplicate:
         seen = await brain.action_result(user_id, client_action_id)
         if seen is not None:
             return MessageAccepted(

@@ -39,27 +39,35 @@ def merge(a: Frame, b: Frame) -> Frame:
 
 
 class FrameThrottle:
+    """A token bucket: bursts of up to ``limit // 5`` frames, then a steady trickle.
+
+    The bucket refills at ``(limit - burst) / window_s`` frames a second, so no window of
+    ``window_s`` ever carries more than ``limit`` frames, yet a long answer never stalls:
+    over budget, the tokens that arrive between two sends merge into the next frame.
+    """
+
     def __init__(
         self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
-        self.sent: deque[float] = deque()
+        self.burst = max(1, limit // 5)
+        self.rate = max(limit - self.burst, 1) / window_s
+        self.tokens = float(self.burst)
+        self.updated = clock()
         self.pending: deque[Frame] = deque()
         self.coalesced = 0
 
-    def _prune(self, now: float) -> None:
-        while self.sent and self.sent[0] <= now - self.window_s:
-            self.sent.popleft()
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
 
     def wait_s(self) -> float:
         """Seconds until another frame may go (0 when it may go now)."""
-        now = self.clock()
-        self._prune(now)
-        if len(self.sent) < self.limit:
-            return 0.0
-        return max(0.0, self.sent[0] + self.window_s - now)
+        self._refill()
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
     def push(self, frame: Frame) -> None:
         if self.pending and self.wait_s() > 0 and mergeable(self.pending[-1], frame):
@@ -72,5 +80,5 @@ class FrameThrottle:
         """The next frame when the budget allows, recording it as sent."""
         if not self.pending or self.wait_s() > 0:
             return None
-        self.sent.append(self.clock())
+        self.tokens -= 1
         return self.pending.popleft()

@@ -244,7 +244,8 @@ class _Connection:
         await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id)
         brain = await self.ctx.brain()
         await accept_message(
-            brain, self.user_id, frame.text, request_id, frame.client_action_id, frame.channel
+            brain, self.user_id, frame.text, request_id, frame.client_action_id, frame.channel,
+            lookup_duplicate=False,
         )
 
     async def _error(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from app.frames import FrameThrottle
 
 
@@ -25,17 +27,17 @@ def drain(th: FrameThrottle) -> list[dict]:
     return out
 
 
-def test_under_the_limit_frames_pass_one_by_one() -> None:
-    th = FrameThrottle(limit=10, clock=Clock())
-    for i in range(5):
+def test_within_the_burst_frames_pass_one_by_one() -> None:
+    th = FrameThrottle(limit=50, clock=Clock())
+    for i in range(10):
         th.push(token(i, f"t{i}"))
-    assert [f["data"]["index"] for f in drain(th)] == [0, 1, 2, 3, 4]
+    assert [f["data"]["index"] for f in drain(th)] == list(range(10))
     assert th.coalesced == 0
 
 
-def test_over_the_limit_tokens_merge_and_other_frames_keep_their_place() -> None:
+def test_over_budget_tokens_merge_and_other_frames_keep_their_place() -> None:
     clock = Clock()
-    th = FrameThrottle(limit=3, window_s=60, clock=clock)
+    th = FrameThrottle(limit=15, window_s=60, clock=clock)  # burst 3, then 1 frame / 5 s
     for i in range(3):
         th.push(token(i, f"t{i} "))
     assert len(drain(th)) == 3
@@ -44,29 +46,57 @@ def test_over_the_limit_tokens_merge_and_other_frames_keep_their_place() -> None
     th.push({"type": "task.created", "cursor": "11", "data": {"id": "task_1"}})
     th.push(token(10, "after ", op="op_2"))
     th.push(token(11, "more", op="op_2"))
-    assert th.pop() is None and th.wait_s() == 60  # budget spent: nothing goes, nothing lost
-    clock.t += 60
-    out = drain(th)
-    assert [f["type"] for f in out] == ["llm.token", "task.created", "llm.token"]
-    merged = out[0]
+    assert th.pop() is None and th.wait_s() == 5.0  # nothing goes now, nothing is lost
+    clock.t += 5
+    merged = th.pop()
+    assert th.pop() is None
     assert merged["data"]["text"] == "".join(f"t{i} " for i in range(3, 10))
     assert merged["data"]["first_index"] == 3 and merged["data"]["index"] == 9
     assert merged["data"]["count"] == 7 and merged["cursor"] == "10"
-    assert out[2]["data"]["text"] == "after more" and out[2]["data"]["operation_id"] == "op_2"
+    clock.t += 10
+    out = drain(th)
+    assert [f["type"] for f in out] == ["task.created", "llm.token"]
+    assert out[1]["data"]["text"] == "after more" and out[1]["data"]["operation_id"] == "op_2"
     assert th.coalesced == 7
+
+
+def test_no_window_carries_more_than_the_limit_and_no_token_is_lost() -> None:
+    clock = Clock()
+    th = FrameThrottle(limit=1000, window_s=60, clock=clock)
+    sent_at: list[float] = []
+    texts: list[str] = []
+    for i in range(20_000):  # 200 tokens a second for 100 s
+        th.push(token(i, f"{i},"))
+        clock.t += 0.005
+        for f in drain(th):
+            sent_at.append(clock.t)
+            texts.append(f["data"]["text"])
+    clock.t += 120
+    for f in drain(th):
+        sent_at.append(clock.t)
+        texts.append(f["data"]["text"])
+    assert "".join(texts) == "".join(f"{i}," for i in range(20_000))
+    window: deque[float] = deque()
+    for t in sent_at:
+        window.append(t)
+        while window[0] <= t - 60:
+            window.popleft()
+        assert len(window) <= 1000
+    gaps = [b - a for a, b in zip(sent_at, sent_at[1:-1], strict=False)]
+    assert max(gaps) < 0.1, "over budget the stream slows to a trickle, it never stalls"
 
 
 def test_tokens_of_different_attempts_or_gaps_do_not_merge() -> None:
     clock = Clock()
-    th = FrameThrottle(limit=1, clock=clock)
+    th = FrameThrottle(limit=5, clock=clock)  # burst 1
     th.push(token(0, "a"))
     drain(th)
     th.push(token(1, "b"))
     th.push(token(2, "c", attempt=2))
     th.push(token(5, "d", attempt=2))
-    clock.t += 60
+    clock.t += 15
     assert len(drain(th)) == 1
-    clock.t += 60
+    clock.t += 15
     assert len(drain(th)) == 1
-    clock.t += 60
+    clock.t += 15
     assert [f["data"]["text"] for f in drain(th)] == ["d"]
