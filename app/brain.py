@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import structlog
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
@@ -64,8 +65,11 @@ def make_event(
     request_id: str | None,
     client_action_id: str | None = None,
 ) -> Event:
+    """A new event envelope; its id is bound to the request's log context."""
+    event_id = new_id("evt")
+    structlog.contextvars.bind_contextvars(event_id=event_id)
     return Event(
-        event_id=new_id("evt"),
+        event_id=event_id,
         type=type_,  # type: ignore[arg-type]
         payload=payload,
         timestamp=datetime.now(UTC),

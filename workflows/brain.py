@@ -347,6 +347,10 @@ class UserBrainWorkflow:
                 turns.validate_calendar_payload(event.payload)
         except (ValidationError, ValueError, ApplicationError) as exc:
             self.invalid_dropped += 1
+            if isinstance(exc, ApplicationError) and exc.type == "rate_limited":
+                # The message was accepted (202) before the brain saw the day's writes were
+                # used up: tell the user's clients instead of dropping it silently.
+                self.outbox.append(self._refusal_frame(event, exc))
             workflow.logger.warning(
                 "invalid event dropped", extra={"event_id": event.event_id, "error": str(exc)}
             )
@@ -365,6 +369,23 @@ class UserBrainWorkflow:
             )
             if self.config.interrupt_on_new_message and self.turn_handle is not None:
                 self.turn_handle.cancel()
+
+    def _refusal_frame(self, event: Event, exc: ApplicationError) -> dict[str, Any]:
+        details = dict(exc.details[0]) if exc.details else {}
+        day_end = int(workflow.now().timestamp()) // 86400 * 86400 + 86400
+        retry_after = max(day_end - int(workflow.now().timestamp()), 1)
+        details |= {"current": details.get("current", 0) + 1, "reset_at": day_end,
+                    "retry_after": retry_after, "client_action_id": event.client_action_id}
+        return {
+            "type": "rate_limited",
+            "request_id": event.request_id,
+            "key": f"refused:{event.event_id}",
+            "data": {
+                "error": {"code": "rate_limited", "message": str(exc.message),
+                          "details": details},
+                "request_id": event.request_id,
+            },
+        }
 
     @workflow.signal(name="cancel_generation")
     def cancel_generation(self, req: CancelRequest) -> None:

@@ -165,3 +165,22 @@ async def test_bad_client_frames_get_error_frames_and_the_socket_survives(
     await ws.send(json.dumps({"type": "ping"}))
     assert (await recv_until(ws, lambda f: f["type"] == "pong"))[-1]["type"] == "pong"
     await ws.close()
+
+
+async def test_a_message_over_the_daily_write_limit_is_refused_on_the_socket(
+    settings, temporal_client, user  # noqa: ANN001
+) -> None:
+    s = settings.model_copy(update={"limit_writes_per_day": 1, "brain_chat_replies": False})
+    async with running_api(s, temporal_client) as api:
+        ws = await api.ws(user)
+        await send(ws, "first", "w1")
+        await recv_until(ws, lambda f: f["type"] == "message.created")
+        await send(ws, "second", "w2")
+        frames = await recv_until(ws, lambda f: f["type"] == "rate_limited")
+        await ws.close()
+        async with api.client(user) as http:
+            state = (await http.get("/api/v1/state")).json()
+    details = frames[-1]["data"]["error"]["details"]
+    assert details["limit_type"] == "writes_per_day" and details["limit"] == 1
+    assert details["client_action_id"] == "w2" and details["retry_after"] > 0
+    assert [m["text"] for m in state["messages"]] == ["first"]
