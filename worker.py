@@ -13,7 +13,7 @@ import structlog
 from mcos.bus import make_bus
 from mcos.db import get_engine
 from mcos.logging import configure_logging
-from mcos.runtime import build_worker, connect_client
+from mcos.runtime import build_worker, connect_client, ensure_retention_schedule
 from mcos.settings import Settings, get_settings
 
 log = structlog.get_logger("worker")
@@ -24,6 +24,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
     engine = get_engine(settings.sql_url)
     worker = build_worker(client, settings, bus, engine)
+    await ensure_retention_schedule(client, settings)
     log.info("worker running", task_queue=settings.temporal_task_queue, bus=settings.bus_url)
     try:
         async with worker:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from mcos import db
-from mcos.contracts import ArchiveInput, ArchiveResult, BackupInput
+from mcos.contracts import ArchiveInput, ArchiveResult, BackupInput, PurgeInput
 from mcos.metrics import MESSAGES_ARCHIVED
 
 log = structlog.get_logger(__name__)
@@ -34,3 +34,9 @@ class SqlActivities:
         return await asyncio.to_thread(
             db.backup_profile, self.engine, inp.user_id, inp.seq, inp.preferences, inp.memories
         )
+
+    @activity.defn(name="purge_archive")
+    async def purge_archive(self, inp: PurgeInput) -> int:
+        deleted = await asyncio.to_thread(db.purge_archived_before, self.engine, inp.before)
+        log.info("archive purged", before=inp.before.isoformat(), deleted=deleted)
+        return deleted

@@ -75,10 +75,11 @@ def create_app(
         app.state.ctx = ctx
         worker_task = None
         if settings.embedded_worker:
-            from mcos.runtime import build_worker
+            from mcos.runtime import build_worker, ensure_retention_schedule
 
             worker = build_worker(await ctx.temporal(), settings, ctx.bus, ctx.engine,
                                   provider=provider)
+            await ensure_retention_schedule(await ctx.temporal(), settings)
             worker_task = asyncio.create_task(worker.run())
             ctx.worker_running = True
             ctx.extras["worker"] = worker

@@ -250,3 +250,16 @@ class CalendarSyncResult(BaseModel):
     deletes: int = 0
     event_id: str | None = None
     error: str | None = None
+
+
+class RetentionInput(BaseModel):
+    archived_message_days: int = 90
+
+
+class PurgeInput(BaseModel):
+    before: datetime
+
+
+class RetentionResult(BaseModel):
+    cutoff: datetime
+    messages_deleted: int

@@ -142,3 +142,11 @@ def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def purge_archived_before(engine: Engine, before: datetime) -> int:
+    """Delete archived messages created before ``before`` (all users); returns the count."""
+    table = ArchivedMessage.__table__
+    with engine.begin() as conn:
+        stmt = delete(ArchivedMessage).where(ArchivedMessage.created_at < before)  # type: ignore[arg-type]
+        return len(conn.execute(stmt.returning(table.c.id)).all())

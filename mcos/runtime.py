@@ -41,7 +41,9 @@ def workflows() -> list[type]:
     from workflows.brain import UserBrainWorkflow
     from workflows.calendar import CalendarSyncWorkflow
 
-    return [UserBrainWorkflow, CalendarSyncWorkflow]
+    from workflows.retention import RetentionWorkflow
+
+    return [UserBrainWorkflow, CalendarSyncWorkflow, RetentionWorkflow]
 
 
 def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = None) -> list[Any]:
@@ -64,6 +66,7 @@ def build_activities(settings: Settings, bus: Any, engine: Any, provider: Any = 
         publish.publish_frames,
         sql.archive_messages,
         sql.backup_profile,
+        sql.purge_archive,
         llm.llm_reply,
         flights.search_flights,
         calendar.fetch_calendar,
@@ -95,3 +98,35 @@ def build_worker(
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         max_concurrent_activities=200,
     )
+
+
+async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
+    """Create the daily retention schedule unless it exists (every worker start calls this)."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+
+    from mcos.contracts import RetentionInput
+    from workflows.retention import SCHEDULE_ID, RetentionWorkflow
+
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionWorkflow.run,
+            RetentionInput(archived_message_days=settings.retention_archived_message_days),
+            id=SCHEDULE_ID,
+            task_queue=settings.temporal_task_queue,
+            static_summary="daily retention of the SQL archive",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        pass

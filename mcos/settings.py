@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
 
+    # Retention
+    retention_archived_message_days: int = 90
+
     # LLM
     llm_provider: Literal["offline", "openai"] = "offline"
     llm_base_url: str = "https://api.cloudflare.com/client/v4/accounts/ACCOUNT_ID/ai/v1"
