@@ -137,21 +137,11 @@ class BrainClient:
         )
 
     async def command(self, user_id: str, update: str, event: Event) -> CommandResult:
-        """Update-with-start; a refused command raises the matching domain error."""
-        start = WithStartWorkflowOperation(
-            UserBrainWorkflow.run,
-            BrainInput(user_id=user_id, config=self.config),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            **self._start_args(user_id),
-        )
-        try:
-            return await self.client.execute_update_with_start_workflow(
-                update, event, start_workflow_operation=start, result_type=CommandResult
-            )
-        except WorkflowUpdateFailedError as err:
-            raise domain_error_from(err) from None
+        """A command (event) through update-with-start."""
+        return await self.update(user_id, update, event, CommandResult)
 
     async def update(self, user_id: str, update: str, arg: Any, result_type: type[T]) -> T:
+        """Update-with-start; a refused update raises the matching domain error."""
         start = WithStartWorkflowOperation(
             UserBrainWorkflow.run,
             BrainInput(user_id=user_id, config=self.config),

@@ -10,21 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
 from app.chat import accept_message, check_message_rate
 from app.context import AppContext
 from app.deps import authenticate
 from app.frames import FrameThrottle
+from app.schemas import MessageIn
 from mcos.bus import Resync, Subscription, cursor_order, now_ts
 from mcos.errors import DomainError
 from mcos.ids import new_id
 from mcos.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
-from mcos.models import MAX_TEXT_BYTES
 
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger("ws")
@@ -33,23 +33,10 @@ HOLD_S = 0.5  # how long a new connection waits for a possible `resume` before g
 MAX_PENDING_FRAMES = 5000  # over the frame budget and still growing: resync, never drop
 
 
-class SendFrame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SendFrame(MessageIn):
+    """``message.send``: the same bounds as ``POST /message``."""
 
     type: str
-    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
-    client_action_id: str | None = Field(default=None, max_length=128,
-                                         pattern=r"^[A-Za-z0-9_.:-]+$")
-    channel: Literal["chat", "voice", "command"] = "chat"
-
-    @field_validator("text")
-    @classmethod
-    def _bounded(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty")
-        if len(value.encode()) > MAX_TEXT_BYTES:  # also refuses lone surrogates
-            raise ValueError(f"text over {MAX_TEXT_BYTES} bytes")
-        return value
 
 
 class ResumeFrame(BaseModel):
@@ -191,7 +178,9 @@ class _Connection:
         async with self.lock:
             await self.ws.send_text(json.dumps(frame, default=str))
 
-    async def _send_local(self, type_: str, data: dict[str, Any], request_id: str | None = None) -> None:
+    async def _send_local(
+        self, type_: str, data: dict[str, Any], request_id: str | None = None
+    ) -> None:
         """Frames for this connection only (errors, pong, resync): they carry the last cursor."""
         await self._send(
             {"type": type_, "cursor": self.last_cursor, "ts": now_ts(), "request_id": request_id,
