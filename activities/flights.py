@@ -62,12 +62,15 @@ class FlightActivities:
             )
         except FlightInputError as exc:
             self._log("error", time.perf_counter() - started, 0, reason="invalid_input")
-            raise ApplicationError(exc.message, type="FlightInputError", non_retryable=True) from None
+            raise ApplicationError(
+                exc.message, type="FlightInputError", non_retryable=True
+            ) from None
         except FlightToolTimeout as exc:
             self.breaker.record_failure()
             self._log("timeout", time.perf_counter() - started, 0)
-            raise ApplicationError(f"flight search timeout: {exc.message}",
-                                   type="FlightToolTimeout") from None
+            raise ApplicationError(
+                f"flight search timeout: {exc.message}", type="FlightToolTimeout"
+            ) from None
         except FlightToolError as exc:
             self.breaker.record_failure()
             self._log("error", time.perf_counter() - started, 0)
@@ -101,31 +104,69 @@ class FlightActivities:
         """Ask the model for ``{ranked: [...]}``; one fix-up attempt, then the scorer."""
         from llm.base import LlmError, LlmRequest, TokenChunk
 
-        brief = [o.model_dump(mode="json", include={
-            "id", "airline_name", "departure_at", "arrival_at", "duration_minutes", "stops",
-            "total", "currency", "cabin_class"}) for o in options]
+        brief = [
+            o.model_dump(
+                mode="json",
+                include={
+                    "id",
+                    "airline_name",
+                    "departure_at",
+                    "arrival_at",
+                    "duration_minutes",
+                    "stops",
+                    "total",
+                    "currency",
+                    "cabin_class",
+                },
+            )
+            for o in options
+        ]
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": "Rank flight options for the user. Answer only JSON: "
-             '{"ranked": [{"flight_id", "rank", "score" (0..1), "reasoning"}]}.'},
-            {"role": "user", "content": json.dumps({"preferences": inp.preferences,
-                                                    "busy": inp.busy, "options": brief})},
+            {
+                "role": "system",
+                "content": "Rank flight options for the user. Answer only JSON: "
+                '{"ranked": [{"flight_id", "rank", "score" (0..1), "reasoning"}]}.',
+            },
+            {
+                "role": "user",
+                "content": json.dumps(
+                    {"preferences": inp.preferences, "busy": inp.busy, "options": brief}
+                ),
+            },
         ]
         for _ in range(2):
             try:
-                text = "".join([c.text async for c in self.provider.stream(
-                    LlmRequest(messages=messages, max_tokens=600)) if isinstance(c, TokenChunk)])
+                text = "".join(
+                    [
+                        c.text
+                        async for c in self.provider.stream(
+                            LlmRequest(messages=messages, max_tokens=600)
+                        )
+                        if isinstance(c, TokenChunk)
+                    ]
+                )
             except LlmError:
                 return None
             ranked = validate_llm_ranking(text, options)
             if ranked:
                 return ranked
-            messages += [{"role": "assistant", "content": text},
-                         {"role": "user", "content": "That was not valid. Reply with the JSON "
-                          "object only, using only the given flight ids."}]
+            messages += [
+                {"role": "assistant", "content": text},
+                {
+                    "role": "user",
+                    "content": "That was not valid. Reply with the JSON "
+                    "object only, using only the given flight ids.",
+                },
+            ]
         return None
 
     def _log(self, status: str, latency_s: float, count: int, **extra: Any) -> None:
         TOOL_INVOCATIONS.labels(tool=TOOL, status=status).inc()
         TOOL_LATENCY.labels(tool=TOOL).observe(latency_s)
-        log.info("tool call", tool_status=status, tool_latency_ms=round(latency_s * 1000, 1),
-                 tool_result_count=count, **extra)
+        log.info(
+            "tool call",
+            tool_status=status,
+            tool_latency_ms=round(latency_s * 1000, 1),
+            tool_result_count=count,
+            **extra,
+        )

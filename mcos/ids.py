@@ -7,7 +7,7 @@ import re
 import uuid_utils
 
 PREFIXES = ("req", "evt", "op", "tool", "msg", "task", "mem", "fs", "cal")
-ID_PATTERN = r"^(%s)_[0-9a-f]{32}$" % "|".join(PREFIXES)
+ID_PATTERN = rf"^({'|'.join(PREFIXES)})_[0-9a-f]{{32}}$"
 _ID_RE = re.compile(ID_PATTERN)
 
 

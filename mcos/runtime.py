@@ -40,7 +40,6 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 def workflows() -> list[type]:
     from workflows.brain import UserBrainWorkflow
     from workflows.calendar import CalendarSyncWorkflow
-
     from workflows.retention import RetentionWorkflow
 
     return [UserBrainWorkflow, CalendarSyncWorkflow, RetentionWorkflow]

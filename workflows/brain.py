@@ -55,7 +55,9 @@ with workflow.unsafe.imports_passed_through():
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 SQL_TIMEOUT = timedelta(seconds=60)
-SQL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+SQL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
 ARCHIVE_BATCH = 500
 
 SA_USER = SearchAttributeKey.for_keyword("McosUserId")
@@ -142,12 +144,14 @@ class UserBrainWorkflow:
         turn_loop = asyncio.create_task(self._turn_loop())
         while True:
             await workflow.wait_condition(
-                lambda: bool(self.outbox)
-                or self._archive_due()
-                or self.backup_due
-                or self.erased
-                or turn_loop.done()
-                or (self._continue_as_new_due() and not self.turn_running)
+                lambda: (
+                    bool(self.outbox)
+                    or self._archive_due()
+                    or self.backup_due
+                    or self.erased
+                    or turn_loop.done()
+                    or (self._continue_as_new_due() and not self.turn_running)
+                )
             )
             if turn_loop.done() and not self.erased:
                 # A bug in a turn must not silently stop all future turns: failing the
@@ -216,7 +220,9 @@ class UserBrainWorkflow:
         now_ms = int(workflow.now().timestamp() * 1000)
         return id_from_parts(prefix, now_ms, workflow.random().getrandbits(74))
 
-    def new_event(self, type_: str, payload: dict[str, Any], request_id: str | None = None) -> Event:
+    def new_event(
+        self, type_: str, payload: dict[str, Any], request_id: str | None = None
+    ) -> Event:
         return Event(
             event_id=self.new_id("evt"),
             type=type_,  # type: ignore[arg-type]
@@ -374,15 +380,18 @@ class UserBrainWorkflow:
         details = dict(exc.details[0]) if exc.details else {}
         day_end = int(workflow.now().timestamp()) // 86400 * 86400 + 86400
         retry_after = max(day_end - int(workflow.now().timestamp()), 1)
-        details |= {"current": details.get("current", 0) + 1, "reset_at": day_end,
-                    "retry_after": retry_after, "client_action_id": event.client_action_id}
+        details |= {
+            "current": details.get("current", 0) + 1,
+            "reset_at": day_end,
+            "retry_after": retry_after,
+            "client_action_id": event.client_action_id,
+        }
         return {
             "type": "rate_limited",
             "request_id": event.request_id,
             "key": f"refused:{event.event_id}",
             "data": {
-                "error": {"code": "rate_limited", "message": str(exc.message),
-                          "details": details},
+                "error": {"code": "rate_limited", "message": str(exc.message), "details": details},
                 "request_id": event.request_id,
             },
         }
@@ -638,9 +647,7 @@ class UserBrainWorkflow:
         batch = self.state.messages[: min(excess, ARCHIVE_BATCH)]
         result: ArchiveResult = await workflow.execute_activity(
             "archive_messages",
-            ArchiveInput(
-                user_id=self.user_id, messages=[m.model_dump(mode="json") for m in batch]
-            ),
+            ArchiveInput(user_id=self.user_id, messages=[m.model_dump(mode="json") for m in batch]),
             result_type=ArchiveResult,
             start_to_close_timeout=SQL_TIMEOUT,
             retry_policy=SQL_RETRY,

@@ -73,8 +73,8 @@ def _count(counters: Counters, event: Event) -> Counters:
         update["writes"] = usage.writes + 1
     if event.type == "assistant.message":
         p = event.payload
-        update["tokens"] = usage.tokens + int(p.get("tokens_prompt", 0)) + int(
-            p.get("tokens_completion", 0)
+        update["tokens"] = (
+            usage.tokens + int(p.get("tokens_prompt", 0)) + int(p.get("tokens_completion", 0))
         )
     if event.type == "flights.searched":
         update["flight_searches"] = usage.flight_searches + 1
@@ -133,9 +133,7 @@ def _task_created(state: BrainState, event: Event) -> BrainState:
     task = Task.model_validate(event.payload)
     if task.id in state.tasks:
         return state
-    task = task.model_copy(
-        update={"created_at": event.timestamp, "updated_at": event.timestamp}
-    )
+    task = task.model_copy(update={"created_at": event.timestamp, "updated_at": event.timestamp})
     tasks = {**state.tasks, task.id: task}
     return state.model_copy(update={"tasks": _cap_tasks(tasks)})
 
@@ -145,7 +143,10 @@ def _cap_tasks(tasks: dict[str, Task]) -> dict[str, Task]:
     excess = len(tasks) - TASKS_CAP
     if excess <= 0:
         return tasks
-    order = sorted(tasks.values(), key=lambda t: (t.status != "done", t.updated_at or datetime.min.replace(tzinfo=UTC)))
+    order = sorted(
+        tasks.values(),
+        key=lambda t: (t.status != "done", t.updated_at or datetime.min.replace(tzinfo=UTC)),
+    )
     drop = {t.id for t in order[:excess]}
     return {k: v for k, v in tasks.items() if k not in drop}
 
@@ -163,7 +164,9 @@ def _task_updated(state: BrainState, event: Event) -> BrainState:
     elif changes.get("status") == "open":
         changes["completed_at"] = None
     changes["updated_at"] = event.timestamp
-    return state.model_copy(update={"tasks": {**state.tasks, p.id: task.model_copy(update=changes)}})
+    return state.model_copy(
+        update={"tasks": {**state.tasks, p.id: task.model_copy(update=changes)}}
+    )
 
 
 def _task_deleted(state: BrainState, event: Event) -> BrainState:
@@ -231,7 +234,9 @@ def _flights_searched(state: BrainState, event: Event) -> BrainState:
 def _flight_selected(state: BrainState, event: Event) -> BrainState:
     p = FlightSelectedPayload.model_validate(event.payload)
     searches = [
-        s.model_copy(update={"selected_flight_id": p.flight_id}) if s.search_id == p.search_id else s
+        s.model_copy(update={"selected_flight_id": p.flight_id})
+        if s.search_id == p.search_id
+        else s
         for s in state.flight_searches
     ]
     tasks = dict(state.tasks)

@@ -22,7 +22,9 @@ async def list_memories(user: CurrentUser, brain: Brain) -> dict:
 
 
 @router.post("/pin", status_code=status.HTTP_201_CREATED)
-async def pin_memory(body: MemoryIn, user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+async def pin_memory(
+    body: MemoryIn, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> dict:
     """Pin a fact; pinning a key again replaces its value."""
     payload = {"id": new_id("mem"), "key": body.key, "value": body.value, "type": body.type}
     event = make_event("memory.pinned", payload, request_id, body.client_action_id)

@@ -34,8 +34,12 @@ async def create_task(body: TaskIn, user: CurrentUser, brain: Brain, request_id:
     payload |= {"id": new_id("task"), "source": "api"}
     event = make_event("task.created", payload, request_id, body.client_action_id)
     result = await brain.command(user.user_id, "create_task", event)
-    return {"task": result.data or None, "task_id": result.entity_id, "seq": result.seq,
-            "duplicate": result.duplicate}
+    return {
+        "task": result.data or None,
+        "task_id": result.entity_id,
+        "seq": result.seq,
+        "duplicate": result.duplicate,
+    }
 
 
 @router.patch("/{task_id}")
@@ -54,7 +58,9 @@ async def update_task(
 
 
 @router.delete("/{task_id}")
-async def delete_task(task_id: TaskId, user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+async def delete_task(
+    task_id: TaskId, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> dict:
     """Delete a task."""
     event = make_event("task.deleted", {"id": task_id}, request_id)
     result = await brain.command(user.user_id, "delete_task", event)

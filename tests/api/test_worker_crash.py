@@ -31,12 +31,19 @@ def start_worker(settings, log: Path) -> subprocess.Popen:  # noqa: ANN001
         "MCOS_OFFLINE_TOKEN_DELAY_MS": "40",
         "MCOS_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.mark.redis
-async def test_killed_worker_mid_stream_turn_completes_once(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_killed_worker_mid_stream_turn_completes_once(
+    settings, temporal_client, user
+) -> None:  # noqa: ANN001
     require_service("Redis", "127.0.0.1", 6379)
     s = settings.model_copy(update={"llm_heartbeat_timeout_s": 3, "bus_url": REDIS_URL})
     log = settings.data_dir / "worker.log"
@@ -47,10 +54,18 @@ async def test_killed_worker_mid_stream_turn_completes_once(settings, temporal_c
             async with api.client() as http:
                 await eventually(lambda: _ready(http), timeout=30)
             ws = await api.ws(user)
-            await ws.send(json.dumps({"type": "message.send", "client_action_id": "k1",
-                                      "text": "Hello! Tell me everything you can do for me."}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "client_action_id": "k1",
+                        "text": "Hello! Tell me everything you can do for me.",
+                    }
+                )
+            )
             before = await recv_until(
-                ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 5, timeout=30)
+                ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 5, timeout=30
+            )
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             worker = start_worker(s, log)

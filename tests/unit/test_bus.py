@@ -51,9 +51,16 @@ async def test_publish_assigns_increasing_cursors_and_replays_in_order(bus: Real
 
 
 async def test_frames_with_a_seen_key_are_published_once(bus: RealtimeBus) -> None:
-    first = await bus.publish("u1", [{"type": "task.created", "seq": 1, "key": "seq:1", "data": {}}])
-    again = await bus.publish("u1", [{"type": "task.created", "seq": 1, "key": "seq:1", "data": {}},
-                                     {"type": "task.created", "seq": 2, "key": "seq:2", "data": {}}])
+    first = await bus.publish(
+        "u1", [{"type": "task.created", "seq": 1, "key": "seq:1", "data": {}}]
+    )
+    again = await bus.publish(
+        "u1",
+        [
+            {"type": "task.created", "seq": 1, "key": "seq:1", "data": {}},
+            {"type": "task.created", "seq": 2, "key": "seq:2", "data": {}},
+        ],
+    )
     assert len(first) == 1 and [f["seq"] for f in again] == [2]
     assert [f["seq"] for f in await bus.replay("u1", None)] == [1, 2]
 

@@ -32,17 +32,23 @@ async def main() -> None:
         await server.wait_healthy()
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(_env_file=None, data_dir=Path(tmp),
-                                temporal_address=server.address,
-                                temporal_task_queue=f"rec-{uuid.uuid4().hex[:8]}",
-                                temporal_search_attributes=True, offline_token_delay_ms=0)
+            settings = Settings(
+                _env_file=None,
+                data_dir=Path(tmp),
+                temporal_address=server.address,
+                temporal_task_queue=f"rec-{uuid.uuid4().hex[:8]}",
+                temporal_search_attributes=True,
+                offline_token_delay_ms=0,
+            )
             async with running_worker(settings, client):
                 histories = await run_scenario(client, settings, "recorded")
         OUT.mkdir(exist_ok=True)
         for old in OUT.glob("*.json"):
             old.unlink()
         for i, h in enumerate(histories):
-            (OUT / f"scenario-run{i + 1}.json").write_text(json.dumps(json.loads(h.to_json()), indent=1))
+            (OUT / f"scenario-run{i + 1}.json").write_text(
+                json.dumps(json.loads(h.to_json()), indent=1)
+            )
         print(f"recorded {len(histories)} run(s) into {OUT}")
     finally:
         server.stop()
