@@ -59,11 +59,13 @@ def _normalized_airlines(preferences: dict[str, Any]) -> set[str]:
     return {str(a).strip().casefold() for a in raw if str(a).strip()}
 
 
-def _tradeoff(stops: int, price_part: float, dur_part: float) -> str:
-    stops_text = "non-stop" if stops == 0 else f"{stops} stop" + ("s" if stops > 1 else "")
-    if price_part >= dur_part:
-        return f"{stops_text}, good price for the trip time"
-    return f"{stops_text}, quicker than most but pricier"
+def _stops_text(stops: int) -> str:
+    return "non-stop" if stops == 0 else f"{stops} stop" + ("s" if stops > 1 else "")
+
+
+def _hours(minutes: int) -> str:
+    h, m = divmod(minutes, 60)
+    return f"{h}h{m:02d}m" if h else f"{m} min"
 
 
 def rank_options(
@@ -107,11 +109,15 @@ def rank_options(
 
         # Why this option ranks where it does; the option itself (airline, times, price) is
         # shown next to the reasoning, so it is not repeated here.
-        reasons: list[str] = []
+        reasons: list[str] = [_stops_text(option.stops)]
         if option.total == lo_p:
-            reasons.append("cheapest option")
+            reasons.append("cheapest")
+        else:
+            reasons.append(f"{option.total - lo_p:,.0f} {option.currency} more than the cheapest")
         if option.duration_minutes == lo_d:
-            reasons.append("fastest option")
+            reasons.append("fastest" if durations.count(lo_d) == 1 else "shortest trip time")
+        else:
+            reasons.append(f"{_hours(option.duration_minutes - lo_d)} longer than the fastest")
         if preferred:
             reasons.append("your preferred airline")
         if want_nonstop and option.stops > 0:
@@ -138,8 +144,6 @@ def rank_options(
                 reasons.append("no calendar conflict")
         if seat in ("aisle", "window"):
             reasons.append(f"request a {seat} seat when booking")
-        if not reasons or all(r.startswith("request a") for r in reasons):
-            reasons.insert(0, _tradeoff(option.stops, price_part, dur_part))
         scored.append((max(0.0, min(1.0, score)), index, option, "; ".join(reasons)))
 
     scored.sort(key=lambda item: (-item[0], item[2].total, item[1]))
