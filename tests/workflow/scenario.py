@@ -29,8 +29,21 @@ async def run_scenario(client: Client, settings: Settings, uid: str) -> list[Wor
         await eventually(lambda e=event: _answered(client, uid, e.payload["message_id"]), 60)
     await b.command(uid, "update_task", make_event(
         "task.updated", {"id": created.entity_id, "changes": {"status": "done"}}, None))
-    await asyncio.sleep(0.5)
+    await _quiet(client, uid)
     return await chain(client, uid)
+
+
+async def _quiet(client: Client, uid: str) -> None:
+    """Wait until the brain's current run is idle: a history fetched mid-task would end in
+    a half-recorded workflow task, which is not a fair replay input."""
+    last = -1
+    for _ in range(100):
+        h = await client.get_workflow_handle(workflow_id(uid)).fetch_history()
+        done = h.events[-1].WhichOneof("attributes") == "workflow_task_completed_event_attributes"
+        if done and len(h.events) == last:
+            return
+        last = len(h.events) if done else -1
+        await asyncio.sleep(0.3)
 
 
 async def _answered(client: Client, uid: str, message_id: str) -> bool:

@@ -23,6 +23,7 @@ async def replay_failures(histories: list[WorkflowHistory]) -> dict[str, str]:
         result = await r.replay_workflow(h, raise_on_replay_failure=False)
         if result.replay_failure is not None:
             failures[f"run {i}"] = repr(result.replay_failure)
+            print(f"run {i} of {h.workflow_id}: {result.replay_failure}")  # full text on failure
     return failures
 
 
