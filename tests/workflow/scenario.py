@@ -39,7 +39,12 @@ async def _quiet(client: Client, uid: str) -> None:
     last = -1
     for _ in range(100):
         h = await client.get_workflow_handle(workflow_id(uid)).fetch_history()
-        done = h.events[-1].WhichOneof("attributes") == "workflow_task_completed_event_attributes"
+        done = h.events[-1].WhichOneof("attributes") not in (
+            "workflow_task_scheduled_event_attributes",
+            "workflow_task_started_event_attributes",
+            "activity_task_scheduled_event_attributes",
+            "activity_task_started_event_attributes",
+        )
         if done and len(h.events) == last:
             return
         last = len(h.events) if done else -1
