@@ -1,4 +1,4 @@
-"""Publishing domain frames to the realtime bus (run as a local activity by the brain)."""
+"""Publishing domain frames to the realtime bus (an activity the brain runs after each change)."""
 
 from __future__ import annotations
 

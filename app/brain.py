@@ -5,6 +5,7 @@ Routes call these and stay thin. Temporal failures are mapped here, once, to dom
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from mcos.settings import Settings
 from workflows.brain import UserBrainWorkflow, workflow_id
 
 T = TypeVar("T")
+UPDATE_ATTEMPTS = 5
 
 
 def brain_config(settings: Settings) -> BrainConfig:
@@ -141,19 +143,32 @@ class BrainClient:
         return await self.update(user_id, update, event, CommandResult)
 
     async def update(self, user_id: str, update: str, arg: Any, result_type: type[T]) -> T:
-        """Update-with-start; a refused update raises the matching domain error."""
-        start = WithStartWorkflowOperation(
-            UserBrainWorkflow.run,
-            BrainInput(user_id=user_id, config=self.config),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            **self._start_args(user_id),
-        )
-        try:
-            return await self.client.execute_update_with_start_workflow(
-                update, arg, start_workflow_operation=start, result_type=result_type
+        """Update-with-start; a refused update raises the matching domain error.
+
+        The server refuses an update whose workflow task failed or timed out (a busy worker,
+        a continue-as-new under way) with FAILED_PRECONDITION; it is retried a few times.
+        That is safe: a repeated event id or client action id is answered, not re-applied.
+        """
+        for attempt in range(UPDATE_ATTEMPTS):
+            start = WithStartWorkflowOperation(
+                UserBrainWorkflow.run,
+                BrainInput(user_id=user_id, config=self.config),
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                **self._start_args(user_id),
             )
-        except WorkflowUpdateFailedError as err:
-            raise domain_error_from(err) from None
+            try:
+                return await self.client.execute_update_with_start_workflow(
+                    update, arg, start_workflow_operation=start, result_type=result_type
+                )
+            except WorkflowUpdateFailedError as err:
+                raise domain_error_from(err) from None
+            except RPCError as err:
+                if err.status != RPCStatusCode.FAILED_PRECONDITION or (
+                    attempt == UPDATE_ATTEMPTS - 1
+                ):
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _query(self, user_id: str, name: str, *args: Any, result_type: type[T]) -> T | None:
         handle = self.client.get_workflow_handle(workflow_id(user_id))

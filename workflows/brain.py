@@ -2,7 +2,7 @@
 
 Every state change is an :class:`Event` applied by the pure reducer. Signals bring chat
 messages and synced data; updates (with validators) bring commands that answer; queries
-read. Side effects leave only through activities: realtime publishing (a local activity
+read. Side effects leave only through activities: realtime publishing (an activity
 after each change), SQL archival and backups, and the chat turns' LLM and tool calls.
 """
 
@@ -58,7 +58,11 @@ SQL_TIMEOUT = timedelta(seconds=60)
 SQL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
-ARCHIVE_BATCH = 500
+ARCHIVE_BATCH = 200
+PUBLISH_BATCH = 100
+# v2 (workflow.patched id): frames published by a regular activity, one of each side
+# effect per loop pass, small backlogs before continue-as-new. v1 histories still replay.
+V2_SIDE_EFFECTS = "side-effects-v2"
 
 SA_USER = SearchAttributeKey.for_keyword("McosUserId")
 SA_MESSAGES = SearchAttributeKey.for_int("McosMessageCount")
@@ -167,7 +171,7 @@ class UserBrainWorkflow:
                 self.window = []
                 workflow.logger.info("brain erased", extra={"user_id": self.user_id})
                 return
-            if self._continue_as_new_due() and not self.turn_running:
+            if self._continue_as_new_due() and not self.turn_running and self._backlog_small():
                 # Under a steady stream of signals there is always something to publish:
                 # the outbox, queued turns and a due backup travel with the carried state.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -179,13 +183,31 @@ class UserBrainWorkflow:
                     extra={"user_id": self.user_id, "seq": self.state.seq, "run": self.runs},
                 )
                 workflow.continue_as_new(self._carry_over())
+            if not workflow.patched(V2_SIDE_EFFECTS):  # runs recorded before v2
+                if self.outbox:
+                    await self._flush_outbox()
+                    self._upsert_search_attributes()
+                elif self.backup_due:
+                    await self._backup_profile()
+                elif self._archive_due():
+                    await self._archive()
+                continue
+            # One of each per pass: a flood of frames must not starve archival (or the
+            # other way round).
             if self.outbox:
                 await self._flush_outbox()
                 self._upsert_search_attributes()
-            elif self.backup_due:
+            if self.backup_due:
                 await self._backup_profile()
-            elif self._archive_due():
+            if self._archive_due():
                 await self._archive()
+
+    def _backlog_small(self) -> bool:
+        """v2: a big backlog of frames or of messages to archive goes out before a
+        continue-as-new, so the carried input stays far below Temporal's payload limit."""
+        if not workflow.patched(V2_SIDE_EFFECTS):
+            return True
+        return len(self.outbox) <= PUBLISH_BATCH and not self._archive_due()
 
     def _carry_over(self) -> BrainInput:
         return BrainInput(
@@ -633,18 +655,30 @@ class UserBrainWorkflow:
     # --- side effects -------------------------------------------------------------
 
     async def _flush_outbox(self) -> None:
-        frames, self.outbox = self.outbox, []
-        await workflow.execute_local_activity(
-            "publish_frames",
-            PublishInput(user_id=self.user_id, frames=frames),
-            start_to_close_timeout=PUBLISH_TIMEOUT,
-            retry_policy=PUBLISH_RETRY,
-            summary=f"publish {len(frames)} frame(s)",
-        )
+        # v2: bounded batches keep each activity input far below Temporal's payload limits.
+        batch = PUBLISH_BATCH if workflow.patched(V2_SIDE_EFFECTS) else len(self.outbox)
+        frames, self.outbox = self.outbox[:batch], self.outbox[batch:]
+        publish = PublishInput(user_id=self.user_id, frames=frames)
+        summary = f"publish {len(frames)} frame(s)"
+        if workflow.patched(V2_SIDE_EFFECTS):
+            # A regular activity, not a local one: when a local activity's result reaches
+            # the workflow relative to other work in the same task is not reproduced exactly
+            # on replay, and the main loop's next choice (backup, archive, continue-as-new)
+            # depends on it. Recorded completions replay the same way every time.
+            await workflow.execute_activity(
+                "publish_frames", publish, start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY, summary=summary,
+            )
+        else:  # runs recorded before the patch
+            await workflow.execute_local_activity(
+                "publish_frames", publish, start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY, summary=summary,
+            )
 
     async def _archive(self) -> None:
         excess = len(self.state.messages) - self.config.message_limit
-        batch = self.state.messages[: min(excess, ARCHIVE_BATCH)]
+        size = ARCHIVE_BATCH if workflow.patched(V2_SIDE_EFFECTS) else 500  # v1: 500
+        batch = self.state.messages[: min(excess, size)]
         result: ArchiveResult = await workflow.execute_activity(
             "archive_messages",
             ArchiveInput(user_id=self.user_id, messages=[m.model_dump(mode="json") for m in batch]),

@@ -48,5 +48,26 @@ async def history_event_types(client: Client, user_id: str, run_id: str | None =
     return [e.WhichOneof("attributes") for e in history.events]
 
 
-__all__ = ["BrainInput", "brain", "handle", "history_event_types", "snapshot", "task_event",
-           "user_message"]
+async def settled_history(client: Client, user_id: str) -> list[str]:
+    """The current run's event types once the brain is idle (nothing in flight)."""
+    import asyncio
+
+    busy = {
+        "workflow_task_scheduled_event_attributes",
+        "workflow_task_started_event_attributes",
+        "activity_task_scheduled_event_attributes",
+    }
+    last: list[str] = []
+    for _ in range(100):
+        types = await history_event_types(client, user_id)
+        if types == last and types[-1] not in busy:
+            return types
+        last = types
+        await asyncio.sleep(0.2)
+    raise AssertionError("the brain did not settle")
+
+
+__all__ = [
+    "BrainInput", "brain", "handle", "history_event_types", "settled_history", "snapshot",
+    "task_event", "user_message",
+]

@@ -1,8 +1,10 @@
 """Record brain histories for the replay test: ``python -m tests.workflow.record_history``.
 
 Starts a throwaway dev server and worker, runs the scenario, writes each run's history
-as JSON under ``tests/workflow/histories/``. Re-record only for an intended, versioned
-change of workflow behaviour.
+as JSON under ``tests/workflow/histories/current/``. Histories of earlier versions stay in
+their own folders (``v1/``: publishing through a local activity) and must keep replaying:
+a change of workflow behaviour goes behind ``workflow.patched``; move ``current/`` to a new
+``vN/`` before re-recording.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tests.conftest import free_port, running_worker
 from tests.workflow.scenario import run_scenario
 from workflows.brain import SEARCH_ATTRIBUTES
 
-OUT = Path(__file__).parent / "histories"
+OUT = Path(__file__).parent / "histories" / "current"
 
 
 async def main() -> None:
@@ -42,7 +44,7 @@ async def main() -> None:
             )
             async with running_worker(settings, client):
                 histories = await run_scenario(client, settings, "recorded")
-        OUT.mkdir(exist_ok=True)
+        OUT.mkdir(parents=True, exist_ok=True)
         for old in OUT.glob("*.json"):
             old.unlink()
         for i, h in enumerate(histories):

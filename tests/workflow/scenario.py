@@ -30,6 +30,10 @@ async def run_scenario(client: Client, settings: Settings, uid: str) -> list[Wor
     await b.command(uid, "update_task", make_event(
         "task.updated", {"id": created.entity_id, "changes": {"status": "done"}}, None))
     await _quiet(client, uid)
+    # one more command, so that the newest run has processed a workflow task of its own
+    await b.command(uid, "set_preference", make_event(
+        "preference.set", {"key": "seat", "value": "aisle"}, None))
+    await _quiet(client, uid)
     return await chain(client, uid)
 
 

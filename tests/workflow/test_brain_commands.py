@@ -9,7 +9,14 @@ import pytest
 from app.brain import make_event
 from mcos.errors import NotFoundError, RateLimited, ValidationFailed
 from tests.conftest import Stack, eventually, user_id
-from tests.workflow.helpers import brain, history_event_types, snapshot, task_event, user_message
+from tests.workflow.helpers import (
+    brain,
+    history_event_types,
+    settled_history,
+    snapshot,
+    task_event,
+    user_message,
+)
 
 
 async def test_same_event_twice_changes_state_once(stack: Stack) -> None:
@@ -55,7 +62,7 @@ async def test_refused_commands_leave_no_trace_in_history(stack: Stack) -> None:
     uid = user_id()
     b = brain(stack.client, stack.settings)
     created = await b.command(uid, "create_task", task_event("Real task"))
-    before = await history_event_types(stack.client, uid)
+    before = await settled_history(stack.client, uid)
 
     missing = "task_" + "0" * 32
     with pytest.raises(NotFoundError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
@@ -24,6 +25,7 @@ async def replay_failures(histories: list[WorkflowHistory]) -> dict[str, str]:
         if result.replay_failure is not None:
             failures[f"run {i}"] = repr(result.replay_failure)
             print(f"run {i} of {h.workflow_id}: {result.replay_failure}")  # full text on failure
+            (Path(tempfile.gettempdir()) / f"replay-failure-{i}.json").write_text(h.to_json())  # noqa: ASYNC240
     return failures
 
 
@@ -45,7 +47,7 @@ async def test_fresh_histories_replay_without_nondeterminism(stack: Stack) -> No
 
 
 async def test_recorded_histories_replay() -> None:
-    files = sorted(HISTORIES.glob("*.json"))
+    files = sorted(HISTORIES.rglob("*.json"))  # every recorded version, old ones included
     assert files, "no recorded histories: run `python -m tests.workflow.record_history`"
     histories = [
         WorkflowHistory.from_json(f"user-brain:{f.stem}", json.loads(f.read_text()))
