@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -234,9 +234,6 @@ class UserBrainWorkflow:
         return len(self.state.messages) > self.config.message_limit
 
     # --- applying events ----------------------------------------------------------
-
-    def _now(self):  # noqa: ANN202 - a datetime, kept short for call sites
-        return workflow.now()
 
     def new_id(self, prefix: str) -> str:
         now_ms = int(workflow.now().timestamp() * 1000)
@@ -751,11 +748,3 @@ def _entity_id(event: Event) -> str | None:
         return p.get("search_id")
     return p.get("id")
 
-
-__all__ = [
-    "SEARCH_ATTRIBUTES",
-    "UserBrainWorkflow",
-    "workflow_id",
-    "ActivityError",
-    "CancelledError",
-]
