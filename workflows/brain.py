@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         UserMessagePayload,
     )
     from workflows import turns
-    from workflows.reducer import reduce, usage_for_day
+    from workflows.reducer import reduce
 
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
@@ -430,18 +430,9 @@ class UserBrainWorkflow:
     # --- updates (commands that answer) --------------------------------------------
 
     def _check_write_budget(self) -> None:
-        usage = usage_for_day(self.state.counters.usage, workflow.now().date().isoformat())
-        if usage.writes >= self.config.writes_per_day:
-            raise ApplicationError(
-                "daily write limit reached",
-                {
-                    "limit_type": "writes_per_day",
-                    "limit": self.config.writes_per_day,
-                    "current": usage.writes,
-                },
-                type="rate_limited",
-                non_retryable=True,
-            )
+        turns.check_daily_limit(
+            self, "writes", self.config.writes_per_day, "writes_per_day", "write"
+        )
 
     def _validate_command(self, name: str, event: Event) -> None:
         """Validators run before anything is recorded: a refusal leaves no history."""

@@ -243,19 +243,26 @@ async def run_tool(
     return outcome
 
 
-def check_flight_quota(wf: UserBrainWorkflow) -> None:
+def check_daily_limit(
+    wf: UserBrainWorkflow, counter: str, limit: int, limit_type: str, what: str
+) -> None:
+    """Refuse with a ``rate_limited`` ApplicationError once today's ``counter`` is used up."""
     usage = usage_for_day(wf.state.counters.usage, workflow.now().date().isoformat())
-    if usage.flight_searches >= wf.config.flight_searches_per_day:
+    current = getattr(usage, counter)
+    if current >= limit:
         raise ApplicationError(
-            "daily flight search limit reached",
-            {
-                "limit_type": "flight_searches_per_day",
-                "limit": wf.config.flight_searches_per_day,
-                "current": usage.flight_searches,
-            },
+            f"daily {what} limit reached",
+            {"limit_type": limit_type, "limit": limit, "current": current},
             type="rate_limited",
             non_retryable=True,
         )
+
+
+def check_flight_quota(wf: UserBrainWorkflow) -> None:
+    check_daily_limit(
+        wf, "flight_searches", wf.config.flight_searches_per_day, "flight_searches_per_day",
+        "flight search",
+    )
 
 
 async def _flight_search_tool(
