@@ -111,12 +111,7 @@ def _from_duffel(offer: dict[str, Any]) -> FlightOption:
         origin_name=_name(origin),
         destination_code=_code(dest),
         destination_name=_name(dest),
-        departure_date=departing.date(),
-        departure_time=departing.strftime("%H:%M"),
-        departure_at=departing.isoformat(timespec="minutes"),
-        arrival_date=arriving.date(),
-        arrival_time=arriving.strftime("%H:%M"),
-        arrival_at=arriving.isoformat(timespec="minutes"),
+        **_times(departing, arriving),
         duration_minutes=duration,
         stops=len(segments) - 1,
         baggage=_baggage(first),
@@ -131,6 +126,18 @@ def _from_duffel(offer: dict[str, Any]) -> FlightOption:
         return_departure_at=back["segments"][0]["departing_at"] if back else None,
         return_arrival_at=back["segments"][-1]["arriving_at"] if back else None,
     )
+
+
+def _times(departing: datetime, arriving: datetime) -> dict[str, Any]:
+    """The departure/arrival fields of a ``FlightOption``, in the airports' local time."""
+    return {
+        "departure_date": departing.date(),
+        "departure_time": departing.strftime("%H:%M"),
+        "departure_at": departing.isoformat(timespec="minutes"),
+        "arrival_date": arriving.date(),
+        "arrival_time": arriving.strftime("%H:%M"),
+        "arrival_at": arriving.isoformat(timespec="minutes"),
+    }
 
 
 def _carrier_code(name: str) -> str:
@@ -162,12 +169,7 @@ def _from_summary(offer: dict[str, Any]) -> FlightOption:
         origin_name=_name(origin),
         destination_code=dest,
         destination_name=_name(dest),
-        departure_date=departing.date(),
-        departure_time=departing.strftime("%H:%M"),
-        departure_at=departing.isoformat(timespec="minutes"),
-        arrival_date=arriving.date(),
-        arrival_time=arriving.strftime("%H:%M"),
-        arrival_at=arriving.isoformat(timespec="minutes"),
+        **_times(departing, arriving),
         duration_minutes=duration,
         stops=len(connections),
         total=_money(price.get("amount")) or 0.0,

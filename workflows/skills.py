@@ -421,9 +421,8 @@ def flight_request(
     if not args.get("departure_date"):
         raise SkillInputError("Which day do you want to leave?")
     cabin = args.get("cabin_class") or state.preferences.get("cabin_class") or "economy"
+    # prefer_nonstop ranks non-stops first (flights/rank.py); it does not filter the search
     max_connections = args.get("max_connections")
-    if max_connections is None and state.preferences.get("prefer_nonstop") is True:
-        max_connections = None  # a preference ranks non-stops first; it does not filter
     try:
         req = validate_request(
             str(origin),

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from temporalio.client import Client
 
@@ -19,7 +18,7 @@ from app.main import create_app
 from mcos.auth import issue_dev_token
 from mcos.bus import MemoryBus, RealtimeBus
 from mcos.settings import Settings
-from tests.conftest import free_port, user_id
+from tests.conftest import free_port, serving, user_id
 
 
 @dataclass
@@ -55,21 +54,8 @@ async def running_api(
     settings = settings.model_copy(update={"port": port, "embedded_worker": embedded_worker})
     bus = bus or MemoryBus()
     app = create_app(settings, bus=bus, client=client, provider=provider)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                          lifespan="on", ws_max_size=2**20))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield Api(settings, f"http://127.0.0.1:{port}", bus, app)
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(app, port, log_config=None, lifespan="on", ws_max_size=2**20) as url:
+        yield Api(settings, url, bus, app)
 
 
 @pytest.fixture

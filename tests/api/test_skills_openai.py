@@ -9,7 +9,6 @@ answers the flight activity's ranking request with a JSON ranking.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -17,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from temporalio.client import Client
 
 from llm.base import LlmRequest
@@ -26,7 +24,7 @@ from llm.offline import respond, split_pieces
 from mcos.settings import Settings
 from tests.api import skills_scenarios as flows
 from tests.api.conftest import Api, running_api
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.llm.conftest import Script, StandIn, _app
 from tests.llm.test_openai_provider import _chunk, text, tool_delta, usage
 
@@ -89,19 +87,9 @@ class ToolModel(StandIn):
 @pytest.fixture
 async def model() -> AsyncIterator[ToolModel]:
     stand_in = ToolModel()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(stand_in), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "stand-in did not start"
-    stand_in.base_url = f"http://127.0.0.1:{port}/v1"
-    yield stand_in
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=5)
+    async with serving(_app(stand_in)) as url:
+        stand_in.base_url = f"{url}/v1"
+        yield stand_in
 
 
 @pytest.fixture

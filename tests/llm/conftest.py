@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.conftest import serving
 
 
 @dataclass
@@ -69,31 +69,12 @@ def _app(stand_in: StandIn) -> FastAPI:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 async def _stand_in_server() -> AsyncIterator[StandIn]:
     stand_in = StandIn()
-    port = _free_port()
-    config = uvicorn.Config(
-        _app(stand_in), host="127.0.0.1", port=port, log_level="warning",
-        timeout_graceful_shutdown=1, lifespan="off",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "stand-in server did not start"
-    stand_in.base_url = f"http://127.0.0.1:{port}/v1"
-    yield stand_in
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=5)
+    async with serving(_app(stand_in)) as url:
+        stand_in.base_url = f"{url}/v1"
+        yield stand_in
 
 
 @pytest.fixture

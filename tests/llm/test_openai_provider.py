@@ -12,7 +12,8 @@ from llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 from llm.openai_provider import OpenAIProvider
 from llm.tools import TOOL_SCHEMAS
 from mcos.settings import Settings
-from tests.llm.conftest import Script, StandIn, _free_port
+from tests.conftest import free_port
+from tests.llm.conftest import Script, StandIn
 
 
 def settings(base_url: str, **overrides: Any) -> Settings:
@@ -246,7 +247,7 @@ async def test_slow_but_steady_stream_completes(stand_in: StandIn) -> None:
 
 
 async def test_connection_refused_is_retryable() -> None:
-    base_url = f"http://127.0.0.1:{_free_port()}/v1"
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(LlmError) as err:
         await collect(OpenAIProvider(settings(base_url)), LlmRequest(messages=MESSAGES))
     assert err.value.retryable is True
