@@ -125,6 +125,13 @@ def archived_page(
         return list(session.exec(query).all())
 
 
+def archived_seq(engine: Engine, user_id: str, message_id: str) -> int | None:
+    """The ``seq`` of one of the user's archived messages (None: not theirs, or unknown)."""
+    with Session(engine) as session:
+        row = session.get(ArchivedMessage, message_id)
+        return row.seq if row is not None and row.user_id == user_id else None
+
+
 def count_archived(engine: Engine, user_id: str) -> int:
     with Session(engine) as session:
         query = select(func.count()).select_from(ArchivedMessage)

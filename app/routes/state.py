@@ -48,7 +48,7 @@ async def get_history(
     if before is not None:
         hit = next((m for m in state.messages if m.id == before), None)
         if hit is None:
-            row = await asyncio.to_thread(_archived_seq, engine, user.user_id, before)
+            row = await asyncio.to_thread(db.archived_seq, engine, user.user_id, before)
             if row is None:
                 raise NotFoundError(f"no message {before}")
             before_seq = row
@@ -72,14 +72,6 @@ async def get_history(
     more = len(page) > limit
     page = page[:limit]
     return {"messages": page, "next_before": page[-1]["id"] if more and page else None}
-
-
-def _archived_seq(engine, user_id: str, message_id: str) -> int | None:  # noqa: ANN001
-    from sqlmodel import Session
-
-    with Session(engine) as session:
-        row = session.get(db.ArchivedMessage, message_id)
-        return row.seq if row is not None and row.user_id == user_id else None
 
 
 def _archived_view(row: db.ArchivedMessage) -> dict:
