@@ -63,6 +63,13 @@ PUBLISH_BATCH = 100
 # v2 (workflow.patched id): frames published by a regular activity, one of each side
 # effect per loop pass, small backlogs before continue-as-new. v1 histories still replay.
 V2_SIDE_EFFECTS = "side-effects-v2"
+# v3: continue-as-new is never starved by a backlog: when it is due (by the run's history
+# length), the brain continues as soon as the carried input fits CARRY_BUDGET_BYTES (the
+# outbox and the messages still to archive travel with the state), instead of waiting for
+# the backlog to drain.
+V3_CARRY_BACKLOG = "carry-backlog-v3"
+CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
+CARRY_WINDOW_EVENTS = 100
 
 SA_USER = SearchAttributeKey.for_keyword("McosUserId")
 SA_MESSAGES = SearchAttributeKey.for_int("McosMessageCount")
@@ -138,12 +145,14 @@ class UserBrainWorkflow:
         self.turn_handle: workflow.ActivityHandle[Any] | None = None
         self.turn_operation: str | None = None
         self.events_this_run = 0
+        self.v3 = False  # set at the start of run(): histories recorded before v3 replay as v2
         self._sa_values: tuple[Any, ...] | None = None
 
     # --- main loop ------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: BrainInput) -> None:
+        self.v3 = workflow.patched(V3_CARRY_BACKLOG)
         workflow.logger.info("brain started", extra={"user_id": self.user_id, "run": self.runs})
         turn_loop = asyncio.create_task(self._turn_loop())
         while True:
@@ -171,7 +180,7 @@ class UserBrainWorkflow:
                 self.window = []
                 workflow.logger.info("brain erased", extra={"user_id": self.user_id})
                 return
-            if self._continue_as_new_due() and not self.turn_running and self._backlog_small():
+            if self._continue_as_new_due() and not self.turn_running and self._may_continue():
                 # Under a steady stream of signals there is always something to publish:
                 # the outbox, queued turns and a due backup travel with the carried state.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -202,19 +211,28 @@ class UserBrainWorkflow:
             if self._archive_due():
                 await self._archive()
 
-    def _backlog_small(self) -> bool:
-        """v2: a big backlog of frames or of messages to archive goes out before a
-        continue-as-new, so the carried input stays far below Temporal's payload limit."""
+    def _may_continue(self) -> bool:
+        """Whether a due continue-as-new may happen now.
+
+        v3: as soon as the carried input (backlog included) fits the budget; only a backlog
+        too big to carry is drained first, one pass at a time. v2 waited for the whole
+        backlog to drain, which a steady burst never allowed (one run grew past 2 MB).
+        """
         if not workflow.patched(V2_SIDE_EFFECTS):
             return True
-        return len(self.outbox) <= PUBLISH_BATCH and not self._archive_due()
+        small = len(self.outbox) <= PUBLISH_BATCH and not self._archive_due()
+        if small or not self.v3:
+            return small
+        return len(self._carry_over().model_dump_json()) <= CARRY_BUDGET_BYTES
 
     def _carry_over(self) -> BrainInput:
         return BrainInput(
             user_id=self.user_id,
             config=self.config,
             state=self.state,
-            event_window=self.window,
+            # The newest events only: the carried input (in the history of both runs) stays
+            # small; a delta older than the window is answered with a snapshot.
+            event_window=self.window[-CARRY_WINDOW_EVENTS:],
             seen_event_ids=list(self.seen_events.items.keys()),
             seen_actions=list(self.seen_actions.items.values()),
             pending_turns=self.turns,
@@ -227,7 +245,9 @@ class UserBrainWorkflow:
         info = workflow.info()
         return (
             info.is_continue_as_new_suggested()
-            or self.events_this_run >= self.config.continue_as_new_events
+            # v3 counts the run's history events (signals included), v2 the events applied
+            or (info.get_current_history_length() if self.v3 else self.events_this_run)
+            >= self.config.continue_as_new_events
         )
 
     def _archive_due(self) -> bool:
