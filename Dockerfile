@@ -14,9 +14,6 @@ COPY app ./app
 COPY workflows ./workflows
 COPY activities ./activities
 COPY mcos ./mcos
-COPY llm ./llm
-COPY flights ./flights
-COPY calendar_sync ./calendar_sync
 COPY worker.py ./
 RUN pip install .
 COPY --from=web /src/web/dist ./web/dist

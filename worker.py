@@ -10,11 +10,11 @@ import signal
 
 import structlog
 
-from mcos.bus import make_bus
-from mcos.db import get_engine
-from mcos.logging import configure_logging
-from mcos.runtime import build_worker, connect_client, ensure_retention_schedule
-from mcos.settings import Settings, get_settings
+from mcos.infra.bus import make_bus
+from mcos.infra.db import get_engine
+from mcos.infra.logging import configure_logging
+from mcos.infra.runtime import build_worker, connect_client, ensure_retention_schedule
+from mcos.kernel.settings import Settings, get_settings
 
 log = structlog.get_logger("worker")
 

@@ -23,12 +23,12 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from calendar_sync.diff import diff_calendar
-from calendar_sync.errors import CalendarSourceError
-from calendar_sync.google_mcp import GoogleCalendarMcp
-from calendar_sync.ics import fetch_ics, parse_ics, redact_source
-from calendar_sync.location import check_ics_location
-from mcos.contracts import (
+from mcos.calendar.diff import diff_calendar
+from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.google_mcp import GoogleCalendarMcp
+from mcos.calendar.ics import fetch_ics, parse_ics, redact_source
+from mcos.calendar.location import check_ics_location
+from mcos.kernel.contracts import (
     CalendarApplyInput,
     CalendarApplyOutput,
     CalendarFetchInput,
@@ -36,8 +36,8 @@ from mcos.contracts import (
     CalendarSource,
     CalendarSyncStatus,
 )
-from mcos.models import CalendarEvent, CalendarSyncedPayload, CalendarWindow, Event
-from mcos.settings import Settings
+from mcos.kernel.models import CalendarEvent, CalendarSyncedPayload, CalendarWindow, Event
+from mcos.kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +122,7 @@ class CalendarActivities:
 
     @activity.defn(name="apply_calendar_sync")
     async def apply_calendar_sync(self, inp: CalendarApplyInput) -> CalendarApplyOutput:
-        from app.brain import BrainClient  # the one door into the brain (signal-with-start)
+        from workflows.client import BrainClient  # the one door into the brain (signal-with-start)
 
         structlog.contextvars.bind_contextvars(user_id=inp.user_id, source=inp.source)
         client = self._client or activity.client()

@@ -15,15 +15,15 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from flights.client import search_flights_mcp
-from flights.errors import FlightInputError, FlightToolError, FlightToolTimeout
-from flights.models import FlightOption
-from flights.normalize import normalize_offers
-from flights.rank import RankedFlight, rank_options, validate_llm_ranking
-from mcos.circuit import CircuitBreaker
-from mcos.contracts import FlightSearchInput, FlightSearchOutput
-from mcos.metrics import TOOL_INVOCATIONS, TOOL_LATENCY
-from mcos.settings import Settings
+from mcos.flights.client import search_flights_mcp
+from mcos.flights.errors import FlightInputError, FlightToolError, FlightToolTimeout
+from mcos.flights.models import FlightOption
+from mcos.flights.normalize import normalize_offers
+from mcos.flights.rank import RankedFlight, rank_options, validate_llm_ranking
+from mcos.infra.circuit import CircuitBreaker
+from mcos.infra.metrics import TOOL_INVOCATIONS, TOOL_LATENCY
+from mcos.kernel.contracts import FlightSearchInput, FlightSearchOutput
+from mcos.kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 MAX_OPTIONS_KEPT = 8
@@ -102,7 +102,7 @@ class FlightActivities:
         self, options: list[FlightOption], inp: FlightSearchInput
     ) -> list[RankedFlight] | None:
         """Ask the model for ``{ranked: [...]}``; one fix-up attempt, then the scorer."""
-        from llm.base import LlmError, LlmRequest, TokenChunk
+        from mcos.llm.base import LlmError, LlmRequest, TokenChunk
 
         brief = [
             o.model_dump(

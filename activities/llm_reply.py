@@ -14,10 +14,10 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
-from mcos.bus import RealtimeBus
-from mcos.contracts import LlmTurnInput, LlmTurnResult, ToolCall
-from mcos.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
+from mcos.infra.bus import RealtimeBus
+from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
+from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
+from mcos.llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 
 log = structlog.get_logger(__name__)
 
@@ -87,12 +87,14 @@ class LlmActivities:
                     usage = chunk
         except asyncio.CancelledError:
             log.info("generation interrupted", tokens=index - inp.index_offset)
-            return self._result(parts, calls, usage, index - inp.index_offset, attempt,
-                                "interrupted")
+            return self._result(
+                parts, calls, usage, index - inp.index_offset, attempt, "interrupted"
+            )
         except LlmError as exc:
             LLM_FAILURES.inc()
-            log.warning("llm failed", retryable=exc.retryable, status_code=exc.status_code,
-                        attempt=attempt)
+            log.warning(
+                "llm failed", retryable=exc.retryable, status_code=exc.status_code, attempt=attempt
+            )
             raise ApplicationError(
                 str(exc),
                 type="LlmError" if exc.retryable else "LlmNonRetryable",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from mcos.bus import RealtimeBus
-from mcos.contracts import PublishInput
-from mcos.metrics import REALTIME_FRAMES_PUBLISHED
+from mcos.infra.bus import RealtimeBus
+from mcos.infra.metrics import REALTIME_FRAMES_PUBLISHED
+from mcos.kernel.contracts import PublishInput
 
 
 class PublishActivities:

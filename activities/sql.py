@@ -8,9 +8,9 @@ import structlog
 from sqlalchemy import Engine
 from temporalio import activity
 
-from mcos import db
-from mcos.contracts import ArchiveInput, ArchiveResult, BackupInput, PurgeInput
-from mcos.metrics import MESSAGES_ARCHIVED
+from mcos.infra import db
+from mcos.infra.metrics import MESSAGES_ARCHIVED
+from mcos.kernel.contracts import ArchiveInput, ArchiveResult, BackupInput, PurgeInput
 
 log = structlog.get_logger(__name__)
 
@@ -25,8 +25,9 @@ class SqlActivities:
             db.archive_messages, self.engine, inp.user_id, inp.messages
         )
         MESSAGES_ARCHIVED.inc(inserted)
-        log.info("messages archived", user_id=inp.user_id, count=len(inp.messages),
-                 inserted=inserted)
+        log.info(
+            "messages archived", user_id=inp.user_id, count=len(inp.messages), inserted=inserted
+        )
         return ArchiveResult(archived_ids=[m["id"] for m in inp.messages], inserted=inserted)
 
     @activity.defn(name="backup_profile")

@@ -13,11 +13,11 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.brain import BrainClient
 from app.context import AppContext
 from app.views import state_view
-from mcos import db
+from mcos.infra import db
 from workflows.brain import workflow_id
+from workflows.client import BrainClient
 
 log = structlog.get_logger(__name__)
 ERASE_WAIT_S = 30.0
@@ -47,14 +47,24 @@ async def export_user(ctx: AppContext, user_id: str) -> dict[str, Any]:
 def _sql_export(engine: Any, user_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     rows = db.archived_page(engine, user_id, None, 1_000_000)
     archived = [
-        {"id": r.id, "seq": r.seq, "role": r.role, "text": r.text,
-         "created_at": r.created_at.isoformat(), "data": r.data}
+        {
+            "id": r.id,
+            "seq": r.seq,
+            "role": r.role,
+            "text": r.text,
+            "created_at": r.created_at.isoformat(),
+            "data": r.data,
+        }
         for r in reversed(rows)
     ]
     backup = db.load_profile(engine, user_id)
     profile = (
-        {"seq": backup.seq, "preferences": backup.preferences, "memories": backup.memories,
-         "updated_at": backup.updated_at.isoformat()}
+        {
+            "seq": backup.seq,
+            "preferences": backup.preferences,
+            "memories": backup.memories,
+            "updated_at": backup.updated_at.isoformat(),
+        }
         if backup is not None
         else None
     )
@@ -88,8 +98,12 @@ async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> d
     rows = await asyncio.to_thread(db.delete_user, ctx.engine, user_id)
     await ctx.bus.forget(user_id)
     log.info("account erased", user_id=user_id, runs_deleted=runs, sql_rows_deleted=rows)
-    return {"erased": True, "runs_deleted": runs, "schedules_deleted": schedules,
-            "sql_rows_deleted": rows}
+    return {
+        "erased": True,
+        "runs_deleted": runs,
+        "schedules_deleted": schedules,
+        "sql_rows_deleted": rows,
+    }
 
 
 async def _wait_closed(brain: BrainClient, user_id: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.brain import BrainClient, make_event
 from app.schemas import MessageAccepted
-from mcos.errors import RateLimited
-from mcos.ids import new_id
-from mcos.metrics import MESSAGES_CREATED
-from mcos.ratelimit import RateLimiter, decision_to_error
-from mcos.settings import Settings
+from mcos.infra.metrics import MESSAGES_CREATED
+from mcos.infra.ratelimit import RateLimiter, decision_to_error
+from mcos.kernel.errors import RateLimited
+from mcos.kernel.ids import new_id
+from mcos.kernel.settings import Settings
+from workflows.client import BrainClient, make_event
 
 
 async def check_message_rate(limiter: RateLimiter, settings: Settings, user_id: str) -> None:

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from app.brain import BrainClient
-from mcos.auth import TokenVerifier
-from mcos.bus import RealtimeBus
-from mcos.errors import Unavailable
-from mcos.ratelimit import RateLimiter
-from mcos.runtime import connect_client
-from mcos.settings import Settings
+from mcos.infra.auth import TokenVerifier
+from mcos.infra.bus import RealtimeBus
+from mcos.infra.ratelimit import RateLimiter
+from mcos.infra.runtime import connect_client
+from mcos.kernel.errors import Unavailable
+from mcos.kernel.settings import Settings
+from workflows.client import BrainClient
 
 
 @dataclass

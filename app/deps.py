@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from app.brain import BrainClient
-from app.calendar_schedules import CalendarScheduler
 from app.context import AppContext
-from mcos.auth import Principal, extract_token
-from mcos.bus import RealtimeBus
-from mcos.errors import AuthError, ForbiddenError
-from mcos.settings import Settings
+from mcos.infra.auth import Principal, extract_token
+from mcos.infra.bus import RealtimeBus
+from mcos.kernel.errors import AuthError, ForbiddenError
+from mcos.kernel.settings import Settings
+from workflows.client import BrainClient
+from workflows.schedules import CalendarScheduler
 
 USER_HEADER_RE = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
 

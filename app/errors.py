@@ -8,8 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcos.errors import DomainError
-from mcos.metrics import RATE_LIMIT_REJECTIONS
+from mcos.infra.metrics import RATE_LIMIT_REJECTIONS
+from mcos.kernel.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +37,9 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         too_large = any(e["type"] == "string_too_long" and "text" in e["loc"] for e in errors)
         if too_large:
-            body = error_body(request, "payload_too_large", "message text is too long",
-                              {"errors": errors})
+            body = error_body(
+                request, "payload_too_large", "message text is too long", {"errors": errors}
+            )
             return JSONResponse(body, status_code=413)
         body = error_body(request, "invalid_request", "the request is invalid", {"errors": errors})
         return JSONResponse(body, status_code=422)
@@ -48,9 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(
-            error_body(request, code, str(exc.detail)), status_code=exc.status_code
-        )
+        return JSONResponse(error_body(request, code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

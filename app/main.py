@@ -34,20 +34,32 @@ from app.routes import (
     travel,
     ws,
 )
-from mcos.auth import TokenVerifier
-from mcos.bus import RealtimeBus, make_bus
-from mcos.db import get_engine
-from mcos.logging import configure_logging
-from mcos.ratelimit import make_rate_limiter
-from mcos.settings import Settings, get_settings
+from mcos.infra.auth import TokenVerifier
+from mcos.infra.bus import RealtimeBus, make_bus
+from mcos.infra.db import get_engine
+from mcos.infra.logging import configure_logging
+from mcos.infra.ratelimit import make_rate_limiter
+from mcos.kernel.settings import Settings, get_settings
 
 log = structlog.get_logger("app")
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (auth, messages, state, tasks, preferences, memory, calendar, travel, tools,
-                   ws, privacy, admin):
+    for module in (
+        auth,
+        messages,
+        state,
+        tasks,
+        preferences,
+        memory,
+        calendar,
+        travel,
+        tools,
+        ws,
+        privacy,
+        admin,
+    ):
         router.include_router(module.router)
     return router
 
@@ -75,10 +87,11 @@ def create_app(
         app.state.ctx = ctx
         worker_task = None
         if settings.embedded_worker:
-            from mcos.runtime import build_worker, ensure_retention_schedule
+            from mcos.infra.runtime import build_worker, ensure_retention_schedule
 
-            worker = build_worker(await ctx.temporal(), settings, ctx.bus, ctx.engine,
-                                  provider=provider)
+            worker = build_worker(
+                await ctx.temporal(), settings, ctx.bus, ctx.engine, provider=provider
+            )
             await ensure_retention_schedule(await ctx.temporal(), settings)
             worker_task = asyncio.create_task(worker.run())
             ctx.worker_running = True
@@ -119,8 +132,11 @@ def _mount_ui(app: FastAPI, settings: Settings) -> None:
         @app.get("/", include_in_schema=False)
         async def ui_missing() -> JSONResponse:
             return JSONResponse(
-                {"message": "The chat UI is not built: run `npm --prefix web ci && "
-                 "npm --prefix web run build`, or start with `mcos dev`.", "api": "/docs"}
+                {
+                    "message": "The chat UI is not built: run `npm --prefix web ci && "
+                    "npm --prefix web run build`, or start with `mcos dev`.",
+                    "api": "/docs",
+                }
             )
 
         return

@@ -8,7 +8,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcos.ids import is_id, new_id
+from mcos.kernel.ids import is_id, new_id
 
 log = structlog.get_logger("http")
 
@@ -36,8 +36,13 @@ class RequestContextMiddleware:
 
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body_bytes:
-            await _send_json(send, 413, request_id, "payload_too_large",
-                             f"request body over {self.max_body_bytes} bytes")
+            await _send_json(
+                send,
+                413,
+                request_id,
+                "payload_too_large",
+                f"request body over {self.max_body_bytes} bytes",
+            )
             return
 
         started = time.perf_counter()
@@ -70,8 +75,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, counting_receive, send_with_id)
         except _BodyTooLarge:
-            await _send_json(send, 413, request_id, "payload_too_large",
-                             f"request body over {self.max_body_bytes} bytes")
+            await _send_json(
+                send,
+                413,
+                request_id,
+                "payload_too_large",
+                f"request body over {self.max_body_bytes} bytes",
+            )
             status = 413
         finally:
             if scope["path"] not in ("/health", "/metrics"):

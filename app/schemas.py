@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mcos.models import KEY_PATTERN, MAX_TEXT_BYTES
+from mcos.kernel.models import KEY_PATTERN, MAX_TEXT_BYTES
 
 CLIENT_ACTION = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -93,8 +93,9 @@ class CalendarSourceIn(Body):
     kind: Literal["ics", "google"]
     url: str | None = Field(default=None, max_length=2048)
     path: str | None = Field(default=None, max_length=1024)
-    calendar_id: str = Field(default="primary", min_length=1, max_length=256,
-                             pattern=r"^[A-Za-z0-9_.@#:+-]+$")
+    calendar_id: str = Field(
+        default="primary", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.@#:+-]+$"
+    )
 
 
 class CalendarEventIn(Body):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcos.models import BrainState
+from mcos.kernel.models import BrainState
 
 
 def state_view(state: BrainState, message_limit: int | None = None) -> dict[str, Any]:

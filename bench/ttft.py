@@ -31,11 +31,11 @@ from temporalio.worker import Worker  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
-from mcos.auth import issue_dev_token  # noqa: E402
-from mcos.bus import MemoryBus  # noqa: E402
-from mcos.devserver import DevServer  # noqa: E402
-from mcos.runtime import workflow_runner  # noqa: E402
-from mcos.settings import Settings  # noqa: E402
+from mcos.infra.auth import issue_dev_token  # noqa: E402
+from mcos.infra.bus import MemoryBus  # noqa: E402
+from mcos.infra.devserver import DevServer  # noqa: E402
+from mcos.infra.runtime import workflow_runner  # noqa: E402
+from mcos.kernel.settings import Settings  # noqa: E402
 from workflows.brain import SEARCH_ATTRIBUTES, workflow_id  # noqa: E402
 
 
@@ -62,8 +62,13 @@ async def floor_once(client: Client, wid: str, task_queue: str) -> float:
 
 async def bench_floor(client: Client, turns: int, users: int) -> tuple[list[float], list[float]]:
     tq = f"floor-{uuid.uuid4().hex[:6]}"
-    async with Worker(client, task_queue=tq, workflows=[FloorWorkflow],
-                      activities=[floor_activity], workflow_runner=workflow_runner()):
+    async with Worker(
+        client,
+        task_queue=tq,
+        workflows=[FloorWorkflow],
+        activities=[floor_activity],
+        workflow_runner=workflow_runner(),
+    ):
         wids = [f"floor-{uuid.uuid4().hex[:8]}" for _ in range(users)]
         for wid in wids:
             await client.start_workflow(FloorWorkflow.run, id=wid, task_queue=tq)
@@ -84,9 +89,16 @@ async def relay_latency(bus: MemoryBus, ws, user: str, n: int = 300) -> list[flo
 
     async def publish() -> None:
         for i in range(n):
-            await bus.publish(user, [{"type": "llm.token", "operation_id": "op_bench",
-                                      "data": {"index": i, "text": "tok ",
-                                               "sent": time.perf_counter()}}])
+            await bus.publish(
+                user,
+                [
+                    {
+                        "type": "llm.token",
+                        "operation_id": "op_bench",
+                        "data": {"index": i, "text": "tok ", "sent": time.perf_counter()},
+                    }
+                ],
+            )
             await asyncio.sleep(0.005)
 
     producer = asyncio.create_task(publish())
@@ -100,8 +112,15 @@ async def relay_latency(bus: MemoryBus, ws, user: str, n: int = 300) -> list[flo
 
 async def turn_once(ws, relay: list[float], counts: list[int]) -> float:  # noqa: ANN001
     sent = time.perf_counter()
-    await ws.send(json.dumps({"type": "message.send", "text": "Hello! What can you do?",
-                              "client_action_id": uuid.uuid4().hex}))
+    await ws.send(
+        json.dumps(
+            {
+                "type": "message.send",
+                "text": "Hello! What can you do?",
+                "client_action_id": uuid.uuid4().hex,
+            }
+        )
+    )
     first = None
     tokens = 0
     while True:
@@ -123,8 +142,9 @@ async def bench_project(base: str, settings: Settings, bus: MemoryBus, turns: in
 
     async def connect(user: str):  # noqa: ANN202
         token = issue_dev_token(user, settings)
-        ws = await websockets.connect(base.replace("http", "ws") + "/api/v1/ws",
-                                      subprotocols=["bearer", token])
+        ws = await websockets.connect(
+            base.replace("http", "ws") + "/api/v1/ws", subprotocols=["bearer", token]
+        )
         await ws.send(json.dumps({"type": "ping"}))
         while json.loads(await ws.recv())["type"] != "pong":
             pass
@@ -158,9 +178,12 @@ async def bench_project(base: str, settings: Settings, bus: MemoryBus, turns: in
 async def history_per_turn(client: Client, user: str) -> tuple[float, bool]:
     history = await client.get_workflow_handle(workflow_id(user)).fetch_history()
     text = history.to_json()
-    turns = sum(1 for e in history.events
-                if e.WhichOneof("attributes") == "activity_task_scheduled_event_attributes"
-                and e.activity_task_scheduled_event_attributes.activity_type.name == "llm_reply")
+    turns = sum(
+        1
+        for e in history.events
+        if e.WhichOneof("attributes") == "activity_task_scheduled_event_attributes"
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "llm_reply"
+    )
     no_tokens = '"llm.token"' not in text and "llm.token" not in text
     return len(history.events) / max(turns, 1), no_tokens
 
@@ -181,23 +204,31 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             port = _free_port()
             settings = Settings(
-                _env_file=None, data_dir=Path(tmp), temporal_address=server.address,
-                temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", offline_token_delay_ms=0,
-                embedded_worker=True, port=port, web_dist=Path(tmp) / "none",
-                limit_messages_per_minute=10_000, log_level="WARNING",
+                _env_file=None,
+                data_dir=Path(tmp),
+                temporal_address=server.address,
+                temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+                offline_token_delay_ms=0,
+                embedded_worker=True,
+                port=port,
+                web_dist=Path(tmp) / "none",
+                limit_messages_per_minute=10_000,
+                log_level="WARNING",
                 limit_ws_frames_per_minute=10_000_000,  # measure latency, not the budget
                 temporal_search_attributes=True,
             )
             bus = MemoryBus()
             app = create_app(settings, bus=bus, client=client)
-            api = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                log_level="warning", lifespan="on"))
+            api = uvicorn.Server(
+                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            )
             api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             task = asyncio.create_task(api.serve())
             while not api.started:
                 await asyncio.sleep(0.05)
             single, many, relay, throughput = await bench_project(
-                f"http://127.0.0.1:{port}", settings, bus, args.turns, args.users)
+                f"http://127.0.0.1:{port}", settings, bus, args.turns, args.users
+            )
             per_turn, no_tokens = await history_per_turn(client, "bench-solo")
             api.should_exit = True
             await task
@@ -207,8 +238,7 @@ async def main() -> None:
     print("\nTime to first token (signal/message → first activity start / first token)")
     print(f"  (a) bare Temporal floor, 1 user          {fmt(floor_1)}")
     print(f"  (b) this project, 1 user                 {fmt(single)}")
-    print(f"      ratio b/a at p50: {pct(single, 50) / pct(floor_1, 50):.2f}"
-          "   (target ≤ 1.3)")
+    print(f"      ratio b/a at p50: {pct(single, 50) / pct(floor_1, 50):.2f}   (target ≤ 1.3)")
     print(f"  (a) bare Temporal floor, {args.users} users        {fmt(floor_n)}")
     print(f"  (b) this project, {args.users} users               {fmt(many)}")
     print(f"      ratio b/a at p50: {pct(many, 50) / pct(floor_n, 50):.2f}")

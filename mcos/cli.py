@@ -12,14 +12,14 @@ from pathlib import Path
 
 import structlog
 
-from mcos.settings import get_settings
+from mcos.kernel.settings import get_settings
 
 log = structlog.get_logger("mcos")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from mcos.auth import issue_dev_token
+    from mcos.infra.auth import issue_dev_token
 
     settings = get_settings()
     try:
@@ -55,7 +55,7 @@ async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
     import uvicorn
 
     from app.main import create_app
-    from mcos.devserver import DevServer
+    from mcos.infra.devserver import DevServer
     from workflows.brain import SEARCH_ATTRIBUTES
 
     server = None
@@ -77,7 +77,11 @@ async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
     settings = settings.model_copy(update={"embedded_worker": True})
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, ws_max_size=1 << 20,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws_max_size=1 << 20,
         lifespan="on",
     )
     api = uvicorn.Server(config)
@@ -96,7 +100,7 @@ async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from mcos.logging import configure_logging
+    from mcos.infra.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, bool(settings.log_json))

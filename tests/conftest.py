@@ -18,11 +18,11 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from mcos.bus import MemoryBus
-from mcos.db import get_engine
-from mcos.devserver import DevServer
-from mcos.runtime import build_worker
-from mcos.settings import Settings
+from mcos.infra.bus import MemoryBus
+from mcos.infra.db import get_engine
+from mcos.infra.devserver import DevServer
+from mcos.infra.runtime import build_worker
+from mcos.kernel.settings import Settings
 from workflows.brain import SEARCH_ATTRIBUTES
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -79,7 +79,10 @@ def require_service(name: str, host: str, port: int) -> None:
 async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
     log = tmp_path_factory.mktemp("temporal") / "server.log"
     server = DevServer(
-        db_file=None, port=free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES,
+        db_file=None,
+        port=free_port(),
+        ui_port=None,
+        search_attributes=SEARCH_ATTRIBUTES,
         log_file=log,
     )
     server.start()
@@ -124,7 +127,11 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    settings: Settings, client: Client, *, bus: Any = None, provider: Any = None,
+    settings: Settings,
+    client: Client,
+    *,
+    bus: Any = None,
+    provider: Any = None,
     activities: list[Any] | None = None,
 ) -> AsyncIterator[Stack]:
     bus = bus or MemoryBus()

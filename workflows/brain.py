@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from mcos.contracts import (
+    from mcos.brain.reducer import reduce
+    from mcos.kernel.contracts import (
         ActionRecord,
         ArchiveInput,
         ArchiveResult,
@@ -35,8 +36,8 @@ with workflow.unsafe.imports_passed_through():
         PublishInput,
         Turn,
     )
-    from mcos.ids import id_from_parts
-    from mcos.models import (
+    from mcos.kernel.ids import id_from_parts
+    from mcos.kernel.models import (
         BrainState,
         CalendarEvent,
         Event,
@@ -50,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         UserMessagePayload,
     )
     from workflows import turns
-    from workflows.reducer import reduce
 
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
@@ -674,13 +674,19 @@ class UserBrainWorkflow:
             # on replay, and the main loop's next choice (backup, archive, continue-as-new)
             # depends on it. Recorded completions replay the same way every time.
             await workflow.execute_activity(
-                "publish_frames", publish, start_to_close_timeout=PUBLISH_TIMEOUT,
-                retry_policy=PUBLISH_RETRY, summary=summary,
+                "publish_frames",
+                publish,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+                summary=summary,
             )
         else:  # runs recorded before the patch
             await workflow.execute_local_activity(
-                "publish_frames", publish, start_to_close_timeout=PUBLISH_TIMEOUT,
-                retry_policy=PUBLISH_RETRY, summary=summary,
+                "publish_frames",
+                publish,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+                summary=summary,
             )
 
     async def _archive(self) -> None:
@@ -758,4 +764,3 @@ def _entity_id(event: Event) -> str | None:
     if event.type == "flight.selected":
         return p.get("search_id")
     return p.get("id")
-

@@ -20,8 +20,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from calendar_sync.window import sync_window
-    from mcos.contracts import (
+    from mcos.calendar.window import sync_window
+    from mcos.kernel.contracts import (
         CalendarApplyInput,
         CalendarApplyOutput,
         CalendarFetchInput,

@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from mcos.contracts import PurgeInput, RetentionInput, RetentionResult
+    from mcos.kernel.contracts import PurgeInput, RetentionInput, RetentionResult
 
 SCHEDULE_ID = "mcos-retention"
 PURGE_TIMEOUT = timedelta(minutes=10)

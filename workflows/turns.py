@@ -16,10 +16,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from mcos.contracts import LlmTurnInput, LlmTurnResult, Turn
-    from mcos.models import BrainState, CalendarSyncedPayload, Event
-    from workflows import skills
-    from workflows.reducer import usage_for_day
+    from mcos.brain.reducer import usage_for_day
+    from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, Turn
+    from mcos.kernel.models import BrainState, CalendarSyncedPayload, Event
+    from mcos.skills import core as skills
 
 if TYPE_CHECKING:
     from workflows.brain import UserBrainWorkflow
@@ -208,8 +208,12 @@ async def run_tool(
             "operation_id": op_id,
             "request_id": turn.request_id,
             "key": f"{tool_id}:action",
-            "data": {"operation_id": op_id, "tool_invocation_id": tool_id, "name": name,
-                     "arguments": args},
+            "data": {
+                "operation_id": op_id,
+                "tool_invocation_id": tool_id,
+                "name": name,
+                "arguments": args,
+            },
         }
     )
     if name == "search_flights":
@@ -260,7 +264,10 @@ def check_daily_limit(
 
 def check_flight_quota(wf: UserBrainWorkflow) -> None:
     check_daily_limit(
-        wf, "flight_searches", wf.config.flight_searches_per_day, "flight_searches_per_day",
+        wf,
+        "flight_searches",
+        wf.config.flight_searches_per_day,
+        "flight_searches_per_day",
         "flight search",
     )
 

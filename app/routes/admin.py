@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.deps import AdminUser, Brain
-from mcos.auth import USER_ID_RE
-from mcos.errors import NotFoundError
+from mcos.infra.auth import USER_ID_RE
+from mcos.kernel.errors import NotFoundError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 UserId = Annotated[str, Path(pattern=f"^{USER_ID_RE.pattern}$")]

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from app.deps import AppSettings
 from app.schemas import DevTokenIn
-from mcos.auth import issue_dev_token
-from mcos.errors import ForbiddenError
+from mcos.infra.auth import issue_dev_token
+from mcos.kernel.errors import ForbiddenError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

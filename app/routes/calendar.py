@@ -13,19 +13,19 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, status
 
-from app.brain import BrainClient, make_event
-from app.calendar_schedules import source_view
 from app.deps import AppSettings, Brain, Calendar, CurrentUser, RequestId
 from app.schemas import CalendarEventIn, CalendarSourceIn
-from calendar_sync.errors import CalendarSourceError
-from calendar_sync.events import overlaps
-from calendar_sync.location import check_ics_location
-from calendar_sync.window import sync_window
-from mcos.contracts import CalendarSource
-from mcos.errors import NotFoundError, ValidationFailed
-from mcos.ids import new_id
-from mcos.models import CalendarEvent, CalendarSyncedPayload
-from mcos.settings import Settings
+from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.events import overlaps
+from mcos.calendar.location import check_ics_location
+from mcos.calendar.window import sync_window
+from mcos.kernel.contracts import CalendarSource
+from mcos.kernel.errors import NotFoundError, ValidationFailed
+from mcos.kernel.ids import new_id
+from mcos.kernel.models import CalendarEvent, CalendarSyncedPayload
+from mcos.kernel.settings import Settings
+from workflows.client import BrainClient, make_event
+from workflows.schedules import source_view
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from app.brain import make_event
 from app.deps import Brain, CurrentUser, RequestId
 from app.schemas import MemoryIn
-from mcos.ids import new_id
+from mcos.kernel.ids import new_id
+from workflows.client import make_event
 
 router = APIRouter(prefix="/memory", tags=["memory"])
 

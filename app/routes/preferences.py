@@ -6,11 +6,11 @@ import re
 
 from fastapi import APIRouter
 
-from app.brain import make_event
 from app.deps import Brain, CurrentUser, RequestId
 from app.schemas import PreferencesPatch
-from mcos.errors import ValidationFailed
-from mcos.models import KEY_PATTERN
+from mcos.kernel.errors import ValidationFailed
+from mcos.kernel.models import KEY_PATTERN
+from workflows.client import make_event
 
 router = APIRouter(prefix="/preferences", tags=["preferences"])
 MAX_KEYS_PER_PATCH = 20
@@ -36,8 +36,11 @@ async def set_preferences(
             raise ValidationFailed(f"bad preference key {key[:64]!r}")
         if not isinstance(value, (str, int, float, bool, list, type(None))):
             raise ValidationFailed(f"preference {key} must be a string, number, bool or list")
-        if isinstance(value, str) and len(value) > 500 or isinstance(value, list) and (
-            len(value) > 20 or not all(isinstance(v, str) and len(v) <= 100 for v in value)
+        if (
+            isinstance(value, str)
+            and len(value) > 500
+            or isinstance(value, list)
+            and (len(value) > 20 or not all(isinstance(v, str) and len(v) <= 100 for v in value))
         ):
             raise ValidationFailed(f"preference {key} is too large")
     preferences: dict = {}

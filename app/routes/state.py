@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from app.deps import Brain, CurrentUser, Db
 from app.views import state_view
-from mcos import db
-from mcos.errors import NotFoundError
+from mcos.infra import db
+from mcos.kernel.errors import NotFoundError
 
 router = APIRouter(tags=["state"])
 

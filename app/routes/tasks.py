@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from app.brain import make_event
 from app.deps import Brain, CurrentUser, RequestId
 from app.schemas import TaskIn, TaskPatch
-from mcos.errors import ValidationFailed
-from mcos.ids import new_id
+from mcos.kernel.errors import ValidationFailed
+from mcos.kernel.ids import new_id
+from workflows.client import make_event
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 TaskId = Annotated[str, Path(pattern=r"^task_[0-9a-f]{32}$")]

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from app.brain import make_event
 from app.deps import Brain, CurrentUser, RequestId
-from flights.airports import resolve_airport
-from mcos.models import BrainState, FlightSearch, TravelEvent
+from mcos.flights.airports import resolve_airport
+from mcos.kernel.models import BrainState, FlightSearch, TravelEvent
+from workflows.client import make_event
 
 router = APIRouter(prefix="/travel", tags=["travel"])
 SearchId = Annotated[str, Path(pattern=r"^fs_[0-9a-f]{32}$")]
@@ -25,8 +25,7 @@ async def get_travel_suggestions(user: CurrentUser, brain: Brain) -> dict:
     trips = sorted((t for t in state.travel if t.end_date >= today), key=lambda t: t.start_date)
     return {
         "trips": [
-            {"travel": trip.model_dump(mode="json"),
-             "flights": _ranked(match_search(state, trip))}
+            {"travel": trip.model_dump(mode="json"), "flights": _ranked(match_search(state, trip))}
             for trip in trips
         ],
         "latest_search": _ranked(state.flight_searches[-1] if state.flight_searches else None),
@@ -35,15 +34,23 @@ async def get_travel_suggestions(user: CurrentUser, brain: Brain) -> dict:
 
 @router.post("/{search_id}/select/{flight_id}")
 async def select_flight(
-    search_id: SearchId, flight_id: FlightId, user: CurrentUser, brain: Brain,
+    search_id: SearchId,
+    flight_id: FlightId,
+    user: CurrentUser,
+    brain: Brain,
     request_id: RequestId,
 ) -> dict:
     """Record the chosen flight; the brain adds follow-up tasks (book, pack, transfer)."""
-    event = make_event("flight.selected", {"search_id": search_id, "flight_id": flight_id},
-                       request_id)
+    event = make_event(
+        "flight.selected", {"search_id": search_id, "flight_id": flight_id}, request_id
+    )
     result = await brain.command(user.user_id, "select_flight", event)
-    return {"search_id": search_id, "flight_id": flight_id, "seq": result.seq,
-            "follow_up_tasks": result.data.get("follow_up_tasks", [])}
+    return {
+        "search_id": search_id,
+        "flight_id": flight_id,
+        "seq": result.seq,
+        "follow_up_tasks": result.data.get("follow_up_tasks", []),
+    }
 
 
 def _codes(destination: str | None) -> set[str]:
@@ -77,7 +84,14 @@ def _ranked(search: FlightSearch | None) -> dict[str, Any] | None:
         "search_id": search.search_id,
         "request": search.request,
         "selected_flight_id": search.selected_flight_id,
-        "options": [{**by_id[r["flight_id"]], "rank": r.get("rank"), "score": r.get("score"),
-                     "reasoning": r.get("reasoning")}
-                    for r in ranked if r.get("flight_id") in by_id],
+        "options": [
+            {
+                **by_id[r["flight_id"]],
+                "rank": r.get("rank"),
+                "score": r.get("score"),
+                "reasoning": r.get("reasoning"),
+            }
+            for r in ranked
+            if r.get("flight_id") in by_id
+        ],
     }

@@ -21,10 +21,10 @@ from app.context import AppContext
 from app.deps import authenticate
 from app.frames import FrameThrottle
 from app.schemas import MessageIn
-from mcos.bus import Resync, Subscription, cursor_order, now_ts
-from mcos.errors import DomainError
-from mcos.ids import new_id
-from mcos.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.infra.bus import Resync, Subscription, cursor_order, now_ts
+from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.kernel.errors import DomainError
+from mcos.kernel.ids import new_id
 
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger("ws")
@@ -96,8 +96,9 @@ class _Connection:
                     await self._handle(message["text"])
                     self.released.set()
                 else:
-                    await self._error("binary_frame", "frames must be JSON text, not binary",
-                                      new_id("req"))
+                    await self._error(
+                        "binary_frame", "frames must be JSON text, not binary", new_id("req")
+                    )
         except WebSocketDisconnect:
             pass
         finally:
@@ -160,8 +161,11 @@ class _Connection:
                 while self.throttle.pending:
                     wait = self.throttle.wait_s()
                     if wait > 0:
-                        log.info("ws.frame_budget_exhausted", wait_s=round(wait, 1),
-                                 pending=len(self.throttle.pending))
+                        log.info(
+                            "ws.frame_budget_exhausted",
+                            wait_s=round(wait, 1),
+                            pending=len(self.throttle.pending),
+                        )
                         await asyncio.sleep(wait)
                         continue
                     frame = self.throttle.pop()
@@ -183,16 +187,22 @@ class _Connection:
     ) -> None:
         """Frames for this connection only (errors, pong, resync): they carry the last cursor."""
         await self._send(
-            {"type": type_, "cursor": self.last_cursor, "ts": now_ts(), "request_id": request_id,
-             "data": data}
+            {
+                "type": type_,
+                "cursor": self.last_cursor,
+                "ts": now_ts(),
+                "request_id": request_id,
+                "data": data,
+            }
         )
 
     async def _handle(self, raw: str) -> None:
         request_id = new_id("req")
         structlog.contextvars.bind_contextvars(request_id=request_id, user_id=self.user_id)
         if len(raw.encode()) > MAX_FRAME_BYTES:
-            await self._error("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes",
-                              request_id)
+            await self._error(
+                "frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes", request_id
+            )
             return
         try:
             frame = json.loads(raw)
@@ -233,12 +243,18 @@ class _Connection:
         await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id)
         brain = await self.ctx.brain()
         await accept_message(
-            brain, self.user_id, frame.text, request_id, frame.client_action_id, frame.channel,
+            brain,
+            self.user_id,
+            frame.text,
+            request_id,
+            frame.client_action_id,
+            frame.channel,
             lookup_duplicate=False,
         )
 
     async def _error(
         self, code: str, message: str, request_id: str, details: dict[str, Any] | None = None
     ) -> None:
-        await self._send_local("error", {"code": code, "message": message,
-                                         "details": details or {}}, request_id)
+        await self._send_local(
+            "error", {"code": code, "message": message, "details": details or {}}, request_id
+        )

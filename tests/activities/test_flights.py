@@ -13,19 +13,25 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.flights import FlightActivities
-from mcos.contracts import FlightSearchInput
-from mcos.settings import Settings
+from mcos.kernel.contracts import FlightSearchInput
+from mcos.kernel.settings import Settings
 
 
 def params(days: int = 14) -> dict:
-    return {"type": "one_way", "origin": "SFO", "destination": "BOS",
-            "departure_date": (date.today() + timedelta(days=days)).isoformat(),
-            "cabin_class": "economy", "adults": 1}
+    return {
+        "type": "one_way",
+        "origin": "SFO",
+        "destination": "BOS",
+        "departure_date": (date.today() + timedelta(days=days)).isoformat(),
+        "cabin_class": "economy",
+        "adults": 1,
+    }
 
 
 def search_input(tool_id: str, **prefs: object) -> FlightSearchInput:
-    return FlightSearchInput(user_id="u-1", tool_invocation_id=tool_id, params=params(),
-                             preferences=dict(prefs))
+    return FlightSearchInput(
+        user_id="u-1", tool_invocation_id=tool_id, params=params(), preferences=dict(prefs)
+    )
 
 
 def tool_logs(logs: list[dict]) -> list[dict]:
@@ -81,5 +87,3 @@ async def test_bad_input_from_the_server_is_non_retryable() -> None:
         await ActivityEnvironment().run(acts.search_flights, inp)
     assert info.value.type == "FlightInputError" and info.value.non_retryable
     assert not acts.breaker.failures  # the user's mistake is not the tool's failure
-
-

@@ -46,8 +46,10 @@ async def say(ws: Any, text: str, timeout: float = 40.0) -> TurnFrames:  # noqa:
     await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
     frames = await recv_until(
         ws,
-        lambda f: f["type"] in ("message.completed", "llm.interrupted")
-        and f["data"].get("role") == "assistant",
+        lambda f: (
+            f["type"] in ("message.completed", "llm.interrupted")
+            and f["data"].get("role") == "assistant"
+        ),
         timeout=timeout,
     )
     return TurnFrames(frames)

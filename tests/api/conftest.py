@@ -15,9 +15,9 @@ import websockets
 from temporalio.client import Client
 
 from app.main import create_app
-from mcos.auth import issue_dev_token
-from mcos.bus import MemoryBus, RealtimeBus
-from mcos.settings import Settings
+from mcos.infra.auth import issue_dev_token
+from mcos.infra.bus import MemoryBus, RealtimeBus
+from mcos.kernel.settings import Settings
 from tests.conftest import free_port, serving, user_id
 
 
@@ -47,8 +47,12 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    settings: Settings, client: Client | None, *, bus: RealtimeBus | None = None,
-    provider: Any = None, embedded_worker: bool = True,
+    settings: Settings,
+    client: Client | None,
+    *,
+    bus: RealtimeBus | None = None,
+    provider: Any = None,
+    embedded_worker: bool = True,
 ) -> AsyncIterator[Api]:
     port = free_port()
     settings = settings.model_copy(update={"port": port, "embedded_worker": embedded_worker})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from llm.base import Chunk, LlmError, LlmRequest, TokenChunk
-from llm.offline import OfflineProvider
+from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk
+from mcos.llm.offline import OfflineProvider
 
 
 class FlakyProvider:

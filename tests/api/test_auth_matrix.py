@@ -10,8 +10,8 @@ import pytest
 import websockets
 from temporalio.client import Client
 
-from mcos.auth import issue_dev_token
-from mcos.settings import Settings
+from mcos.infra.auth import issue_dev_token
+from mcos.kernel.settings import Settings
 from tests.api.conftest import Api, running_api
 from tests.conftest import user_id
 
@@ -35,13 +35,23 @@ def _protected_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001
         for name, value in SAMPLE_PATH_VALUES.items():
             concrete = concrete.replace("{" + name + "}", value)
         assert "{" not in concrete, f"add a sample value for {path}"
-        routes += [(m.upper(), concrete) for m in sorted(ops) if m in
-                   ("get", "post", "put", "patch", "delete")]
+        routes += [
+            (m.upper(), concrete)
+            for m in sorted(ops)
+            if m in ("get", "post", "put", "patch", "delete")
+        ]
     return routes
 
 
-def _token(settings: Settings, user: str, *, key: str | None = None, exp: int | None = None,
-           aud: str | None = None, **extra) -> str:  # noqa: ANN003
+def _token(
+    settings: Settings,
+    user: str,
+    *,
+    key: str | None = None,
+    exp: int | None = None,
+    aud: str | None = None,
+    **extra,
+) -> str:  # noqa: ANN003
     now = int(time.time())
     claims = {"sub": user, "iat": now, "exp": exp if exp is not None else now + 600, **extra}
     if aud is not None:
@@ -60,15 +70,17 @@ async def test_every_api_route_refuses_a_missing_or_bad_token(api: Api, user: st
         "none": {},
         "garbage": {"Authorization": "Bearer not-a-jwt"},
         "bad signature": {"Authorization": f"Bearer {_token(api.settings, user, key='x' * 40)}"},
-        "expired": {"Authorization":
-                    f"Bearer {_token(api.settings, user, exp=int(time.time()) - 3600)}"},
+        "expired": {
+            "Authorization": f"Bearer {_token(api.settings, user, exp=int(time.time()) - 3600)}"
+        },
         "basic scheme": {"Authorization": "Basic dXNlcjpwYXNz"},
     }
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
         for label, headers in bad.items():
             for method, path in routes:
-                r = await http.request(method, path, headers=headers,
-                                       json={} if method in ("POST", "PATCH") else None)
+                r = await http.request(
+                    method, path, headers=headers, json={} if method in ("POST", "PATCH") else None
+                )
                 assert r.status_code == 401, (label, method, path, r.text)
                 body = r.json()
                 assert body["error"]["code"] == "unauthorized"
@@ -95,16 +107,21 @@ async def test_refused_writes_change_nothing(api: Api, user: str) -> None:
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
         for token in (expired, forged, None):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            assert (await http.post("/api/v1/message", json={"text": "hi"},
-                                    headers=headers)).status_code == 401
-            assert (await http.post("/api/v1/tasks", json={"title": "x"},
-                                    headers=headers)).status_code == 401
-            assert (await http.patch(f"/api/v1/tasks/{task_id}", json={"title": "y"},
-                                     headers=headers)).status_code == 401
-            assert (await http.delete(f"/api/v1/tasks/{task_id}",
-                                      headers=headers)).status_code == 401
-            assert (await http.patch("/api/v1/preferences", json={"seat": "aisle"},
-                                     headers=headers)).status_code == 401
+            assert (
+                await http.post("/api/v1/message", json={"text": "hi"}, headers=headers)
+            ).status_code == 401
+            assert (
+                await http.post("/api/v1/tasks", json={"title": "x"}, headers=headers)
+            ).status_code == 401
+            assert (
+                await http.patch(f"/api/v1/tasks/{task_id}", json={"title": "y"}, headers=headers)
+            ).status_code == 401
+            assert (
+                await http.delete(f"/api/v1/tasks/{task_id}", headers=headers)
+            ).status_code == 401
+            assert (
+                await http.patch("/api/v1/preferences", json={"seat": "aisle"}, headers=headers)
+            ).status_code == 401
             assert (await http.delete("/api/v1/me", headers=headers)).status_code == 401
     async with api.client(user) as http:
         after = (await http.get("/api/v1/state")).json()
@@ -175,8 +192,11 @@ async def test_websocket_refuses_missing_and_bad_tokens(api: Api, user: str) -> 
 
 async def test_cloudflare_access_header_is_accepted(api: Api, user: str) -> None:
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
-        r = await http.post("/api/v1/tasks", json={"title": "via access"},
-                            headers={"Cf-Access-Jwt-Assertion": api.token(user)})
+        r = await http.post(
+            "/api/v1/tasks",
+            json={"title": "via access"},
+            headers={"Cf-Access-Jwt-Assertion": api.token(user)},
+        )
         assert r.status_code == 201
         r = await http.get("/api/v1/tasks", headers={"Cf-Access-Jwt-Assertion": "junk"})
         assert r.status_code == 401
@@ -211,12 +231,13 @@ async def test_audience_is_checked_when_configured(
         wrong_iss = _token(settings, user, aud="mcos-api", iss="evil")
         async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
             for token in (wrong_aud, no_aud, wrong_iss):
-                r = await http.post("/api/v1/tasks", json={"title": "x"},
-                                    headers={"Authorization": f"Bearer {token}"})
+                r = await http.post(
+                    "/api/v1/tasks",
+                    json={"title": "x"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 assert r.status_code == 401, r.text
             with pytest.raises(websockets.InvalidStatus):
                 await websockets.connect(api.ws_url(), subprotocols=["bearer", wrong_aud])
             r = await http.get("/api/v1/state", headers={"Authorization": f"Bearer {good}"})
             assert r.status_code == 200 and r.json()["seq"] == 0
-
-

@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from mcos.auth import issue_dev_token
-from mcos.settings import DEV_JWT_SECRET, Settings
+from mcos.infra.auth import issue_dev_token
+from mcos.kernel.settings import DEV_JWT_SECRET, Settings
 from tests.api.conftest import running_api
 
 GOOD_SECRET = "a-long-production-secret-" + "9" * 24
@@ -38,8 +38,14 @@ def test_production_refuses_insecure_environment(monkeypatch: pytest.MonkeyPatch
 async def test_production_app_starts_with_a_good_config(
     settings: Settings, temporal_client: Client, user: str
 ) -> None:
-    prod = Settings(**{**settings.model_dump(), "env": "production", "jwt_secret": GOOD_SECRET,
-                       "log_json": False})
+    prod = Settings(
+        **{
+            **settings.model_dump(),
+            "env": "production",
+            "jwt_secret": GOOD_SECRET,
+            "log_json": False,
+        }
+    )
     assert prod.production
     async with running_api(prod, temporal_client) as api:
         async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from app.calendar_schedules import CalendarScheduler
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.api.conftest import Api, recv_until
 from tests.calendar_sync.sync_helpers import (
     FAKE_GCAL_COMMAND,
@@ -24,6 +23,7 @@ from tests.calendar_sync.sync_helpers import (
 )
 from tests.conftest import eventually
 from workflows.brain import workflow_id
+from workflows.schedules import CalendarScheduler
 
 REAL_GCAL_JS = os.environ.get("MCOS_TEST_GCAL_MCP_JS")
 

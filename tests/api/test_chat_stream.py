@@ -11,8 +11,15 @@ async def test_tokens_stream_in_order_and_final_message_is_their_concatenation(
     api: Api, user: str
 ) -> None:
     ws = await api.ws(user)
-    await ws.send(json.dumps({"type": "message.send", "text": "Hello there, what can you do?",
-                              "client_action_id": "c-1"}))
+    await ws.send(
+        json.dumps(
+            {
+                "type": "message.send",
+                "text": "Hello there, what can you do?",
+                "client_action_id": "c-1",
+            }
+        )
+    )
     frames = await recv_until(ws, lambda f: f["type"] == "message.completed")
     await ws.close()
     kinds = [f["type"] for f in frames]

@@ -33,8 +33,13 @@ def _fuzz(base_url: str, token: str) -> tuple[list[int], list[str]]:
             if time.monotonic() > deadline:
                 return statuses, failures
 
-            @hsettings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-                       database=None, suppress_health_check=list(HealthCheck))
+            @hsettings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case) -> None:  # noqa: ANN001
                 if time.monotonic() > deadline:

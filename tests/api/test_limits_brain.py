@@ -7,7 +7,7 @@ import time
 
 from temporalio.client import Client
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.api.conftest import recv_until, running_api
 from workflows.turns import BUDGET_MESSAGE
 

@@ -10,7 +10,7 @@ import uuid
 import httpx
 from temporalio.client import Client
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.api.conftest import running_api
 from tests.conftest import REDIS_URL, require_service
 
@@ -70,9 +70,7 @@ async def test_two_api_processes_share_the_window_through_redis(
         b.client(user) as http_b,
     ):
         assert a.base_url != b.base_url
-        results = await asyncio.gather(
-            *(_send(http_a if i % 2 else http_b, i) for i in range(60))
-        )
+        results = await asyncio.gather(*(_send(http_a if i % 2 else http_b, i) for i in range(60)))
         assert [r.status_code for r in results] == [202] * 60
         assert_rate_limited(await _send(http_a, 60))
         assert_rate_limited(await _send(http_b, 61))
@@ -99,8 +97,15 @@ async def test_websocket_gets_a_rate_limited_frame_with_the_same_body(
     async with running_api(_quiet(settings), temporal_client) as api:
         ws = await api.ws(user)
         for i in range(61):
-            await ws.send(json.dumps({"type": "message.send", "text": f"m{i}",
-                                      "client_action_id": f"c-{uuid.uuid4().hex[:8]}"}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "text": f"m{i}",
+                        "client_action_id": f"c-{uuid.uuid4().hex[:8]}",
+                    }
+                )
+            )
         limited = None
         async with asyncio.timeout(20):
             while limited is None:

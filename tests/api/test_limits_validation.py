@@ -23,29 +23,43 @@ async def test_bad_requests_get_the_error_body_and_change_nothing(api: Api, user
         before = (await http.get("/api/v1/state")).json()
 
         # Message text over 8 KB (ASCII and multi-byte) → 413.
-        assert_error(await http.post("/api/v1/message", json={"text": "a" * 8193}), 413,
-                     "payload_too_large")
+        assert_error(
+            await http.post("/api/v1/message", json={"text": "a" * 8193}), 413, "payload_too_large"
+        )
         r = await http.post("/api/v1/message", json={"text": "é" * 4500})  # 9 KB of UTF-8
         assert r.status_code in (413, 422) and r.json()["error"]["code"] in (
-            "payload_too_large", "invalid_request")
+            "payload_too_large",
+            "invalid_request",
+        )
         # Bodies over the server limit → 413, declared or streamed.
         big = b'{"text": "' + b"a" * 70_000 + b'"}'
-        assert_error(await http.post("/api/v1/message", content=big,
-                                     headers={"content-type": "application/json"}), 413,
-                     "payload_too_large")
+        assert_error(
+            await http.post(
+                "/api/v1/message", content=big, headers={"content-type": "application/json"}
+            ),
+            413,
+            "payload_too_large",
+        )
 
         async def chunks():  # noqa: ANN202 - no content-length: the middleware counts
             for _ in range(20):
                 yield b"x" * 8192
 
-        assert_error(await http.post("/api/v1/tasks", content=chunks(),
-                                     headers={"content-type": "application/json"}), 413,
-                     "payload_too_large")
+        assert_error(
+            await http.post(
+                "/api/v1/tasks", content=chunks(), headers={"content-type": "application/json"}
+            ),
+            413,
+            "payload_too_large",
+        )
 
         invalid = [
             ("post", "/api/v1/message", {"content": b"{not json"}),
-            ("post", "/api/v1/message", {"content": b"", "headers": {"content-type":
-                                                                     "application/json"}}),
+            (
+                "post",
+                "/api/v1/message",
+                {"content": b"", "headers": {"content-type": "application/json"}},
+            ),
             ("post", "/api/v1/message", {"json": {"text": "hi", "unknown": 1}}),
             ("post", "/api/v1/message", {"json": {"text": ""}}),
             ("post", "/api/v1/message", {"json": {"text": "   "}}),
@@ -54,8 +68,14 @@ async def test_bad_requests_get_the_error_body_and_change_nothing(api: Api, user
             ("post", "/api/v1/message", {"json": {"text": "hi", "client_action_id": "a b"}}),
             ("post", "/api/v1/message", {"json": ["text"]}),
             ("post", "/api/v1/message", {"json": None}),
-            ("post", "/api/v1/message", {"content": b'{"text": "\\ud800"}',
-                                         "headers": {"content-type": "application/json"}}),
+            (
+                "post",
+                "/api/v1/message",
+                {
+                    "content": b'{"text": "\\ud800"}',
+                    "headers": {"content-type": "application/json"},
+                },
+            ),
             ("post", "/api/v1/tasks", {"json": {"title": "x", "priority": "urgent"}}),
             ("post", "/api/v1/tasks", {"json": {"title": "x", "tags": ["t"] * 21}}),
             ("post", "/api/v1/tasks", {"json": {"title": "x" * 501}}),
@@ -79,7 +99,11 @@ async def test_bad_requests_get_the_error_body_and_change_nothing(api: Api, user
         for method, url, kwargs in invalid:
             r = await http.request(method.upper(), url, **kwargs)
             assert r.status_code in (404, 422) if "etc" in url else r.status_code == 422, (
-                method, url, r.status_code, r.text)
+                method,
+                url,
+                r.status_code,
+                r.text,
+            )
             assert set(r.json()) == {"error", "request_id"}, (url, r.text)
         assert_error(await http.get("/api/v1/no-such-route"), 404, "not_found")
         assert_error(await http.put("/api/v1/tasks"), 405, "method_not_allowed")

@@ -11,8 +11,8 @@ import websockets
 from structlog.testing import capture_logs
 from temporalio.client import Client
 
-from mcos import db
-from mcos.settings import Settings
+from mcos.infra import db
+from mcos.kernel.settings import Settings
 from tests.api.conftest import running_api
 from tests.conftest import eventually
 
@@ -27,8 +27,12 @@ async def test_export_delete_export(settings: Settings, temporal_client: Client,
         await http.patch("/api/v1/preferences", json={"seat": "aisle"})
         await http.post("/api/v1/memory/pin", json={"key": "home_airport", "value": "SFO"})
         await eventually(lambda: db.count_archived(api.app.state.ctx.engine, user) >= 2)
-        await eventually(lambda: db.load_profile(api.app.state.ctx.engine, user) is not None
-                         and db.load_profile(api.app.state.ctx.engine, user).memories)
+        await eventually(
+            lambda: (
+                db.load_profile(api.app.state.ctx.engine, user) is not None
+                and db.load_profile(api.app.state.ctx.engine, user).memories
+            )
+        )
         await api.bus.publish(user, [{"type": "state.updated", "data": {}}])
 
         export = (await http.get("/api/v1/me/export")).json()
@@ -41,7 +45,11 @@ async def test_export_delete_export(settings: Settings, temporal_client: Client,
         assert archived[:2] == ["note number 0", "note number 1"]
         assert sorted(set(archived + live)) == [f"note number {i}" for i in range(4)]
         assert {e["type"] for e in export["events"]} >= {
-            "user.message", "task.created", "preference.set", "memory.pinned", "messages.archived"
+            "user.message",
+            "task.created",
+            "preference.set",
+            "memory.pinned",
+            "messages.archived",
         }
         assert export["profile_backup"]["preferences"] == {"seat": "aisle"}
         assert export["calendar_schedule"] is None
@@ -82,13 +90,17 @@ async def test_erasing_a_user_without_a_brain_is_fine(
 
 
 def test_control_characters_are_stripped_from_llm_input() -> None:
-    from mcos.contracts import Turn
-    from mcos.models import BrainState
-    from workflows.skills import build_prompt
+    from mcos.kernel.contracts import Turn
+    from mcos.kernel.models import BrainState
+    from mcos.skills.core import build_prompt
 
     state = BrainState(user_id="u", preferences={"seat\x1b[2J": "ai\x00sle"})
-    turn = Turn(message_id="msg_x", event_id="evt_x", request_id=None,
-                text="hello\x00\x07 world\x1b[31m\r\nnext\tline\x9b")
+    turn = Turn(
+        message_id="msg_x",
+        event_id="evt_x",
+        request_id=None,
+        text="hello\x00\x07 world\x1b[31m\r\nnext\tline\x9b",
+    )
     messages = build_prompt(state, turn, "UTC")
     joined = json.dumps(messages)
     assert messages[-1]["content"] == "hello world[31m\nnext\tline"
@@ -105,13 +117,18 @@ async def test_tokens_never_reach_the_logs(
         bad = token[:-4] + "AAAA"
         with capture_logs() as logs:
             async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
-                ok = await http.post("/api/v1/tasks", json={"title": "t"},
-                                     headers={"Authorization": f"Bearer {token}"})
+                ok = await http.post(
+                    "/api/v1/tasks",
+                    json={"title": "t"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 assert ok.status_code == 201
-                assert (await http.get("/api/v1/state", headers={
-                    "Authorization": f"Bearer {bad}"})).status_code == 401
-                assert (await http.get("/api/v1/state", headers={
-                    "Cf-Access-Jwt-Assertion": bad})).status_code == 401
+                assert (
+                    await http.get("/api/v1/state", headers={"Authorization": f"Bearer {bad}"})
+                ).status_code == 401
+                assert (
+                    await http.get("/api/v1/state", headers={"Cf-Access-Jwt-Assertion": bad})
+                ).status_code == 401
             ws = await websockets.connect(api.ws_url() + f"?access_token={token}")
             await ws.send('{"type": "ping"}')
             await ws.recv()

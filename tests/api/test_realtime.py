@@ -16,12 +16,13 @@ def is_done(frame: dict) -> bool:
 
 
 async def send(ws, text: str, action: str | None = None) -> None:  # noqa: ANN001
-    await ws.send(json.dumps({"type": "message.send", "text": text,
-                              "client_action_id": action}))
+    await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
 
 
 async def test_client_that_drops_mid_stream_resumes_without_gap_or_duplicate(
-    settings, temporal_client, user  # noqa: ANN001
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
 ) -> None:
     async with running_api(settings, temporal_client, provider=SlowProvider(30)) as api:
         ws = await api.ws(user)
@@ -76,13 +77,17 @@ async def test_cancel_keeps_partial_text_as_interrupted(settings, temporal_clien
         async with api.client(user) as http:
             messages = (await http.get("/api/v1/state")).json()["messages"]
     assert [(m["role"], m["status"]) for m in messages] == [
-        ("user", "completed"), ("assistant", "interrupted")]
+        ("user", "completed"),
+        ("assistant", "interrupted"),
+    ]
     assert messages[1]["text"] == end["data"]["text"]
     assert len(messages[1]["text"]) < 120  # stopped early, not the whole answer
 
 
 async def test_retried_attempt_restarts_the_stream_without_doubled_text(
-    settings, temporal_client, user  # noqa: ANN001
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
 ) -> None:
     provider = FlakyProvider(failures=1, fail_after=3)
     async with running_api(settings, temporal_client, provider=provider) as api:
@@ -105,7 +110,9 @@ async def test_retried_attempt_restarts_the_stream_without_doubled_text(
 
 
 async def test_after_the_last_retry_the_user_gets_an_apology(
-    settings, temporal_client, user  # noqa: ANN001
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
 ) -> None:
     provider = FlakyProvider(failures=99, fail_after=0)
     s = settings.model_copy(update={"llm_max_attempts": 2})
@@ -120,7 +127,9 @@ async def test_after_the_last_retry_the_user_gets_an_apology(
 
 
 async def test_messages_during_a_turn_are_queued_and_answered_in_order(
-    settings, temporal_client, user  # noqa: ANN001
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
 ) -> None:
     async with running_api(settings, temporal_client, provider=SlowProvider(10)) as api:
         ws = await api.ws(user)
@@ -155,20 +164,30 @@ async def test_bad_client_frames_get_error_frames_and_the_socket_survives(
     api: Api, user: str
 ) -> None:
     ws = await api.ws(user)
-    for raw in ["{nope", "[]", json.dumps({"type": "dance"}),
-                json.dumps({"type": "message.send", "text": ""}),
-                json.dumps({"type": "resume", "cursor": "DROP TABLE"})]:
+    for raw in [
+        "{nope",
+        "[]",
+        json.dumps({"type": "dance"}),
+        json.dumps({"type": "message.send", "text": ""}),
+        json.dumps({"type": "resume", "cursor": "DROP TABLE"}),
+    ]:
         await ws.send(raw)
         frames = await recv_until(ws, lambda f: f["type"] == "error")
-        assert frames[-1]["data"]["code"] in ("bad_json", "bad_frame", "unknown_type",
-                                              "invalid_frame")
+        assert frames[-1]["data"]["code"] in (
+            "bad_json",
+            "bad_frame",
+            "unknown_type",
+            "invalid_frame",
+        )
     await ws.send(json.dumps({"type": "ping"}))
     assert (await recv_until(ws, lambda f: f["type"] == "pong"))[-1]["type"] == "pong"
     await ws.close()
 
 
 async def test_a_message_over_the_daily_write_limit_is_refused_on_the_socket(
-    settings, temporal_client, user  # noqa: ANN001
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
 ) -> None:
     s = settings.model_copy(update={"limit_writes_per_day": 1, "brain_chat_replies": False})
     async with running_api(s, temporal_client) as api:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
-from mcos import db
+from mcos.infra import db
 from tests.api.conftest import Api, running_api
 from tests.conftest import eventually
 
 
 async def test_task_created_over_http_is_in_state(api: Api, user: str) -> None:
     async with api.client(user) as http:
-        r = await http.post("/api/v1/tasks", json={"title": "Buy milk", "priority": "high",
-                                                   "due": "2026-12-01T09:00:00Z"})
+        r = await http.post(
+            "/api/v1/tasks",
+            json={"title": "Buy milk", "priority": "high", "due": "2026-12-01T09:00:00Z"},
+        )
         assert r.status_code == 201, r.text
         assert r.headers["x-request-id"].startswith("req_")
         task_id = r.json()["task_id"]
         state = (await http.get("/api/v1/state")).json()
         assert [(t["id"], t["title"], t["priority"]) for t in state["tasks"]] == [
-            (task_id, "Buy milk", "high")]
+            (task_id, "Buy milk", "high")
+        ]
         assert state["tasks"][0]["due"] == "2026-12-01T09:00:00Z"
 
         r = await http.patch(f"/api/v1/tasks/{task_id}", json={"status": "done"})
@@ -34,8 +37,9 @@ async def test_task_created_over_http_is_in_state(api: Api, user: str) -> None:
 async def test_same_client_action_creates_one_task(api: Api, user: str) -> None:
     async with api.client(user) as http:
         body = {"title": "Once", "client_action_id": "create-once"}
-        a, b = await asyncio.gather(http.post("/api/v1/tasks", json=body),
-                                    http.post("/api/v1/tasks", json=body))
+        a, b = await asyncio.gather(
+            http.post("/api/v1/tasks", json=body), http.post("/api/v1/tasks", json=body)
+        )
         assert {a.status_code, b.status_code} == {201}
         assert a.json()["task_id"] == b.json()["task_id"]
         assert sorted([a.json()["duplicate"], b.json()["duplicate"]]) == [False, True]
@@ -60,8 +64,9 @@ async def test_bad_commands_get_the_error_body_and_change_nothing(api: Api, user
             err = r.json()
             assert set(err) == {"error", "request_id"} and err["request_id"].startswith("req_")
             assert err["error"]["code"] in ("invalid_request", "not_found")
-        r = await http.post("/api/v1/tasks", content=b"{not json", headers={
-            "content-type": "application/json"})
+        r = await http.post(
+            "/api/v1/tasks", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 422
         after = (await http.get("/api/v1/state")).json()
         assert after["seq"] == before["seq"] and after["tasks"] == before["tasks"]
@@ -76,12 +81,17 @@ async def test_preferences_and_memory_endpoints(api: Api, user: str) -> None:
         r = await http.post("/api/v1/memory/pin", json={"key": "wife", "value": "Ana"})
         mem_id = r.json()["memory_id"]
         assert [m["value"] for m in (await http.get("/api/v1/memory")).json()["memories"]] == [
-            "Ana"]
+            "Ana"
+        ]
         assert (await http.delete(f"/api/v1/memory/{mem_id}")).status_code == 200
         assert (await http.get("/api/v1/memory")).json()["memories"] == []
         delta = (await http.get("/api/v1/state", params={"since": 1})).json()
         assert [e["type"] for e in delta["events"]] == [
-            "preference.set", "preference.set", "memory.pinned", "memory.unpinned"]
+            "preference.set",
+            "preference.set",
+            "memory.pinned",
+            "memory.unpinned",
+        ]
 
 
 async def test_history_pages_reach_into_the_archive(settings, temporal_client, user) -> None:  # noqa: ANN001

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from llm.base import LlmRequest
-from llm.intents import recognize_intent
-from llm.offline import respond, split_pieces
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
+from mcos.llm.base import LlmRequest
+from mcos.llm.intents import recognize_intent
+from mcos.llm.offline import respond, split_pieces
 from tests.api import skills_scenarios as flows
 from tests.api.conftest import Api, running_api
 from tests.conftest import serving
@@ -41,9 +41,15 @@ def _context(messages: list[dict[str, Any]]) -> dict[str, Any]:
 def _ranking(messages: list[dict[str, Any]]) -> Script:
     options = json.loads(messages[-1]["content"])["options"]
     order = sorted(options, key=lambda o: (o["stops"], o["total"]))
-    ranked = [{"flight_id": o["id"], "rank": i, "score": round(1 - i / 20, 2),
-               "reasoning": "non-stop, best price" if o["stops"] == 0 else "has a connection"}
-              for i, o in enumerate(order, start=1)]
+    ranked = [
+        {
+            "flight_id": o["id"],
+            "rank": i,
+            "score": round(1 - i / 20, 2),
+            "reasoning": "non-stop, best price" if o["stops"] == 0 else "has a connection",
+        }
+        for i, o in enumerate(order, start=1)
+    ]
     return Script(chunks=[text(json.dumps({"ranked": ranked})), usage(200, 80)])
 
 
@@ -62,14 +68,23 @@ def answer(body: dict[str, Any]) -> Script:
             if intent.name == "select_flight":  # a model that writes its tool call as text
                 call = json.dumps({"name": intent.name, "arguments": intent.arguments})
                 return Script(chunks=[text(call[:15]), text(call[15:]), usage(300, 30)])
-            return Script(chunks=[
-                tool_delta(0, id="call_1", name=intent.name, arguments=args[:10]),
-                tool_delta(0, arguments=args[10:]),
-                _chunk({}, "tool_calls"), usage(300, 25)])
+            return Script(
+                chunks=[
+                    tool_delta(0, id="call_1", name=intent.name, arguments=args[:10]),
+                    tool_delta(0, arguments=args[10:]),
+                    _chunk({}, "tool_calls"),
+                    usage(300, 25),
+                ]
+            )
     reply = respond(LlmRequest(messages=messages, context=ctx))
     assert isinstance(reply, str)
-    return Script(chunks=[*map(text, split_pieces(reply)), _chunk({}, "stop"),
-                          usage(300, len(split_pieces(reply)))])
+    return Script(
+        chunks=[
+            *map(text, split_pieces(reply)),
+            _chunk({}, "stop"),
+            usage(300, len(split_pieces(reply))),
+        ]
+    )
 
 
 class ToolModel(StandIn):
@@ -96,8 +111,14 @@ async def model() -> AsyncIterator[ToolModel]:
 async def openai_api(
     settings: Settings, temporal_client: Client, model: ToolModel
 ) -> AsyncIterator[Api]:
-    cfg = settings.model_copy(update={"llm_provider": "openai", "llm_base_url": model.base_url,
-                                      "llm_api_key": "test-key", "llm_model": "test-model"})
+    cfg = settings.model_copy(
+        update={
+            "llm_provider": "openai",
+            "llm_base_url": model.base_url,
+            "llm_api_key": "test-key",
+            "llm_model": "test-model",
+        }
+    )
     async with running_api(cfg, temporal_client) as api:
         yield api
 
@@ -114,10 +135,12 @@ async def test_travel_with_openai_tool_calls_and_llm_ranking(
 ) -> None:
     state = await flows.travel_flow(openai_api, user, ranked_by_llm=True)
     search = state["flight_searches"][0]
-    assert all(r["reasoning"] in ("non-stop, best price", "has a connection")
-               for r in search["ranking"])  # the model's ranking, validated and kept
-    assert any(r["messages"][0]["content"].startswith("Rank flight options")
-               for r in model.requests)
+    assert all(
+        r["reasoning"] in ("non-stop, best price", "has a connection") for r in search["ranking"]
+    )  # the model's ranking, validated and kept
+    assert any(
+        r["messages"][0]["content"].startswith("Rank flight options") for r in model.requests
+    )
     # Preferences learnt in chat reach later prompts.
     last_chat = [r for r in model.requests if r.get("tools")][-1]
     assert '"home_airport": "SFO"' in last_chat["messages"][0]["content"]

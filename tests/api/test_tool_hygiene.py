@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.api import skills_scenarios as flows
 from tests.api.chat_helpers import TurnFrames, say
 from tests.api.conftest import Api, running_api
@@ -36,8 +36,9 @@ async def test_eleventh_search_in_chat_is_refused_politely(api: Api, user: str) 
     day = (flows.local_today("UTC") + timedelta(days=12)).isoformat()
     async with api.client(user) as http:
         for _ in range(10):
-            r = await http.post("/api/v1/tools/search_flights",
-                                json={"destination": "LAX", "departure_date": day})
+            r = await http.post(
+                "/api/v1/tools/search_flights", json={"destination": "LAX", "departure_date": day}
+            )
             assert r.status_code == 200, r.text
     ws = await api.ws(user)
     try:
@@ -67,8 +68,9 @@ async def test_unknown_destination_and_bad_dates_get_clear_answers(api: Api, use
         assert not turn.actions and "in the past" in turn.text, turn.text
 
         leave, back = (flows.local_today() + timedelta(days=d) for d in (10, 5))
-        turn = await say(ws, f"Find flights to Boston on {leave:%B} {leave.day} "
-                             f"returning {back:%B} {back.day}")
+        turn = await say(
+            ws, f"Find flights to Boston on {leave:%B} {leave.day} returning {back:%B} {back.day}"
+        )
         assert not turn.actions and "return date is before" in turn.text, turn.text
     finally:
         await ws.close()
@@ -80,10 +82,12 @@ async def test_unknown_destination_and_bad_dates_get_clear_answers(api: Api, use
 async def test_broken_flights_server_gives_a_friendly_answer(
     settings: Settings, temporal_client: Client, user: str, mode: str
 ) -> None:
-    broken = settings.model_copy(update={
-        "flights_mcp_command": f"{sys.executable} {BROKEN_SERVER} {mode}",
-        "tool_timeout_s": 4.0,
-    })
+    broken = settings.model_copy(
+        update={
+            "flights_mcp_command": f"{sys.executable} {BROKEN_SERVER} {mode}",
+            "tool_timeout_s": 4.0,
+        }
+    )
     async with running_api(broken, temporal_client) as api:
         await home_sfo(api, user)
         ws = await api.ws(user)

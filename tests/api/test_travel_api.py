@@ -14,14 +14,22 @@ async def test_direct_search_suggestion_and_selection(api: Api, user: str) -> No
     async with api.client(user) as http:
         r = await http.patch("/api/v1/preferences", json={"home_airport": "SFO"})
         assert r.status_code == 200
-        r = await http.post("/api/v1/calendar/event", json={
-            "title": "Boston trip: client offsite", "location": "Boston, MA",
-            "start": friday.isoformat(), "end": (friday + timedelta(days=2)).isoformat(),
-            "all_day": True})
+        r = await http.post(
+            "/api/v1/calendar/event",
+            json={
+                "title": "Boston trip: client offsite",
+                "location": "Boston, MA",
+                "start": friday.isoformat(),
+                "end": (friday + timedelta(days=2)).isoformat(),
+                "all_day": True,
+            },
+        )
         assert r.status_code in (200, 201), r.text
 
-        r = await http.post("/api/v1/tools/search_flights",
-                            json={"destination": "Boston", "departure_date": friday.isoformat()})
+        r = await http.post(
+            "/api/v1/tools/search_flights",
+            json={"destination": "Boston", "departure_date": friday.isoformat()},
+        )
         assert r.status_code == 200, r.text
         found = r.json()
         assert found["search_id"].startswith("fs_")
@@ -56,17 +64,28 @@ async def test_direct_search_suggestion_and_selection(api: Api, user: str) -> No
 async def test_direct_search_refuses_bad_input_without_counting(api: Api, user: str) -> None:
     today = flows.local_today("UTC")
     async with api.client(user) as http:
-        r = await http.post("/api/v1/tools/search_flights", json={
-            "destination": "BOS", "departure_date": (today + timedelta(days=9)).isoformat()})
+        r = await http.post(
+            "/api/v1/tools/search_flights",
+            json={"destination": "BOS", "departure_date": (today + timedelta(days=9)).isoformat()},
+        )
         assert r.status_code == 422 and "airport" in r.json()["error"]["message"].lower()
         cases = [
-            {"origin": "SFO", "destination": "BOS",
-             "departure_date": (today - timedelta(days=2)).isoformat()},
-            {"origin": "SFO", "destination": "BOS",
-             "departure_date": (today + timedelta(days=9)).isoformat(),
-             "return_date": (today + timedelta(days=5)).isoformat()},
-            {"origin": "SFO", "destination": "Atlantis Springs",
-             "departure_date": (today + timedelta(days=9)).isoformat()},
+            {
+                "origin": "SFO",
+                "destination": "BOS",
+                "departure_date": (today - timedelta(days=2)).isoformat(),
+            },
+            {
+                "origin": "SFO",
+                "destination": "BOS",
+                "departure_date": (today + timedelta(days=9)).isoformat(),
+                "return_date": (today + timedelta(days=5)).isoformat(),
+            },
+            {
+                "origin": "SFO",
+                "destination": "Atlantis Springs",
+                "departure_date": (today + timedelta(days=9)).isoformat(),
+            },
         ]
         for case in cases:
             r = await http.post("/api/v1/tools/search_flights", json=case)
@@ -81,11 +100,15 @@ async def test_eleventh_direct_search_of_the_day_is_429(api: Api, user: str) -> 
     day = (flows.local_today("UTC") + timedelta(days=20)).isoformat()
     async with api.client(user) as http:
         for _ in range(10):
-            r = await http.post("/api/v1/tools/search_flights",
-                                json={"origin": "SFO", "destination": "JFK", "departure_date": day})
+            r = await http.post(
+                "/api/v1/tools/search_flights",
+                json={"origin": "SFO", "destination": "JFK", "departure_date": day},
+            )
             assert r.status_code == 200, r.text
-        r = await http.post("/api/v1/tools/search_flights",
-                            json={"origin": "SFO", "destination": "JFK", "departure_date": day})
+        r = await http.post(
+            "/api/v1/tools/search_flights",
+            json={"origin": "SFO", "destination": "JFK", "departure_date": day},
+        )
     assert r.status_code == 429, r.text
     error = r.json()["error"]
     assert error["code"] == "rate_limited"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mcos.bus_redis import RedisBus
+from mcos.infra.bus_redis import RedisBus
 from tests.api.conftest import recv_until, running_api
 from tests.conftest import REDIS_URL, eventually, require_service
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 ISSUER = "https://issuer.test/"

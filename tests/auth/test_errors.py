@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from mcos.errors import (
+from mcos.kernel.errors import (
     AuthError,
     Conflict,
     DomainError,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcos.auth import extract_token
+from mcos.infra.auth import extract_token
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.sig-_x"
 

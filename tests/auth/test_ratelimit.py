@@ -8,8 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from mcos.errors import Unavailable
-from mcos.ratelimit import (
+from mcos.infra.ratelimit import (
     MemoryRateLimiter,
     RateDecision,
     RateLimiter,
@@ -17,6 +16,7 @@ from mcos.ratelimit import (
     decision_to_error,
     make_rate_limiter,
 )
+from mcos.kernel.errors import Unavailable
 from tests.auth.conftest import make_settings
 
 REDIS_URL = os.environ.get("MCOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import structlog
 from structlog.testing import capture_logs
 
-from mcos.auth import REDACTED, redact_secrets
+from mcos.infra.auth import REDACTED, redact_secrets
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl"
 

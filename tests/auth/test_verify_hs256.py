@@ -10,8 +10,8 @@ import jwt
 import pytest
 from structlog.testing import capture_logs
 
-from mcos.auth import Principal, TokenVerifier, issue_dev_token
-from mcos.errors import AuthError
+from mcos.infra.auth import Principal, TokenVerifier, issue_dev_token
+from mcos.kernel.errors import AuthError
 from tests.auth.conftest import AUDIENCE, ISSUER, SECRET, make_settings
 
 

@@ -7,8 +7,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from mcos.auth import JWKS_ALGORITHMS, TokenVerifier
-from mcos.errors import AuthError, Unavailable
+from mcos.infra.auth import JWKS_ALGORITHMS, TokenVerifier
+from mcos.kernel.errors import AuthError, Unavailable
 from tests.auth.conftest import AUDIENCE, ISSUER, JwksServer, make_settings
 
 

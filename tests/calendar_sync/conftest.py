@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mcos.models import CalendarWindow
+from mcos.kernel.models import CalendarWindow
 
 MARCH = CalendarWindow(start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 4, 1, tzinfo=UTC))
 

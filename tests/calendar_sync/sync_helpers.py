@@ -10,8 +10,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from app.calendar_schedules import CalendarScheduler
 from tests.conftest import eventually
+from workflows.schedules import CalendarScheduler
 
 FAKE_GCAL_SERVER = str(Path(__file__).with_name("fake_gcal_server.py"))
 FAKE_GCAL_COMMAND = f"{sys.executable} {FAKE_GCAL_SERVER}"

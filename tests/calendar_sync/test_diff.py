@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from calendar_sync.diff import diff_calendar
-from calendar_sync.ics import parse_ics
-from mcos.models import CalendarEvent, CalendarWindow
+from mcos.calendar.diff import diff_calendar
+from mcos.calendar.ics import parse_ics
+from mcos.kernel.models import CalendarEvent, CalendarWindow
 
 from .conftest import MARCH, build_ics
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from calendar_sync.errors import CalendarSourceError
-from calendar_sync.google_mcp import GoogleCalendarMcp, map_google_event, parse_list_events
-from mcos.models import CalendarWindow
+from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.google_mcp import GoogleCalendarMcp, map_google_event, parse_list_events
+from mcos.kernel.models import CalendarWindow
 
 from .conftest import MARCH
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from calendar_sync.errors import CalendarSourceError
-from calendar_sync.ics import fetch_ics, parse_ics
-from mcos.models import CalendarWindow
+from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.ics import fetch_ics, parse_ics
+from mcos.kernel.models import CalendarWindow
 
 from .conftest import MARCH, build_ics, vevent
 

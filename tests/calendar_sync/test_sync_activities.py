@@ -11,11 +11,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.calendar import CalendarActivities
-from calendar_sync.errors import CalendarSourceError
-from calendar_sync.location import check_ics_location
-from calendar_sync.window import sync_window
-from mcos.contracts import CalendarFetchInput, CalendarSource
-from mcos.settings import Settings
+from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.location import check_ics_location
+from mcos.calendar.window import sync_window
+from mcos.kernel.contracts import CalendarFetchInput, CalendarSource
+from mcos.kernel.settings import Settings
 from tests.calendar_sync.sync_helpers import FAKE_GCAL_COMMAND, build_sync_ics
 
 

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import ScheduleOverlapPolicy
 
-from app.calendar_schedules import CalendarScheduler
-from calendar_sync.ics import parse_ics
-from calendar_sync.window import sync_window
-from mcos.contracts import CalendarSource
-from mcos.settings import Settings
+from mcos.calendar.ics import parse_ics
+from mcos.calendar.window import sync_window
+from mcos.kernel.contracts import CalendarSource
+from mcos.kernel.settings import Settings
 from tests.calendar_sync.sync_helpers import (
     FAKE_GCAL_COMMAND,
     WEEKLY_COUNT,
@@ -29,6 +28,7 @@ from tests.calendar_sync.sync_helpers import (
 )
 from tests.conftest import Stack, eventually, user_id
 from tests.workflow.helpers import brain, history_event_types, snapshot
+from workflows.schedules import CalendarScheduler
 
 TEMPORAL_CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from calendar_sync.busy import busy_on_dates
-from calendar_sync.ics import parse_ics
-from calendar_sync.window import sync_window
-from mcos.models import BrainState, CalendarSyncedPayload, Event
+from mcos.brain.reducer import reduce
+from mcos.calendar.busy import busy_on_dates
+from mcos.calendar.ics import parse_ics
+from mcos.calendar.window import sync_window
+from mcos.kernel.models import BrainState, CalendarSyncedPayload, Event
+from mcos.skills.core import agenda, busy_intervals
 from tests.calendar_sync.sync_helpers import base_day, build_sync_ics, weekly_dates
-from workflows.reducer import reduce
-from workflows.skills import agenda, busy_intervals
 
 NY = ZoneInfo("America/New_York")
 

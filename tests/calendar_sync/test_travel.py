@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from calendar_sync.ics import parse_ics
-from calendar_sync.travel import MIN_CONFIDENCE, detect_travel
-from mcos.models import CalendarEvent
+from mcos.calendar.ics import parse_ics
+from mcos.calendar.travel import MIN_CONFIDENCE, detect_travel
+from mcos.kernel.models import CalendarEvent
 
 from .conftest import MARCH
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from calendar_sync.window import sync_window
+from mcos.calendar.window import sync_window
 
 
 def test_window_is_aligned_to_utc_days() -> None:

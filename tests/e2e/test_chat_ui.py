@@ -18,7 +18,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.api.conftest import running_api
 from tests.conftest import IN_CI, user_id
 

@@ -33,7 +33,7 @@ def bundled_http_url() -> Iterator[str]:
     """The bundled server over streamable HTTP in a subprocess."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flights.server", "--http", str(port)],
+        [sys.executable, "-m", "mcos.flights.server", "--http", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

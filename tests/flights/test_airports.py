@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from flights.airports import airport_by_code, great_circle_km, resolve_airport
+from mcos.flights.airports import airport_by_code, great_circle_km, resolve_airport
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flights.client import search_flights_mcp
-from flights.duffel import search_duffel
-from flights.errors import FlightInputError, FlightToolError
-from flights.models import validate_request
-from flights.normalize import normalize_offers
-from flights.offline import generate_offers
+from mcos.flights.client import search_flights_mcp
+from mcos.flights.duffel import search_duffel
+from mcos.flights.errors import FlightInputError, FlightToolError
+from mcos.flights.models import validate_request
+from mcos.flights.normalize import normalize_offers
+from mcos.flights.offline import generate_offers
 
 from .conftest import FakeDuffel, future
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from flights.client import search_flights_mcp
-from flights.errors import FlightInputError, FlightToolError, FlightToolTimeout
-from flights.normalize import normalize_offers
+from mcos.flights.client import search_flights_mcp
+from mcos.flights.errors import FlightInputError, FlightToolError, FlightToolTimeout
+from mcos.flights.normalize import normalize_offers
 
 from .conftest import HERE, future
 

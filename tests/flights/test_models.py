@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from flights.errors import FlightInputError
-from flights.models import FlightSearchRequest, validate_params, validate_request
+from mcos.flights.errors import FlightInputError
+from mcos.flights.models import FlightSearchRequest, validate_params, validate_request
 
 TODAY = date(2030, 1, 10)
 

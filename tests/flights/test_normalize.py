@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flights.models import validate_request
-from flights.normalize import normalize_offer, normalize_offers, parse_iso_duration
-from flights.offline import generate_offers
+from mcos.flights.models import validate_request
+from mcos.flights.normalize import normalize_offer, normalize_offers, parse_iso_duration
+from mcos.flights.offline import generate_offers
 
 DUFFEL_OFFER = {
     "id": "off_0000AEdGRhtp5AUUdJqMxo",

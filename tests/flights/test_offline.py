@@ -3,9 +3,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from flights.models import validate_request
-from flights.normalize import normalize_offers, parse_iso_duration
-from flights.offline import generate_offers
+from mcos.flights.models import validate_request
+from mcos.flights.normalize import normalize_offers, parse_iso_duration
+from mcos.flights.offline import generate_offers
 
 TODAY = date(2030, 1, 10)
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)

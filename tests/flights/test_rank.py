@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from flights.models import FlightOption
-from flights.rank import rank_options, validate_llm_ranking
+from mcos.flights.models import FlightOption
+from mcos.flights.rank import rank_options, validate_llm_ranking
 
 
 def _option(

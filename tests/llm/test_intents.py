@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from llm.intents import extract_when, local_now, recognize, recognize_intent
-from llm.tools import validate_arguments
+from mcos.llm.intents import extract_when, local_now, recognize, recognize_intent
+from mcos.llm.tools import validate_arguments
 
 TZ = "America/Los_Angeles"
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=ZoneInfo("UTC"))  # 10:00 local, a Wednesday

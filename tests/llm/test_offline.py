@@ -7,10 +7,10 @@ import json
 import time
 from typing import Any
 
-from llm.base import LlmRequest, TokenChunk, ToolCallChunk, UsageChunk, make_provider
-from llm.offline import OfflineProvider, split_pieces
-from llm.tools import TOOL_SCHEMAS
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
+from mcos.llm.base import LlmRequest, TokenChunk, ToolCallChunk, UsageChunk, make_provider
+from mcos.llm.offline import OfflineProvider, split_pieces
+from mcos.llm.tools import TOOL_SCHEMAS
 
 CONTEXT: dict[str, Any] = {
     "now": "2026-11-25T10:00:00-08:00",  # a Wednesday
@@ -303,7 +303,7 @@ def test_make_provider_offline() -> None:
 
 
 def test_make_provider_openai() -> None:
-    from llm.openai_provider import OpenAIProvider
+    from mcos.llm.openai_provider import OpenAIProvider
 
     provider = make_provider(
         Settings(llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1", llm_api_key="k")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
-from llm.openai_provider import OpenAIProvider
-from llm.tools import TOOL_SCHEMAS
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
+from mcos.llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
+from mcos.llm.openai_provider import OpenAIProvider
+from mcos.llm.tools import TOOL_SCHEMAS
 from tests.conftest import free_port
 from tests.llm.conftest import Script, StandIn
 

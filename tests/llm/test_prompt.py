@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from llm.prompt import HISTORY_LIMIT, SYSTEM_PROMPT, build_messages, strip_control
+from mcos.llm.prompt import HISTORY_LIMIT, SYSTEM_PROMPT, build_messages, strip_control
 
 
 def _block(content: str, name: str) -> object:

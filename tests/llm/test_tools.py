@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm.tools import (
+from mcos.llm.tools import (
     TOOL_NAMES,
     TOOL_SCHEMAS,
     could_be_tool_call_text,

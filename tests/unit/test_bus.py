@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mcos.bus import MemoryBus, RealtimeBus, Resync, cursor_order
+from mcos.infra.bus import MemoryBus, RealtimeBus, Resync, cursor_order
 from tests.conftest import REDIS_URL, require_service
 
 
@@ -18,7 +18,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[RealtimeBus]:
         b: RealtimeBus = MemoryBus(buffer_frames=50)
     else:
         require_service("Redis", "127.0.0.1", 6379)
-        from mcos.bus_redis import RedisBus
+        from mcos.infra.bus_redis import RedisBus
 
         b = RedisBus(REDIS_URL, buffer_frames=50, prefix=f"mcos-test:{uuid.uuid4().hex[:8]}")
     yield b

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcos.circuit import CircuitBreaker
+from mcos.infra.circuit import CircuitBreaker
 
 
 class Clock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from workflows.brain import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,10 @@ def test_every_mcos_variable_is_a_setting_and_the_config_is_valid_for_production
         fields = {k.removeprefix("MCOS_").lower() for k in env}
         unknown = fields - set(Settings.model_fields)
         assert not unknown, f"{name}: not settings: {unknown}"
-        settings = Settings(_env_file=None, **{k.removeprefix("MCOS_").lower(): v
-                                               for k, v in env.items() if v != ""})
+        settings = Settings(
+            _env_file=None,
+            **{k.removeprefix("MCOS_").lower(): v for k, v in env.items() if v != ""},
+        )
         assert settings.production and settings.bus_url.startswith("redis://")
         assert settings.sql_url.startswith("postgresql://")
         assert settings.temporal_address == "temporal:7233"

@@ -16,8 +16,12 @@ class Clock:
 
 
 def token(i: int, text: str, op: str = "op_1", attempt: int = 1) -> dict:
-    return {"type": "llm.token", "cursor": str(i + 1), "operation_id": op,
-            "data": {"operation_id": op, "attempt": attempt, "index": i, "text": text}}
+    return {
+        "type": "llm.token",
+        "cursor": str(i + 1),
+        "operation_id": op,
+        "data": {"operation_id": op, "attempt": attempt, "index": i, "text": text},
+    }
 
 
 def drain(th: FrameThrottle) -> list[dict]:

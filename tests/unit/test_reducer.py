@@ -7,16 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mcos.ids import new_id
-from mcos.models import BrainState, Event
-from workflows.reducer import fold, reduce
+from mcos.brain.reducer import fold, reduce
+from mcos.kernel.ids import new_id
+from mcos.kernel.models import BrainState, Event
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def ev(type_: str, payload: dict, minutes: int = 0, seq: int = 0) -> Event:
-    return Event(event_id=new_id("evt"), type=type_, payload=payload,
-                 timestamp=T0 + timedelta(minutes=minutes), seq=seq)
+    return Event(
+        event_id=new_id("evt"),
+        type=type_,
+        payload=payload,
+        timestamp=T0 + timedelta(minutes=minutes),
+        seq=seq,
+    )
 
 
 def msg(text: str, minutes: int = 0) -> Event:
@@ -39,21 +44,27 @@ def test_reduce_never_mutates_its_input() -> None:
     s0 = fold(BrainState(user_id="u"), [msg("a"), task("t")])
     frozen = copy.deepcopy(s0.model_dump())
     tid = next(iter(s0.tasks))
-    for e in [msg("b"), task("t2"),
-              ev("task.updated", {"id": tid, "changes": {"status": "done"}}),
-              ev("task.deleted", {"id": tid}),
-              ev("preference.set", {"key": "seat", "value": "aisle"}),
-              ev("messages.archived", {"ids": [s0.messages[0].id], "count": 1})]:
+    for e in [
+        msg("b"),
+        task("t2"),
+        ev("task.updated", {"id": tid, "changes": {"status": "done"}}),
+        ev("task.deleted", {"id": tid}),
+        ev("preference.set", {"key": "seat", "value": "aisle"}),
+        ev("messages.archived", {"ids": [s0.messages[0].id], "count": 1}),
+    ]:
         reduce(s0, e)
     assert s0.model_dump() == frozen
 
 
 def test_task_lifecycle() -> None:
     tid = new_id("task")
-    s = fold(BrainState(user_id="u"), [
-        task("Write report", tid, priority="high"),
-        ev("task.updated", {"id": tid, "changes": {"status": "done", "title": "Report"}}, 5),
-    ])
+    s = fold(
+        BrainState(user_id="u"),
+        [
+            task("Write report", tid, priority="high"),
+            ev("task.updated", {"id": tid, "changes": {"status": "done", "title": "Report"}}, 5),
+        ],
+    )
     t = s.tasks[tid]
     assert (t.title, t.status, t.priority) == ("Report", "done", "high")
     assert t.completed_at == T0 + timedelta(minutes=5) and t.created_at == T0
@@ -75,13 +86,16 @@ def test_clear_due_and_unknown_task_are_handled() -> None:
 
 def test_preferences_set_and_removed_and_memories_one_per_key() -> None:
     m1, m2 = new_id("mem"), new_id("mem")
-    s = fold(BrainState(user_id="u"), [
-        ev("preference.set", {"key": "seat", "value": "aisle"}),
-        ev("preference.set", {"key": "home_airport", "value": "SFO"}),
-        ev("preference.set", {"key": "seat", "value": None}),
-        ev("memory.pinned", {"id": m1, "key": "wife", "value": "Ana"}),
-        ev("memory.pinned", {"id": m2, "key": "wife", "value": "Ana Maria"}),
-    ])
+    s = fold(
+        BrainState(user_id="u"),
+        [
+            ev("preference.set", {"key": "seat", "value": "aisle"}),
+            ev("preference.set", {"key": "home_airport", "value": "SFO"}),
+            ev("preference.set", {"key": "seat", "value": None}),
+            ev("memory.pinned", {"id": m1, "key": "wife", "value": "Ana"}),
+            ev("memory.pinned", {"id": m2, "key": "wife", "value": "Ana Maria"}),
+        ],
+    )
     assert s.preferences == {"home_airport": "SFO"}
     assert [m.value for m in s.memories.values()] == ["Ana Maria"]
     s = reduce(s, ev("memory.unpinned", {"id": m2}))
@@ -97,8 +111,13 @@ def test_archival_removes_only_the_named_messages() -> None:
 
 
 def test_usage_rolls_over_at_utc_midnight_and_counts_tokens() -> None:
-    reply = {"message_id": new_id("msg"), "text": "ok", "operation_id": new_id("op"),
-             "tokens_prompt": 100, "tokens_completion": 20}
+    reply = {
+        "message_id": new_id("msg"),
+        "text": "ok",
+        "operation_id": new_id("op"),
+        "tokens_prompt": 100,
+        "tokens_completion": 20,
+    }
     s = fold(BrainState(user_id="u"), [msg("a"), ev("assistant.message", reply, 1)])
     assert s.counters.usage.tokens == 120 and s.counters.usage.writes == 1
     late = ev("user.message", {"message_id": new_id("msg"), "text": "b"}, minutes=15 * 60)
@@ -108,14 +127,23 @@ def test_usage_rolls_over_at_utc_midnight_and_counts_tokens() -> None:
 
 
 def test_flight_searches_are_bounded_and_selection_adds_tasks() -> None:
-    searches = [ev("flights.searched", {"search_id": f"fs_{i}", "request": {},
-                                        "options": [{"id": "off_1"}], "ranking": []})
-                for i in range(25)]
+    searches = [
+        ev(
+            "flights.searched",
+            {"search_id": f"fs_{i}", "request": {}, "options": [{"id": "off_1"}], "ranking": []},
+        )
+        for i in range(25)
+    ]
     s = fold(BrainState(user_id="u"), searches)
     assert len(s.flight_searches) == 20 and s.flight_searches[0].search_id == "fs_5"
     follow = {"id": new_id("task"), "title": "Pack", "source": "flight"}
-    s = reduce(s, ev("flight.selected", {"search_id": "fs_24", "flight_id": "off_1",
-                                          "follow_up_tasks": [follow]}))
+    s = reduce(
+        s,
+        ev(
+            "flight.selected",
+            {"search_id": "fs_24", "flight_id": "off_1", "follow_up_tasks": [follow]},
+        ),
+    )
     assert s.flight_searches[-1].selected_flight_id == "off_1"
     assert [t.title for t in s.tasks.values()] == ["Pack"]
     assert s.counters.usage.flight_searches == 25
@@ -124,15 +152,25 @@ def test_flight_searches_are_bounded_and_selection_adds_tasks() -> None:
 def test_calendar_sync_upserts_deletes_and_prunes_to_window() -> None:
     def cal(i: int, day: int) -> dict:
         start = datetime(2026, 11, day, 10, tzinfo=UTC)
-        return {"id": f"e{i}", "title": f"event {i}", "start": start.isoformat(),
-                "end": (start + timedelta(hours=1)).isoformat()}
+        return {
+            "id": f"e{i}",
+            "title": f"event {i}",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        }
 
     window = {"start": "2026-11-19T00:00:00+00:00", "end": "2026-11-30T00:00:00+00:00"}
-    s = reduce(BrainState(user_id="u"), ev("calendar.synced", {
-        "source": "ics", "upserts": [cal(1, 20), cal(2, 21), cal(3, 10)], "window": window}))
+    s = reduce(
+        BrainState(user_id="u"),
+        ev(
+            "calendar.synced",
+            {"source": "ics", "upserts": [cal(1, 20), cal(2, 21), cal(3, 10)], "window": window},
+        ),
+    )
     assert list(s.calendar) == ["e1", "e2"]  # e3 ended before the window
-    s = reduce(s, ev("calendar.synced", {"source": "ics", "deletes": ["e1"],
-                                          "upserts": [cal(4, 22)]}))
+    s = reduce(
+        s, ev("calendar.synced", {"source": "ics", "deletes": ["e1"], "upserts": [cal(4, 22)]})
+    )
     assert list(s.calendar) == ["e2", "e4"]
 
 
@@ -143,11 +181,14 @@ def test_replaying_the_event_window_over_its_starting_state_gives_the_live_state
     assert fold(BrainState(user_id="u"), events) == live
 
 
-@pytest.mark.parametrize("bad", [
-    ("user.message", {"text": "no id"}),
-    ("task.created", {"id": "nope", "title": "x"}),
-    ("task.updated", {"id": "task_" + "0" * 32, "changes": {"priority": "urgent"}}),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("user.message", {"text": "no id"}),
+        ("task.created", {"id": "nope", "title": "x"}),
+        ("task.updated", {"id": "task_" + "0" * 32, "changes": {"priority": "urgent"}}),
+    ],
+)
 def test_malformed_payloads_raise(bad: tuple[str, dict]) -> None:
     with pytest.raises(ValueError):
         reduce(BrainState(user_id="u"), ev(*bad))

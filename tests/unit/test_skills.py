@@ -6,10 +6,10 @@ import itertools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from mcos.contracts import Turn
-from mcos.models import BrainState, Event, Memory, Message
-from workflows import skills
-from workflows.reducer import reduce
+from mcos.brain.reducer import reduce
+from mcos.kernel.contracts import Turn
+from mcos.kernel.models import BrainState, Event, Memory, Message
+from mcos.skills import core as skills
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # Wednesday 10:00 in Los Angeles
 _n = itertools.count()
@@ -22,10 +22,14 @@ def new_id(prefix: str) -> str:
 def state() -> BrainState:
     return BrainState(
         user_id="u-1",
-        preferences={"timezone": "America/Los_Angeles", "home_airport": "SFO",
-                     "prefer_nonstop": True},
-        memories={"mem_1": Memory(id="mem_" + "1" * 32, key="passport",
-                                  value="expires March 2027")},
+        preferences={
+            "timezone": "America/Los_Angeles",
+            "home_airport": "SFO",
+            "prefer_nonstop": True,
+        },
+        memories={
+            "mem_1": Memory(id="mem_" + "1" * 32, key="passport", value="expires March 2027")
+        },
         messages=[
             Message(id="msg_a", role="user", text="My home airport is SFO", created_at=NOW),
             Message(id="msg_b", role="assistant", text="Got it", created_at=NOW),
@@ -54,35 +58,54 @@ def ctx(s: BrainState) -> skills.SkillContext:
 
 def test_create_task_with_local_due_and_agenda_reads_it() -> None:
     s = state()
-    out = skills.run_state_tool(ctx(s), "create_task",
-                                {"title": "Call John", "due": "2026-11-26T15:00:00"})
+    out = skills.run_state_tool(
+        ctx(s), "create_task", {"title": "Call John", "due": "2026-11-26T15:00:00"}
+    )
     assert out.status == "success" and out.events[0][0] == "task.created"
     due = datetime.fromisoformat(out.result["task"]["due"])
     assert due == datetime(2026, 11, 26, 15, tzinfo=ZoneInfo("America/Los_Angeles"))
-    s = reduce(s, Event(event_id="evt_" + "0" * 32, type="task.created",
-                        payload=out.events[0][1], timestamp=NOW, seq=1))
+    s = reduce(
+        s,
+        Event(
+            event_id="evt_" + "0" * 32,
+            type="task.created",
+            payload=out.events[0][1],
+            timestamp=NOW,
+            seq=1,
+        ),
+    )
     agenda = skills.agenda(s, NOW, "America/Los_Angeles", "tomorrow")
     assert [t["title"] for t in agenda["tasks"]] == ["Call John"]
     assert skills.agenda(s, NOW, "America/Los_Angeles", "today")["tasks"] == []
 
 
 def test_bad_preference_values_are_refused_with_a_message() -> None:
-    out = skills.run_state_tool(ctx(state()), "set_preference",
-                                {"key": "home_airport", "value": "Atlantis Springs"})
+    out = skills.run_state_tool(
+        ctx(state()), "set_preference", {"key": "home_airport", "value": "Atlantis Springs"}
+    )
     assert out.status == "error" and "Atlantis Springs" in out.result["message"]
-    out = skills.run_state_tool(ctx(state()), "set_preference",
-                                {"key": "timezone", "value": "Mars/Olympus"})
+    out = skills.run_state_tool(
+        ctx(state()), "set_preference", {"key": "timezone", "value": "Mars/Olympus"}
+    )
     assert out.status == "error"
 
 
 def test_follow_up_tasks_are_due_in_the_origin_zone_and_never_overdue() -> None:
-    option = {"id": "off_1", "airline_code": "DL", "flight_number": "DL619",
-              "origin_code": "SFO", "destination_code": "BOS",
-              "destination_name": "General Edward Lawrence Logan International Airport",
-              "departure_at": "2026-11-27T11:05:00"}
+    option = {
+        "id": "off_1",
+        "airline_code": "DL",
+        "flight_number": "DL619",
+        "origin_code": "SFO",
+        "destination_code": "BOS",
+        "destination_name": "General Edward Lawrence Logan International Airport",
+        "departure_at": "2026-11-27T11:05:00",
+    }
     tasks = skills.follow_up_tasks(option, new_id, NOW)
     assert [t["title"] for t in tasks] == [
-        "Book flight DL619 SFO→BOS", "Pack for Boston", "Arrange airport transfer to SFO"]
+        "Book flight DL619 SFO→BOS",
+        "Pack for Boston",
+        "Arrange airport transfer to SFO",
+    ]
     departs = datetime(2026, 11, 27, 11, 5, tzinfo=ZoneInfo("America/Los_Angeles"))
     dues = [datetime.fromisoformat(t["due"]) for t in tasks]
     assert all(NOW < d <= departs for d in dues)
@@ -90,14 +113,18 @@ def test_follow_up_tasks_are_due_in_the_origin_zone_and_never_overdue() -> None:
 
 
 def test_flight_request_resolves_home_airport_and_refuses_bad_input() -> None:
-    req = skills.flight_request(state(), {"destination": "Boston",
-                                          "departure_date": "2026-11-27"}, NOW,
-                                "America/Los_Angeles")
+    req = skills.flight_request(
+        state(),
+        {"destination": "Boston", "departure_date": "2026-11-27"},
+        NOW,
+        "America/Los_Angeles",
+    )
     assert (req["origin"], req["destination"]) == ("SFO", "BOS")
-    for args in ({"destination": "Boston", "departure_date": "2026-11-01"},
-                 {"destination": "Boston", "departure_date": "2026-12-05",
-                  "return_date": "2026-12-01"},
-                 {"destination": "Atlantis Springs", "departure_date": "2026-12-05"}):
+    for args in (
+        {"destination": "Boston", "departure_date": "2026-11-01"},
+        {"destination": "Boston", "departure_date": "2026-12-05", "return_date": "2026-12-01"},
+        {"destination": "Atlantis Springs", "departure_date": "2026-12-05"},
+    ):
         try:
             skills.flight_request(state(), args, NOW, "America/Los_Angeles")
         except skills.SkillInputError as exc:

@@ -6,12 +6,12 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from app.brain import BrainClient, make_event
-from mcos.contracts import BrainInput
-from mcos.ids import new_id
-from mcos.models import BrainState, Event
-from mcos.settings import Settings
+from mcos.kernel.contracts import BrainInput
+from mcos.kernel.ids import new_id
+from mcos.kernel.models import BrainState, Event
+from mcos.kernel.settings import Settings
 from workflows.brain import workflow_id
+from workflows.client import BrainClient, make_event
 
 
 def brain(client: Client, settings: Settings, **config: Any) -> BrainClient:
@@ -22,14 +22,18 @@ def brain(client: Client, settings: Settings, **config: Any) -> BrainClient:
 
 def user_message(text: str, client_action_id: str | None = None) -> Event:
     return make_event(
-        "user.message", {"message_id": new_id("msg"), "text": text}, new_id("req"),
+        "user.message",
+        {"message_id": new_id("msg"), "text": text},
+        new_id("req"),
         client_action_id,
     )
 
 
 def task_event(title: str, client_action_id: str | None = None, **fields: Any) -> Event:
     return make_event(
-        "task.created", {"id": new_id("task"), "title": title, **fields}, new_id("req"),
+        "task.created",
+        {"id": new_id("task"), "title": title, **fields},
+        new_id("req"),
         client_action_id,
     )
 
@@ -68,6 +72,12 @@ async def settled_history(client: Client, user_id: str) -> list[str]:
 
 
 __all__ = [
-    "BrainInput", "brain", "handle", "history_event_types", "settled_history", "snapshot",
-    "task_event", "user_message",
+    "BrainInput",
+    "brain",
+    "handle",
+    "history_event_types",
+    "settled_history",
+    "snapshot",
+    "task_event",
+    "user_message",
 ]

@@ -18,8 +18,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from mcos.devserver import DevServer
-from mcos.settings import Settings
+from mcos.infra.devserver import DevServer
+from mcos.kernel.settings import Settings
 from tests.conftest import free_port, running_worker
 from tests.workflow.scenario import run_scenario
 from workflows.brain import SEARCH_ATTRIBUTES

@@ -8,31 +8,42 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
 
-from app.brain import make_event
-from mcos.settings import Settings
+from mcos.kernel.settings import Settings
 from tests.conftest import eventually
 from tests.workflow.helpers import brain, snapshot, task_event, user_message
 from workflows.brain import workflow_id
+from workflows.client import make_event
 
 
 async def run_scenario(client: Client, settings: Settings, uid: str) -> list[WorkflowHistory]:
     b = brain(client, settings, message_limit=6, continue_as_new_events=12)
-    await b.command(uid, "set_preference", make_event(
-        "preference.set", {"key": "timezone", "value": "America/Los_Angeles"}, None))
+    await b.command(
+        uid,
+        "set_preference",
+        make_event("preference.set", {"key": "timezone", "value": "America/Los_Angeles"}, None),
+    )
     created = await b.command(uid, "create_task", task_event("Pay rent", client_action_id="a1"))
     await b.command(uid, "create_task", task_event("Pay rent", client_action_id="a1"))
-    for text in ["Hello!", "Remind me to call John tomorrow at 3pm",
-                 "What's on my agenda today?", "My home airport is SFO"]:
+    for text in [
+        "Hello!",
+        "Remind me to call John tomorrow at 3pm",
+        "What's on my agenda today?",
+        "My home airport is SFO",
+    ]:
         event = user_message(text)
         await b.signal_event(uid, event)
         await b.signal_event(uid, event)  # a duplicate, dropped
         await eventually(lambda e=event: _answered(client, uid, e.payload["message_id"]), 60)
-    await b.command(uid, "update_task", make_event(
-        "task.updated", {"id": created.entity_id, "changes": {"status": "done"}}, None))
+    await b.command(
+        uid,
+        "update_task",
+        make_event("task.updated", {"id": created.entity_id, "changes": {"status": "done"}}, None),
+    )
     await _quiet(client, uid)
     # one more command, so that the newest run has processed a workflow task of its own
-    await b.command(uid, "set_preference", make_event(
-        "preference.set", {"key": "seat", "value": "aisle"}, None))
+    await b.command(
+        uid, "set_preference", make_event("preference.set", {"key": "seat", "value": "aisle"}, None)
+    )
     await _quiet(client, uid)
     return await chain(client, uid)
 

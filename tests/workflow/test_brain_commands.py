@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from app.brain import make_event
-from mcos.errors import NotFoundError, RateLimited, ValidationFailed
+from mcos.kernel.errors import NotFoundError, RateLimited, ValidationFailed
 from tests.conftest import Stack, eventually, user_id
 from tests.workflow.helpers import (
     brain,
@@ -17,6 +16,7 @@ from tests.workflow.helpers import (
     task_event,
     user_message,
 )
+from workflows.client import make_event
 
 
 async def test_same_event_twice_changes_state_once(stack: Stack) -> None:
@@ -28,8 +28,9 @@ async def test_same_event_twice_changes_state_once(stack: Stack) -> None:
     await b.signal_event(uid, user_message("second"))
 
     state = await eventually(
-        lambda: _state_with(stack, uid, lambda s: len(s.messages) == 2 and
-                            s.counters.duplicates_dropped == 1)
+        lambda: _state_with(
+            stack, uid, lambda s: len(s.messages) == 2 and s.counters.duplicates_dropped == 1
+        )
     )
     assert [m.text for m in state.messages] == ["hello", "second"]
     assert state.seq == 2
@@ -66,8 +67,11 @@ async def test_refused_commands_leave_no_trace_in_history(stack: Stack) -> None:
 
     missing = "task_" + "0" * 32
     with pytest.raises(NotFoundError):
-        await b.command(uid, "update_task", make_event(
-            "task.updated", {"id": missing, "changes": {"title": "x"}}, None))
+        await b.command(
+            uid,
+            "update_task",
+            make_event("task.updated", {"id": missing, "changes": {"title": "x"}}, None),
+        )
     with pytest.raises(NotFoundError):
         await b.command(uid, "delete_task", make_event("task.deleted", {"id": missing}, None))
     with pytest.raises(ValidationFailed):  # the event type does not fit the command
@@ -88,11 +92,17 @@ async def test_task_lifecycle_and_queries(stack: Stack) -> None:
     b = brain(stack.client, stack.settings)
     created = await b.command(uid, "create_task", task_event("Write report", priority="high"))
     tid = created.entity_id
-    done = await b.command(uid, "update_task", make_event(
-        "task.updated", {"id": tid, "changes": {"status": "done"}}, None))
+    done = await b.command(
+        uid,
+        "update_task",
+        make_event("task.updated", {"id": tid, "changes": {"status": "done"}}, None),
+    )
     assert done.data["status"] == "done" and done.data["completed_at"]
-    pref = await b.command(uid, "set_preference", make_event(
-        "preference.set", {"key": "home_airport", "value": "SFO"}, None))
+    pref = await b.command(
+        uid,
+        "set_preference",
+        make_event("preference.set", {"key": "home_airport", "value": "SFO"}, None),
+    )
     assert pref.data == {"preferences": {"home_airport": "SFO"}}
     await b.command(uid, "delete_task", make_event("task.deleted", {"id": tid}, None))
 

@@ -8,12 +8,12 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from app.brain import make_event
-from mcos import db
-from mcos.settings import Settings
+from mcos.infra import db
+from mcos.kernel.settings import Settings
 from tests.conftest import POSTGRES_URL, Stack, eventually, require_service, running_worker, user_id
 from tests.workflow.helpers import brain, snapshot, task_event, user_message
 from workflows.brain import workflow_id
+from workflows.client import make_event
 
 
 async def _runs(client: Client, uid: str) -> list:
@@ -23,8 +23,9 @@ async def _runs(client: Client, uid: str) -> list:
     while run_id:
         history = await client.get_workflow_handle(workflow_id(uid), run_id=run_id).fetch_history()
         chain.append(history)
-        run_id = history.events[0].workflow_execution_started_event_attributes\
-            .continued_execution_run_id
+        run_id = history.events[
+            0
+        ].workflow_execution_started_event_attributes.continued_execution_run_id
     return chain
 
 
@@ -40,8 +41,13 @@ async def _send_messages(b, uid: str, texts: list[str], concurrency: int = 40) -
 
 async def test_2000_messages_chain_runs_and_archive_exactly_1900(stack: Stack) -> None:
     uid = user_id()
-    b = brain(stack.client, stack.settings, chat_replies=False, continue_as_new_events=500,
-              writes_per_day=10_000)
+    b = brain(
+        stack.client,
+        stack.settings,
+        chat_replies=False,
+        continue_as_new_events=500,
+        writes_per_day=10_000,
+    )
     texts = [f"message {i:04d}" for i in range(2000)]
     # Eight senders at once: hundreds of messages a second, far above what the gateway admits
     # for one user (60 a minute), yet a pace at which the worker gets a turn. (A flood that
@@ -108,8 +114,9 @@ async def test_continue_as_new_under_concurrent_signals_and_updates(stack: Stack
         settled.last = s.counters  # type: ignore[attr-defined]
         # ≥ 80: an update whose run continued-as-new under it is retried by the client into
         # the next run, where the carried dedup set answers it with the original result.
-        return s if s.counters.messages_total == 150 and s.counters.duplicates_dropped >= 80 \
-            else None
+        return (
+            s if s.counters.messages_total == 150 and s.counters.duplicates_dropped >= 80 else None
+        )
 
     try:
         state = await eventually(settled, timeout=30, interval=0.3)
@@ -135,16 +142,26 @@ async def test_archival_to_postgres(temporal_client: Client, settings: Settings)
         texts = [f"pg message {i}" for i in range(60)]
         for t in texts:  # in order, so the oldest 40 are the archived ones
             await b.signal_event(uid, user_message(t))
-        state = await eventually(
-            lambda: _settled(s, uid, 60, 20), timeout=60, interval=0.3)
+        state = await eventually(lambda: _settled(s, uid, 60, 20), timeout=60, interval=0.3)
         rows = db.archived_page(s.engine, uid, None, 100)
         assert s.engine.dialect.name == "postgresql"
         assert sorted(r.text for r in rows) == sorted(texts[:40])
         assert [m.text for m in state.messages] == texts[40:]
         # the archive is idempotent: archiving the same rows again adds nothing
-        again = db.archive_messages(s.engine, uid, [
-            {"id": r.id, "role": r.role, "text": r.text, "created_at": r.created_at, "seq": r.seq}
-            for r in rows])
+        again = db.archive_messages(
+            s.engine,
+            uid,
+            [
+                {
+                    "id": r.id,
+                    "role": r.role,
+                    "text": r.text,
+                    "created_at": r.created_at,
+                    "seq": r.seq,
+                }
+                for r in rows
+            ],
+        )
         assert again == 0
         pref = make_event("preference.set", {"key": "seat", "value": "aisle"}, None)
         await b.command(uid, "set_preference", pref)
@@ -164,12 +181,19 @@ async def _settled(s: Stack, uid: str, total: int, live: int):  # noqa: ANN202
 async def test_preferences_and_memories_backed_up_to_sql(stack: Stack) -> None:
     uid = user_id()
     b = brain(stack.client, stack.settings)
-    await b.command(uid, "set_preference", make_event(
-        "preference.set", {"key": "home_airport", "value": "SFO"}, None))
-    mem = await b.command(uid, "pin_memory", make_event(
-        "memory.pinned", {"id": "mem_" + "1" * 32, "key": "wife", "value": "Ana"}, None))
+    await b.command(
+        uid,
+        "set_preference",
+        make_event("preference.set", {"key": "home_airport", "value": "SFO"}, None),
+    )
+    mem = await b.command(
+        uid,
+        "pin_memory",
+        make_event("memory.pinned", {"id": "mem_" + "1" * 32, "key": "wife", "value": "Ana"}, None),
+    )
     backup = await eventually(
-        lambda: (p := db.load_profile(stack.engine, uid)) and p.memories and p)
+        lambda: (p := db.load_profile(stack.engine, uid)) and p.memories and p
+    )
     assert backup.preferences == {"home_airport": "SFO"}
     assert [m["value"] for m in backup.memories] == ["Ana"]
     await b.command(uid, "unpin_memory", make_event("memory.unpinned", {"id": mem.entity_id}, None))

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from mcos.runtime import workflow_runner, workflows
+from mcos.infra.runtime import workflow_runner, workflows
 from tests.conftest import Stack, user_id
 from tests.workflow.scenario import run_scenario
 
@@ -31,7 +31,8 @@ async def replay_failures(histories: list[WorkflowHistory]) -> dict[str, str]:
 
 def replayer() -> Replayer:
     return Replayer(
-        workflows=workflows(), data_converter=pydantic_data_converter,
+        workflows=workflows(),
+        data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )
 
@@ -50,8 +51,7 @@ async def test_recorded_histories_replay() -> None:
     files = sorted(HISTORIES.rglob("*.json"))  # every recorded version, old ones included
     assert files, "no recorded histories: run `python -m tests.workflow.record_history`"
     histories = [
-        WorkflowHistory.from_json(f"user-brain:{f.stem}", json.loads(f.read_text()))
-        for f in files
+        WorkflowHistory.from_json(f"user-brain:{f.stem}", json.loads(f.read_text())) for f in files
     ]
     failures = await replay_failures(histories)
     assert not failures, failures

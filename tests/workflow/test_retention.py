@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from mcos import db
-from mcos.contracts import RetentionInput, RetentionResult
-from mcos.runtime import ensure_retention_schedule
+from mcos.infra import db
+from mcos.infra.runtime import ensure_retention_schedule
+from mcos.kernel.contracts import RetentionInput, RetentionResult
 from tests.conftest import Stack
 from workflows.retention import SCHEDULE_ID, RetentionWorkflow
 
@@ -16,16 +16,30 @@ async def test_retention_purges_only_old_archived_messages(stack: Stack) -> None
     now = datetime.now(UTC)
     user = f"ret-{uuid.uuid4().hex[:8]}"
     rows = [
-        {"id": f"msg_old{i}", "role": "user", "text": f"old {i}", "seq": i,
-         "created_at": now - timedelta(days=91 + i)} for i in range(3)
+        {
+            "id": f"msg_old{i}",
+            "role": "user",
+            "text": f"old {i}",
+            "seq": i,
+            "created_at": now - timedelta(days=91 + i),
+        }
+        for i in range(3)
     ] + [
-        {"id": f"msg_new{i}", "role": "user", "text": f"new {i}", "seq": 10 + i,
-         "created_at": now - timedelta(days=89 - i)} for i in range(2)
+        {
+            "id": f"msg_new{i}",
+            "role": "user",
+            "text": f"new {i}",
+            "seq": 10 + i,
+            "created_at": now - timedelta(days=89 - i),
+        }
+        for i in range(2)
     ]
     assert db.archive_messages(stack.engine, user, rows) == 5
     result = await stack.client.execute_workflow(
-        RetentionWorkflow.run, RetentionInput(archived_message_days=90),
-        id=f"retention-test-{uuid.uuid4().hex[:6]}", task_queue=stack.settings.temporal_task_queue,
+        RetentionWorkflow.run,
+        RetentionInput(archived_message_days=90),
+        id=f"retention-test-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.temporal_task_queue,
         result_type=RetentionResult,
     )
     assert result.messages_deleted == 3

@@ -1,0 +1,265 @@
+"""Inputs and outputs of the brain workflow and its activities (one model per call)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mcos.kernel.models import BrainState, Event
+
+
+class BrainConfig(BaseModel):
+    """Knobs the brain runs with; set by whoever starts it and carried across runs."""
+
+    message_limit: int = 100
+    event_window: int = 1000
+    event_window_days: int = 30
+    dedup_size: int = 1000
+    continue_as_new_events: int = 2000
+    chat_replies: bool = True
+    interrupt_on_new_message: bool = False
+    llm_heartbeat_timeout_s: float = 15.0
+    llm_max_attempts: int = 3
+    tokens_per_day: int = 100_000
+    flight_searches_per_day: int = 10
+    writes_per_day: int = 1000
+    default_timezone: str = "UTC"
+    search_attributes: bool = False
+    tool_timeout_s: float = 20.0
+
+
+class ActionRecord(BaseModel):
+    """What a client action produced, returned again when it is repeated."""
+
+    client_action_id: str
+    event_id: str
+    seq: int
+    entity_id: str | None = None
+
+
+class BrainInput(BaseModel):
+    user_id: str
+    config: BrainConfig = Field(default_factory=BrainConfig)
+    state: BrainState | None = None
+    event_window: list[Event] = Field(default_factory=list)
+    seen_event_ids: list[str] = Field(default_factory=list)
+    seen_actions: list[ActionRecord] = Field(default_factory=list)
+    pending_turns: list[Turn] = Field(default_factory=list)
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+    backup_due: bool = False
+    runs: int = 1
+
+
+class Turn(BaseModel):
+    """A chat turn waiting to run: the user message it answers."""
+
+    message_id: str
+    event_id: str
+    request_id: str | None = None
+    text: str
+
+
+class CommandResult(BaseModel):
+    event_id: str
+    seq: int
+    duplicate: bool = False
+    entity_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Delta(BaseModel):
+    """Events after ``since``; ``snapshot`` instead when they are older than the window."""
+
+    since: int
+    seq: int
+    events: list[Event] = Field(default_factory=list)
+    snapshot: BrainState | None = None
+
+
+class Diagnostics(BaseModel):
+    user_id: str
+    seq: int
+    run: int
+    event_count: int
+    window_events: int
+    history_length: int
+    continue_as_new_suggested: bool
+    duplicates_dropped: int
+    invalid_events_dropped: int
+    last_event_ids: list[str]
+    last_client_action_ids: list[str]
+    pending_turns: int
+    turn_running: bool
+    messages_in_state: int
+
+
+class CancelRequest(BaseModel):
+    request_id: str | None = None
+    operation_id: str | None = None
+
+
+# --- activities -----------------------------------------------------------------------
+
+
+class PublishInput(BaseModel):
+    user_id: str
+    frames: list[dict[str, Any]]
+
+
+class ArchiveInput(BaseModel):
+    user_id: str
+    messages: list[dict[str, Any]]
+
+
+class ArchiveResult(BaseModel):
+    archived_ids: list[str]
+    inserted: int
+
+
+class BackupInput(BaseModel):
+    user_id: str
+    seq: int
+    preferences: dict[str, Any]
+    memories: list[dict[str, Any]]
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class LlmTurnInput(BaseModel):
+    user_id: str
+    operation_id: str
+    request_id: str | None = None
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    max_tokens: int | None = None
+    index_offset: int = 0
+
+
+class LlmTurnResult(BaseModel):
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tokens_prompt: int = 0
+    tokens_completion: int = 0
+    tokens_streamed: int = 0
+    status: Literal["completed", "interrupted"] = "completed"
+    attempt: int = 1
+
+
+class EraseRequest(BaseModel):
+    request_id: str | None = None
+    requested_at: datetime | None = None
+
+
+BrainInput.model_rebuild()
+
+
+class FlightSearchInput(BaseModel):
+    user_id: str
+    tool_invocation_id: str
+    params: dict[str, Any]
+    preferences: dict[str, Any] = Field(default_factory=dict)
+    busy: list[list[str]] = Field(default_factory=list)
+
+
+class FlightSearchOutput(BaseModel):
+    options: list[dict[str, Any]]
+    ranking: list[dict[str, Any]]
+    ranked_by: Literal["llm", "scorer"] = "scorer"
+
+
+# --- calendar sync ----------------------------------------------------------------------
+
+CalendarSyncStatus = Literal[
+    "ok", "auth_error", "unavailable", "timeout", "not_found", "invalid", "error"
+]
+
+
+class CalendarSource(BaseModel):
+    """A connected calendar: an ICS feed (``location`` is an http(s) URL or a file path
+    under the configured ICS directory) or Google Calendar over MCP (``calendar_id``)."""
+
+    kind: Literal["ics", "google"]
+    location: str | None = None
+    calendar_id: str = "primary"
+
+    @property
+    def name(self) -> str:
+        """The ``CalendarEvent.source`` of this source's events."""
+        return self.kind
+
+
+class CalendarFetchInput(BaseModel):
+    user_id: str
+    source: CalendarSource
+    window_start: datetime
+    window_end: datetime
+    timeout_s: float = 60.0
+
+
+class CalendarFetchOutput(BaseModel):
+    status: CalendarSyncStatus = "ok"
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class CalendarApplyInput(BaseModel):
+    """Fetched events of one source, to diff against the brain's warm calendar."""
+
+    user_id: str
+    source: str
+    window_start: datetime
+    window_end: datetime
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    event_id: str  # deterministic per sync run: a retried signal is dropped as a duplicate
+    request_id: str | None = None
+
+
+class CalendarApplyOutput(BaseModel):
+    upserts: int = 0
+    deletes: int = 0
+    signalled: bool = False
+    event_id: str | None = None
+
+
+class CalendarSyncInput(BaseModel):
+    user_id: str
+    source: CalendarSource
+    days_back: int = 1
+    days_ahead: int = 60
+    fetch_timeout_s: float = 60.0
+
+
+class CalendarSyncResult(BaseModel):
+    """What one sync run did; the status endpoint reads it from the schedule's last run."""
+
+    user_id: str
+    source: CalendarSource
+    status: CalendarSyncStatus
+    synced_at: datetime
+    window_start: datetime
+    window_end: datetime
+    fetched: int = 0
+    upserts: int = 0
+    deletes: int = 0
+    event_id: str | None = None
+    error: str | None = None
+
+
+class RetentionInput(BaseModel):
+    archived_message_days: int = 90
+
+
+class PurgeInput(BaseModel):
+    before: datetime
+
+
+class RetentionResult(BaseModel):
+    cutoff: datetime
+    messages_deleted: int

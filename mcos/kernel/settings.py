@@ -1,0 +1,137 @@
+"""The one settings object (env prefix ``MCOS_``), built once and imported."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "mcos-dev-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MCOS_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("data")
+
+    # Temporal
+    temporal_address: str | None = None  # None: `mcos dev` starts its own dev server
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "micro-cos"
+    temporal_tls: bool = False
+    temporal_api_key: str | None = None
+    temporal_dev_port: int = 7233
+    temporal_search_attributes: bool = False  # set by `mcos dev`, which registers them
+    temporal_ui_port: int = 8233
+
+    # API
+    host: str = "127.0.0.1"
+    port: int = 8000
+    embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
+    max_body_bytes: int = 65536
+
+    # Storage and realtime
+    database_url: str | None = None  # None: sqlite file under data_dir
+    bus_url: str = "memory"  # "memory" or redis://...
+    bus_buffer_frames: int = 2000
+    rate_limit_url: str | None = None  # redis://… to share the message window across APIs
+
+    # Brain
+    brain_message_limit: int = 100
+    brain_event_window: int = 1000
+    brain_event_window_days: int = 30
+    brain_dedup_size: int = 1000
+    brain_continue_as_new_events: int = 2000
+    brain_tasks_cap: int = 500
+    brain_chat_replies: bool = True
+    brain_interrupt_on_new_message: bool = False
+    default_timezone: str = "UTC"
+    llm_heartbeat_timeout_s: float = 15.0
+    llm_max_attempts: int = 3
+
+    # Retention
+    retention_archived_message_days: int = 90
+
+    # LLM
+    llm_provider: Literal["offline", "openai"] = "offline"
+    llm_base_url: str = "https://api.cloudflare.com/client/v4/accounts/ACCOUNT_ID/ai/v1"
+    llm_api_key: str | None = None
+    llm_model: str = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    llm_temperature: float = 0.4
+    llm_top_p: float = 0.9
+    llm_max_tokens: int = 1024
+    llm_timeout_s: float = 60.0
+    offline_token_delay_ms: float = 15.0
+
+    # Auth
+    auth_mode: Literal["off", "hs256", "jwks"] = "hs256"
+    jwt_secret: str = DEV_JWT_SECRET
+    auth_provider: Literal["clerk", "auth0", "cloudflare"] | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_admin_claim: str = "mcos_admin"
+    allow_user_header: bool = False  # X-User-Id names the user when no token (dev/tests only)
+
+    # Limits
+    limit_messages_per_minute: int = 60
+    limit_tokens_per_day: int = 100_000
+    limit_flight_searches_per_day: int = 10
+    limit_writes_per_day: int = 1000
+    limit_ws_frames_per_minute: int = 1000
+    limit_message_bytes: int = 8192
+
+    # Tools
+    flights_mcp_command: str | None = None  # None: the bundled server over stdio
+    flights_mcp_url: str | None = None
+    duffel_api_key: str | None = None
+    tool_timeout_s: float = 20.0
+
+    # Calendar sync
+    calendar_sync_interval_minutes: int = Field(default=15, ge=1)
+    calendar_days_back: int = Field(default=1, ge=0)
+    calendar_days_ahead: int = Field(default=60, ge=0, le=366)
+    calendar_fetch_timeout_s: float = 60.0  # the first `npx -y` run downloads the package
+    # ICS file paths are only read under this directory (None: data_dir/calendars); the API
+    # never lets a remote user name an arbitrary server file. URLs must be http(s).
+    calendar_ics_dir: Path | None = None
+    google_calendar_mcp_command: str = "npx -y @cocal/google-calendar-mcp"
+    google_calendar_mcp_env: dict[str, str] = Field(default_factory=dict)  # JSON in the env
+    google_oauth_credentials: str | None = None  # path passed as GOOGLE_OAUTH_CREDENTIALS
+
+    log_json: bool | None = None  # None: JSON in production, console in dev
+    log_level: str = "INFO"
+
+    web_dist: Path = Field(default=Path(__file__).resolve().parents[2] / "web" / "dist")
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'mcos.infra.db').as_posix()}"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def ics_dir(self) -> Path:
+        return self.calendar_ics_dir or self.data_dir / "calendars"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env == "production":
+            if self.auth_mode == "off":
+                raise ValueError("MCOS_AUTH_MODE=off is refused in production")
+            if self.auth_mode == "hs256" and self.jwt_secret == DEV_JWT_SECRET:
+                raise ValueError("the dev JWT secret is refused in production: set MCOS_JWT_SECRET")
+            if self.allow_user_header:
+                raise ValueError("MCOS_ALLOW_USER_HEADER must be false in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

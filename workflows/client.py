@@ -1,0 +1,231 @@
+"""The API's door into the brain workflows: signal-with-start, update-with-start, queries.
+
+Routes call these and stay thin. Temporal failures are mapped here, once, to domain errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from mcos.kernel.contracts import (
+    ActionRecord,
+    BrainConfig,
+    BrainInput,
+    CancelRequest,
+    CommandResult,
+    Delta,
+    Diagnostics,
+    EraseRequest,
+)
+from mcos.kernel.errors import Conflict, DomainError, NotFoundError, RateLimited, ValidationFailed
+from mcos.kernel.ids import new_id
+from mcos.kernel.models import BrainState, Event
+from mcos.kernel.settings import Settings
+from workflows.brain import UserBrainWorkflow, workflow_id
+
+T = TypeVar("T")
+UPDATE_ATTEMPTS = 5
+
+
+def brain_config(settings: Settings) -> BrainConfig:
+    return BrainConfig(
+        message_limit=settings.brain_message_limit,
+        event_window=settings.brain_event_window,
+        event_window_days=settings.brain_event_window_days,
+        dedup_size=settings.brain_dedup_size,
+        continue_as_new_events=settings.brain_continue_as_new_events,
+        chat_replies=settings.brain_chat_replies,
+        interrupt_on_new_message=settings.brain_interrupt_on_new_message,
+        llm_heartbeat_timeout_s=settings.llm_heartbeat_timeout_s,
+        llm_max_attempts=settings.llm_max_attempts,
+        tokens_per_day=settings.limit_tokens_per_day,
+        flight_searches_per_day=settings.limit_flight_searches_per_day,
+        writes_per_day=settings.limit_writes_per_day,
+        default_timezone=settings.default_timezone,
+        search_attributes=settings.temporal_search_attributes,
+        tool_timeout_s=settings.tool_timeout_s,
+    )
+
+
+def make_event(
+    type_: str,
+    payload: dict[str, Any],
+    request_id: str | None,
+    client_action_id: str | None = None,
+) -> Event:
+    """A new event envelope; its id is bound to the request's log context."""
+    event_id = new_id("evt")
+    structlog.contextvars.bind_contextvars(event_id=event_id)
+    return Event(
+        event_id=event_id,
+        type=type_,  # type: ignore[arg-type]
+        payload=payload,
+        timestamp=datetime.now(UTC),
+        request_id=request_id,
+        client_action_id=client_action_id,
+    )
+
+
+def domain_error_from(err: BaseException) -> DomainError:
+    """An update's failure (its ApplicationError ``type``) as the matching domain error."""
+    cause = err
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__ or getattr(cause, "cause", None)  # type: ignore[assignment]
+    if cause is None:
+        return DomainError("internal", "the assistant could not process that", status=500)
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    kind = cause.type or ""
+    if kind == "rate_limited":
+        now = int(datetime.now(UTC).timestamp())
+        reset = (now // 86400 + 1) * 86400
+        return RateLimited(
+            limit_type=details.get("limit_type", "unknown"),
+            limit=int(details.get("limit", 0)),
+            current=int(details.get("current", 0)) + 1,
+            reset_at=reset,
+            retry_after=max(reset - now, 1),
+            message=cause.message,
+        )
+    if kind == "not_found":
+        return NotFoundError(cause.message)
+    if kind == "conflict":
+        return Conflict(cause.message)
+    if kind == "invalid_request":
+        return ValidationFailed(cause.message, details)
+    if kind == "gone":
+        return Conflict(cause.message)
+    if kind in ("invalid_input", "FlightInputError"):
+        return ValidationFailed(cause.message, details)
+    if kind == "tool_error":
+        return DomainError("tool_error", cause.message, status=502)
+    return DomainError("internal", "the assistant could not process that", status=500)
+
+
+class BrainClient:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.config = brain_config(settings)
+
+    def _start_args(self, user_id: str) -> dict[str, Any]:
+        return {
+            "id": workflow_id(user_id),
+            "task_queue": self.settings.temporal_task_queue,
+            "static_summary": f"brain of {user_id}",
+        }
+
+    async def signal_event(self, user_id: str, event: Event) -> None:
+        """Signal-with-start: the first message creates the brain."""
+        await self.client.start_workflow(
+            UserBrainWorkflow.run,
+            BrainInput(user_id=user_id, config=self.config),
+            start_signal="submit",
+            start_signal_args=[event],
+            **self._start_args(user_id),
+        )
+
+    async def command(self, user_id: str, update: str, event: Event) -> CommandResult:
+        """A command (event) through update-with-start."""
+        return await self.update(user_id, update, event, CommandResult)
+
+    async def update(self, user_id: str, update: str, arg: Any, result_type: type[T]) -> T:
+        """Update-with-start; a refused update raises the matching domain error.
+
+        The server refuses an update whose workflow task failed or timed out (a busy worker,
+        a continue-as-new under way) with FAILED_PRECONDITION; it is retried a few times.
+        That is safe: a repeated event id or client action id is answered, not re-applied.
+        """
+        for attempt in range(UPDATE_ATTEMPTS):
+            start = WithStartWorkflowOperation(
+                UserBrainWorkflow.run,
+                BrainInput(user_id=user_id, config=self.config),
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                **self._start_args(user_id),
+            )
+            try:
+                return await self.client.execute_update_with_start_workflow(
+                    update, arg, start_workflow_operation=start, result_type=result_type
+                )
+            except WorkflowUpdateFailedError as err:
+                raise domain_error_from(err) from None
+            except RPCError as err:
+                if err.status != RPCStatusCode.FAILED_PRECONDITION or (
+                    attempt == UPDATE_ATTEMPTS - 1
+                ):
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _query(self, user_id: str, name: str, *args: Any, result_type: type[T]) -> T | None:
+        handle = self.client.get_workflow_handle(workflow_id(user_id))
+        try:
+            return await handle.query(name, *args, result_type=result_type)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        except WorkflowQueryFailedError as err:
+            raise DomainError("internal", f"query failed: {err}", status=500) from None
+
+    async def snapshot(self, user_id: str) -> BrainState:
+        state = await self._query(user_id, "snapshot", result_type=BrainState)
+        return state or BrainState(user_id=user_id)
+
+    async def delta(self, user_id: str, since: int) -> Delta:
+        delta = await self._query(user_id, "delta", since, result_type=Delta)
+        return delta or Delta(since=since, seq=0)
+
+    async def event_window(self, user_id: str, limit: int = 1000) -> list[Event]:
+        return await self._query(user_id, "event_window", limit, result_type=list[Event]) or []
+
+    async def action_result(self, user_id: str, client_action_id: str) -> ActionRecord | None:
+        return await self._query(
+            user_id,
+            "action_result",
+            client_action_id,
+            result_type=ActionRecord | None,  # type: ignore[arg-type]
+        )
+
+    async def diagnostics(self, user_id: str) -> Diagnostics | None:
+        return await self._query(user_id, "diagnostics", result_type=Diagnostics)
+
+    async def cancel_generation(self, user_id: str, request_id: str | None) -> None:
+        handle = self.client.get_workflow_handle(workflow_id(user_id))
+        try:
+            await handle.signal("cancel_generation", CancelRequest(request_id=request_id))
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+    async def is_running(self, user_id: str) -> bool:
+        try:
+            desc = await self.client.get_workflow_handle(workflow_id(user_id)).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return desc.raw_description.workflow_execution_info.status == (
+            WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        )
+
+    async def erase(self, user_id: str, request_id: str | None) -> None:
+        handle = self.client.get_workflow_handle(workflow_id(user_id))
+        try:
+            await handle.signal("erase", EraseRequest(request_id=request_id))
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
