@@ -19,7 +19,7 @@ import pytest
 from temporalio.client import Client
 
 from mcos.kernel.settings import Settings
-from tests.api.conftest import running_api
+from tests.app.conftest import running_api
 from tests.conftest import IN_CI, user_id
 
 try:

@@ -1,0 +1,205 @@
+"""The realtime protocol end to end: resume, fan-out, cancel, retries, queueing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.app.conftest import Api, recv_until, running_api
+from tests.app.fake_providers import FlakyProvider, SlowProvider
+
+LONG = "Hello! Tell me everything you can help me with, in detail please."
+
+
+def is_done(frame: dict) -> bool:
+    return frame["type"] in ("message.completed", "llm.interrupted")
+
+
+async def send(ws, text: str, action: str | None = None) -> None:  # noqa: ANN001
+    await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
+
+
+async def test_client_that_drops_mid_stream_resumes_without_gap_or_duplicate(
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
+) -> None:
+    async with running_api(settings, temporal_client, provider=SlowProvider(30)) as api:
+        ws = await api.ws(user)
+        await send(ws, LONG)
+        first = await recv_until(ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 4)
+        await ws.close()  # drop mid-stream
+        await asyncio.sleep(0.3)  # tokens keep flowing meanwhile
+        ws = await api.ws(user)
+        await ws.send(json.dumps({"type": "resume", "cursor": first[-1]["cursor"]}))
+        rest = await recv_until(ws, is_done)
+        await ws.close()
+    frames = first + rest
+    cursors = [int(f["cursor"]) for f in frames]
+    assert cursors == list(range(cursors[0], cursors[0] + len(cursors))), "gap or duplicate"
+    tokens = [f["data"] for f in frames if f["type"] == "llm.token"]
+    assert [t["index"] for t in tokens] == list(range(len(tokens)))
+    assert frames[-1]["data"]["text"] == "".join(t["text"] for t in tokens)
+
+
+async def test_two_clients_of_one_user_see_identical_streams(api: Api, user: str) -> None:
+    a, b = await api.ws(user), await api.ws(user)
+    await asyncio.sleep(0.1)
+    await send(a, "Hi, what's up?")
+    got_a, got_b = await asyncio.gather(recv_until(a, is_done), recv_until(b, is_done))
+    await a.close()
+    await b.close()
+    assert got_a == got_b and any(f["type"] == "llm.token" for f in got_a)
+
+
+async def test_another_users_stream_is_not_seen(api: Api, user: str) -> None:
+    mine, theirs = await api.ws(user), await api.ws(user + "-other")
+    await send(mine, "hello")
+    await recv_until(mine, is_done)
+    await theirs.send(json.dumps({"type": "ping"}))
+    frames = await recv_until(theirs, lambda f: f["type"] == "pong")
+    assert [f["type"] for f in frames] == ["pong"]
+    await mine.close()
+    await theirs.close()
+
+
+async def test_cancel_keeps_partial_text_as_interrupted(settings, temporal_client, user) -> None:  # noqa: ANN001
+    async with running_api(settings, temporal_client, provider=SlowProvider(60)) as api:
+        ws = await api.ws(user)
+        await send(ws, LONG)
+        await recv_until(ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 2)
+        await ws.send(json.dumps({"type": "generation.cancel"}))
+        frames = await recv_until(ws, is_done, timeout=15)
+        await ws.close()
+        end = frames[-1]
+        assert end["type"] == "llm.interrupted"
+        assert end["data"]["status"] == "interrupted" and end["data"]["text"]
+        async with api.client(user) as http:
+            messages = (await http.get("/api/v1/state")).json()["messages"]
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "completed"),
+        ("assistant", "interrupted"),
+    ]
+    assert messages[1]["text"] == end["data"]["text"]
+    assert len(messages[1]["text"]) < 120  # stopped early, not the whole answer
+
+
+async def test_retried_attempt_restarts_the_stream_without_doubled_text(
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
+) -> None:
+    provider = FlakyProvider(failures=1, fail_after=3)
+    async with running_api(settings, temporal_client, provider=provider) as api:
+        ws = await api.ws(user)
+        await send(ws, "Hello there")
+        frames = await recv_until(ws, is_done, timeout=30)
+        await ws.close()
+        async with api.client(user) as http:
+            messages = (await http.get("/api/v1/state")).json()["messages"]
+    kinds = [f["type"] for f in frames]
+    restart = kinds.index("llm.restarted")
+    assert frames[restart]["data"]["attempt"] == 2
+    before = [f for f in frames[:restart] if f["type"] == "llm.token"]
+    after = [f["data"] for f in frames[restart:] if f["type"] == "llm.token"]
+    assert len(before) == 3 and all(f["data"]["attempt"] == 1 for f in before)
+    assert all(t["attempt"] == 2 for t in after)
+    final = frames[-1]["data"]["text"]
+    assert final == "".join(t["text"] for t in after)
+    assert [m["text"] for m in messages if m["role"] == "assistant"] == [final]
+
+
+async def test_after_the_last_retry_the_user_gets_an_apology(
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
+) -> None:
+    provider = FlakyProvider(failures=99, fail_after=0)
+    s = settings.model_copy(update={"llm_max_attempts": 2})
+    async with running_api(s, temporal_client, provider=provider) as api:
+        ws = await api.ws(user)
+        await send(ws, "Hello")
+        frames = await recv_until(ws, is_done, timeout=30)
+        await ws.close()
+    assert provider.calls == 2
+    assert frames[-1]["data"]["status"] == "failed"
+    assert "sorry" in frames[-1]["data"]["text"].lower()
+
+
+async def test_messages_during_a_turn_are_queued_and_answered_in_order(
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
+) -> None:
+    async with running_api(settings, temporal_client, provider=SlowProvider(10)) as api:
+        ws = await api.ws(user)
+        await send(ws, LONG, "first")
+        await recv_until(ws, lambda f: f["type"] == "llm.token")
+        await send(ws, "And one more thing?", "second")
+        await recv_until(ws, is_done)
+        await recv_until(ws, is_done)
+        await ws.close()
+        async with api.client(user) as http:
+            messages = (await http.get("/api/v1/state")).json()["messages"]
+    # the second message lands mid-turn (seq order), its answer comes after the first one
+    assert [m["role"] for m in messages] == ["user", "user", "assistant", "assistant"]
+    assert all(m["status"] == "completed" for m in messages)
+
+
+async def test_interrupt_policy_cancels_the_running_turn(settings, temporal_client, user) -> None:  # noqa: ANN001
+    s = settings.model_copy(update={"brain_interrupt_on_new_message": True})
+    async with running_api(s, temporal_client, provider=SlowProvider(60)) as api:
+        ws = await api.ws(user)
+        await send(ws, LONG)
+        await recv_until(ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 2)
+        await send(ws, "Actually, never mind.")
+        first_end = await recv_until(ws, is_done, timeout=15)
+        second_end = await recv_until(ws, is_done, timeout=15)
+        await ws.close()
+    assert first_end[-1]["type"] == "llm.interrupted"
+    assert second_end[-1]["type"] == "message.completed"
+
+
+async def test_bad_client_frames_get_error_frames_and_the_socket_survives(
+    api: Api, user: str
+) -> None:
+    ws = await api.ws(user)
+    for raw in [
+        "{nope",
+        "[]",
+        json.dumps({"type": "dance"}),
+        json.dumps({"type": "message.send", "text": ""}),
+        json.dumps({"type": "resume", "cursor": "DROP TABLE"}),
+    ]:
+        await ws.send(raw)
+        frames = await recv_until(ws, lambda f: f["type"] == "error")
+        assert frames[-1]["data"]["code"] in (
+            "bad_json",
+            "bad_frame",
+            "unknown_type",
+            "invalid_frame",
+        )
+    await ws.send(json.dumps({"type": "ping"}))
+    assert (await recv_until(ws, lambda f: f["type"] == "pong"))[-1]["type"] == "pong"
+    await ws.close()
+
+
+async def test_a_message_over_the_daily_write_limit_is_refused_on_the_socket(
+    settings,
+    temporal_client,
+    user,  # noqa: ANN001
+) -> None:
+    s = settings.model_copy(update={"limit_writes_per_day": 1, "brain_chat_replies": False})
+    async with running_api(s, temporal_client) as api:
+        ws = await api.ws(user)
+        await send(ws, "first", "w1")
+        await recv_until(ws, lambda f: f["type"] == "message.created")
+        await send(ws, "second", "w2")
+        frames = await recv_until(ws, lambda f: f["type"] == "rate_limited")
+        await ws.close()
+        async with api.client(user) as http:
+            state = (await http.get("/api/v1/state")).json()
+    details = frames[-1]["data"]["error"]["details"]
+    assert details["limit_type"] == "writes_per_day" and details["limit"] == 1
+    assert details["client_action_id"] == "w2" and details["retry_after"] > 0
+    assert [m["text"] for m in state["messages"]] == ["first"]
