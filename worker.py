@@ -1,22 +1,92 @@
-"""Run the Temporal worker alone: ``python worker.py`` (the API runs separately).
+"""The Temporal worker: builds the activities' clients, runs the workflows and activities.
 
-With separate processes the realtime bus must be shared: set ``MCOS_BUS_URL=redis://…``.
+``python worker.py`` runs it alone (the API runs separately; share the realtime bus through
+Redis: ``MCOS_BUS_URL=redis://…``). ``mcos dev`` runs it inside the API process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
+from typing import Any
 
 import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
 
-from mcos.infra.bus import make_bus
+from activities.calendar import CalendarActivities
+from activities.flights import FlightActivities
+from activities.llm_reply import LlmActivities
+from activities.publish import PublishActivities
+from activities.sql import SqlActivities
+from mcos.infra.bus import RealtimeBus
+from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.logging import configure_logging
-from mcos.infra.runtime import build_worker, connect_client, ensure_retention_schedule
+from mcos.infra.temporal import connect_client
 from mcos.kernel.settings import Settings, get_settings
+from mcos.llm.base import LlmProvider
+from mcos.llm.providers import make_provider
+from workflows.client import BrainClient
+from workflows.sandbox import workflow_classes, workflow_runner
+from workflows.schedules import ensure_retention_schedule
 
 log = structlog.get_logger("worker")
+
+
+def build_activities(
+    client: Client,
+    settings: Settings,
+    bus: RealtimeBus,
+    engine: Engine,
+    provider: LlmProvider | None = None,
+) -> list[Any]:
+    """The activity methods, each object holding the clients it needs."""
+    provider = provider or make_provider(settings)
+    publish = PublishActivities(bus)
+    sql = SqlActivities(engine)
+    llm = LlmActivities(provider, bus)
+    ranker = provider if settings.llm_provider == "openai" else None
+    flights = FlightActivities(settings, provider=ranker)
+    calendar = CalendarActivities(settings, BrainClient(client, settings))
+    return [
+        publish.publish_frames,
+        sql.archive_messages,
+        sql.backup_profile,
+        sql.purge_archive,
+        llm.llm_reply,
+        flights.search_flights,
+        calendar.fetch_calendar,
+        calendar.apply_calendar_sync,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    bus: RealtimeBus,
+    engine: Engine,
+    *,
+    provider: LlmProvider | None = None,
+    activities: list[Any] | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    if activities is None:
+        activities = build_activities(client, settings, bus, engine, provider)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=workflow_classes(),
+        activities=activities,
+        workflow_runner=workflow_runner(),
+        # Heartbeats reach the server at least every second, so a cancelled generation
+        # stops within about a second instead of 80% of the heartbeat timeout.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        max_concurrent_activities=200,
+    )
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

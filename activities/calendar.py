@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import shlex
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from temporalio import activity
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from mcos.calendar.diff import diff_calendar
 from mcos.calendar.errors import CalendarSourceError
@@ -36,37 +35,44 @@ from mcos.kernel.contracts import (
     CalendarSource,
     CalendarSyncStatus,
 )
-from mcos.kernel.models import CalendarEvent, CalendarSyncedPayload, CalendarWindow, Event
+from mcos.kernel.errors import ErrorType
+from mcos.kernel.models import (
+    BrainState,
+    CalendarEvent,
+    CalendarSyncedPayload,
+    CalendarWindow,
+    Event,
+)
 from mcos.kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 STATUS_OF_KIND: dict[str, CalendarSyncStatus] = {
-    "auth": "auth_error",
-    "not_found": "not_found",
-    "invalid": "invalid",
-    "unavailable": "unavailable",
-    "timeout": "timeout",
-    "tool_error": "error",
+    "auth": ErrorType.AUTH_ERROR,
+    "not_found": ErrorType.NOT_FOUND,
+    "invalid": ErrorType.INVALID,
+    "unavailable": ErrorType.UNAVAILABLE,
+    "timeout": ErrorType.TIMEOUT,
+    "tool_error": ErrorType.ERROR,
 }
-# ApplicationError types of transient failures; the workflow maps them back to a status.
-RETRYABLE_TYPES: dict[str, CalendarSyncStatus] = {
-    "CalendarUnavailable": "unavailable",
-    "CalendarTimeout": "timeout",
-    "CalendarToolError": "error",
-}
-_TYPE_OF_KIND = {
-    "unavailable": "CalendarUnavailable",
-    "timeout": "CalendarTimeout",
-    "tool_error": "CalendarToolError",
-}
+# Transient failures raise (Temporal retries them) with the status as the error's type;
+# the workflow reports the last one as the sync's status.
+RETRYABLE_KINDS = frozenset({"unavailable", "timeout", "tool_error"})
 MAX_EVENTS = 5000  # the brain refuses larger changes
 
 
+class BrainDoor(Protocol):
+    """What the sync needs of the brain (the worker passes a ``BrainClient``)."""
+
+    async def status(self, user_id: str) -> WorkflowExecutionStatus | None: ...
+    async def snapshot(self, user_id: str) -> BrainState: ...
+    async def signal_event(self, user_id: str, event: Event) -> None: ...
+
+
 class CalendarActivities:
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+    def __init__(self, settings: Settings, brain: BrainDoor | None = None) -> None:
         self.settings = settings
-        self._client = client  # None: the worker's own client (``activity.client()``)
+        self.brain = brain  # only apply_calendar_sync needs it
 
     # --- fetch ----------------------------------------------------------------------
 
@@ -78,9 +84,10 @@ class CalendarActivities:
             events = await self._fetch(inp.source, window, inp.timeout_s)
         except CalendarSourceError as err:
             log.warning("calendar fetch failed", kind=err.kind, error=str(err))
-            if err.kind in _TYPE_OF_KIND:
-                raise ApplicationError(str(err), type=_TYPE_OF_KIND[err.kind]) from None
-            return CalendarFetchOutput(status=STATUS_OF_KIND.get(err.kind, "error"), error=str(err))
+            status = STATUS_OF_KIND.get(err.kind, ErrorType.ERROR)
+            if err.kind in RETRYABLE_KINDS:
+                raise ApplicationError(str(err), type=status) from None
+            return CalendarFetchOutput(status=status, error=str(err))
         if len(events) > MAX_EVENTS:
             return CalendarFetchOutput(
                 status="invalid",
@@ -122,16 +129,14 @@ class CalendarActivities:
 
     @activity.defn(name="apply_calendar_sync")
     async def apply_calendar_sync(self, inp: CalendarApplyInput) -> CalendarApplyOutput:
-        from workflows.client import BrainClient  # the one door into the brain (signal-with-start)
-
         structlog.contextvars.bind_contextvars(user_id=inp.user_id, source=inp.source)
-        client = self._client or activity.client()
-        if await _brain_closed(client, inp.user_id):
+        if self.brain is None:
+            raise ApplicationError("no brain client configured", non_retryable=True)
+        if await self.brain.status(inp.user_id) == WorkflowExecutionStatus.COMPLETED:
             # The account was erased: a background sync must not bring the brain back.
             log.info("calendar sync skipped: brain closed")
             return CalendarApplyOutput()
-        brain = BrainClient(client, self.settings)
-        state = await brain.snapshot(inp.user_id)
+        state = await self.brain.snapshot(inp.user_id)
         window = CalendarWindow(start=inp.window_start, end=inp.window_end)
         fetched = [CalendarEvent.model_validate(e) for e in inp.events]
         upserts, deletes = diff_calendar(state.calendar, fetched, window, inp.source)
@@ -147,21 +152,8 @@ class CalendarActivities:
             timestamp=datetime.now(UTC),
             request_id=inp.request_id,
         )
-        await brain.signal_event(inp.user_id, event)
+        await self.brain.signal_event(inp.user_id, event)
         log.info("calendar change signalled", upserts=len(upserts), deletes=len(deletes))
         return CalendarApplyOutput(
             upserts=len(upserts), deletes=len(deletes), signalled=True, event_id=event.event_id
         )
-
-
-async def _brain_closed(client: Client, user_id: str) -> bool:
-    from workflows.brain import workflow_id
-
-    try:
-        desc = await client.get_workflow_handle(workflow_id(user_id)).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False  # not started yet: the signal starts it
-        raise
-    status = desc.raw_description.workflow_execution_info.status
-    return status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED

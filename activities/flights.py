@@ -23,6 +23,7 @@ from mcos.flights.rank import RankedFlight, rank_options, validate_llm_ranking
 from mcos.infra.circuit import CircuitBreaker
 from mcos.infra.metrics import TOOL_INVOCATIONS, TOOL_LATENCY
 from mcos.kernel.contracts import FlightSearchInput, FlightSearchOutput
+from mcos.kernel.errors import ErrorType
 from mcos.kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,7 @@ class FlightActivities:
             self._log("error", 0.0, 0, reason="circuit_open")
             raise ApplicationError(
                 "flight search is paused after repeated failures (circuit open)",
-                type="FlightToolCircuitOpen",
+                type=ErrorType.FLIGHT_CIRCUIT_OPEN,
                 non_retryable=True,
             )
         command, url = self._target()
@@ -63,19 +64,19 @@ class FlightActivities:
         except FlightInputError as exc:
             self._log("error", time.perf_counter() - started, 0, reason="invalid_input")
             raise ApplicationError(
-                exc.message, type="FlightInputError", non_retryable=True
+                exc.message, type=ErrorType.FLIGHT_INPUT, non_retryable=True
             ) from None
         except FlightToolTimeout as exc:
             self.breaker.record_failure()
             self._log("timeout", time.perf_counter() - started, 0)
             raise ApplicationError(
-                f"flight search timeout: {exc.message}", type="FlightToolTimeout"
+                f"flight search timeout: {exc.message}", type=ErrorType.FLIGHT_TIMEOUT
             ) from None
         except FlightToolError as exc:
             self.breaker.record_failure()
             self._log("error", time.perf_counter() - started, 0)
             raise ApplicationError(
-                exc.message, type="FlightToolError", non_retryable=not exc.retryable
+                exc.message, type=ErrorType.FLIGHT_TOOL, non_retryable=not exc.retryable
             ) from None
         self.breaker.record_success()
         options = normalize_offers(offers)

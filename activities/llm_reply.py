@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
 from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
+from mcos.kernel.errors import ErrorType
+from mcos.kernel.frames import Frame
 from mcos.llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 
 log = structlog.get_logger(__name__)
@@ -33,20 +35,20 @@ class LlmActivities:
         structlog.contextvars.bind_contextvars(
             user_id=inp.user_id, operation_id=inp.operation_id, request_id=inp.request_id
         )
-        base = {"operation_id": inp.operation_id, "request_id": inp.request_id}
         if attempt > 1:
             await self.bus.publish(
                 inp.user_id,
                 [
-                    {
-                        **base,
-                        "type": "llm.restarted",
-                        "data": {
+                    Frame(
+                        type="llm.restarted",
+                        operation_id=inp.operation_id,
+                        request_id=inp.request_id,
+                        data={
                             "operation_id": inp.operation_id,
                             "attempt": attempt,
                             "from_index": inp.index_offset,
                         },
-                    }
+                    )
                 ],
             )
         request = LlmRequest(
@@ -66,16 +68,17 @@ class LlmActivities:
                     await self.bus.publish(
                         inp.user_id,
                         [
-                            {
-                                **base,
-                                "type": "llm.token",
-                                "data": {
+                            Frame(
+                                type="llm.token",
+                                operation_id=inp.operation_id,
+                                request_id=inp.request_id,
+                                data={
                                     "operation_id": inp.operation_id,
                                     "attempt": attempt,
                                     "index": index,
                                     "text": chunk.text,
                                 },
-                            }
+                            )
                         ],
                     )
                     index += 1
@@ -97,7 +100,7 @@ class LlmActivities:
             )
             raise ApplicationError(
                 str(exc),
-                type="LlmError" if exc.retryable else "LlmNonRetryable",
+                type=ErrorType.LLM_RETRYABLE if exc.retryable else ErrorType.LLM_PERMANENT,
                 non_retryable=not exc.retryable,
             ) from exc
         LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from mcos.infra.auth import TokenVerifier
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.ratelimit import RateLimiter
-from mcos.infra.runtime import connect_client
+from mcos.infra.temporal import connect_client
 from mcos.kernel.errors import Unavailable
 from mcos.kernel.settings import Settings
 from workflows.client import BrainClient

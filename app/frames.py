@@ -10,32 +10,29 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-Frame = dict[str, Any]
+from mcos.kernel.frames import Frame
 
 
 def mergeable(a: Frame, b: Frame) -> bool:
-    if a.get("type") != "llm.token" or b.get("type") != "llm.token":
+    index = a.token_index()
+    if index is None or b.token_index() != index + 1:
         return False
-    da, db = a.get("data") or {}, b.get("data") or {}
-    return (
-        da.get("operation_id") == db.get("operation_id")
-        and da.get("attempt") == db.get("attempt")
-        and isinstance(da.get("index"), int)
-        and db.get("index") == da["index"] + 1
+    da, db = a.data, b.data
+    return da.get("operation_id") == db.get("operation_id") and da.get("attempt") == db.get(
+        "attempt"
     )
 
 
 def merge(a: Frame, b: Frame) -> Frame:
-    da, db = a["data"], b["data"]
+    da, db = a.data, b.data
     data = {
         **db,
         "text": (da.get("text") or "") + (db.get("text") or ""),
         "first_index": da.get("first_index", da["index"]),
         "count": da.get("count", 1) + db.get("count", 1),
     }
-    return {**b, "data": data}
+    return b.model_copy(update={"data": data})
 
 
 class FrameThrottle:

@@ -35,7 +35,8 @@ from app.routes import (
     ws,
 )
 from mcos.infra.auth import TokenVerifier
-from mcos.infra.bus import RealtimeBus, make_bus
+from mcos.infra.bus import RealtimeBus
+from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.logging import configure_logging
 from mcos.infra.ratelimit import make_rate_limiter
@@ -87,7 +88,8 @@ def create_app(
         app.state.ctx = ctx
         worker_task = None
         if settings.embedded_worker:
-            from mcos.infra.runtime import build_worker, ensure_retention_schedule
+            from worker import build_worker
+            from workflows.schedules import ensure_retention_schedule
 
             worker = build_worker(
                 await ctx.temporal(), settings, ctx.bus, ctx.engine, provider=provider

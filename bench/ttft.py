@@ -34,9 +34,11 @@ from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
 from mcos.infra.devserver import DevServer  # noqa: E402
-from mcos.infra.runtime import workflow_runner  # noqa: E402
+from mcos.kernel.contracts import SEARCH_ATTRIBUTES  # noqa: E402
+from mcos.kernel.frames import Frame  # noqa: E402
 from mcos.kernel.settings import Settings  # noqa: E402
-from workflows.brain import SEARCH_ATTRIBUTES, workflow_id  # noqa: E402
+from workflows.brain import workflow_id  # noqa: E402
+from workflows.sandbox import workflow_runner  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -92,11 +94,11 @@ async def relay_latency(bus: MemoryBus, ws, user: str, n: int = 300) -> list[flo
             await bus.publish(
                 user,
                 [
-                    {
-                        "type": "llm.token",
-                        "operation_id": "op_bench",
-                        "data": {"index": i, "text": "tok ", "sent": time.perf_counter()},
-                    }
+                    Frame(
+                        type="llm.token",
+                        operation_id="op_bench",
+                        data={"index": i, "text": "tok ", "sent": time.perf_counter()},
+                    )
                 ],
             )
             await asyncio.sleep(0.005)

@@ -56,7 +56,7 @@ async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
 
     from app.main import create_app
     from mcos.infra.devserver import DevServer
-    from workflows.brain import SEARCH_ATTRIBUTES
+    from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 
     server = None
     if settings.temporal_address is None:

@@ -21,9 +21,9 @@ from temporalio.worker import Worker
 from mcos.infra.bus import MemoryBus
 from mcos.infra.db import get_engine
 from mcos.infra.devserver import DevServer
-from mcos.infra.runtime import build_worker
+from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
-from workflows.brain import SEARCH_ATTRIBUTES
+from worker import build_worker
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("MCOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

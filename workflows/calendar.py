@@ -20,16 +20,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from mcos.calendar.window import sync_window
+    # Activity modules pass through: only their typed references are used here.
+    from activities.calendar import CalendarActivities
     from mcos.kernel.contracts import (
         CalendarApplyInput,
-        CalendarApplyOutput,
         CalendarFetchInput,
-        CalendarFetchOutput,
         CalendarSyncInput,
         CalendarSyncResult,
         CalendarSyncStatus,
     )
+    from mcos.kernel.errors import ErrorType
+
+from mcos.calendar.window import sync_window
 
 FETCH_MARGIN = timedelta(seconds=15)  # on top of the source's own timeout
 FETCH_RETRY = RetryPolicy(
@@ -42,12 +44,24 @@ APPLY_TIMEOUT = timedelta(seconds=30)
 APPLY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=5)
 RUN_TIMEOUT = timedelta(minutes=10)  # a stuck run must not keep skipping the schedule
 
-# Keep in step with activities.calendar.RETRYABLE_TYPES (not imported: activity code).
-_STATUS_OF_TYPE: dict[str, CalendarSyncStatus] = {
-    "CalendarUnavailable": "unavailable",
-    "CalendarTimeout": "timeout",
-    "CalendarToolError": "error",
+# Histories recorded before the one error-type list used these types.
+_LEGACY_TYPES: dict[str, ErrorType] = {
+    "CalendarUnavailable": ErrorType.UNAVAILABLE,
+    "CalendarTimeout": ErrorType.TIMEOUT,
+    "CalendarToolError": ErrorType.ERROR,
 }
+
+
+CALENDAR_STATUSES = frozenset(
+    {
+        ErrorType.AUTH_ERROR,
+        ErrorType.UNAVAILABLE,
+        ErrorType.TIMEOUT,
+        ErrorType.NOT_FOUND,
+        ErrorType.INVALID,
+        ErrorType.ERROR,
+    }
+)
 
 
 def schedule_id(user_id: str) -> str:
@@ -75,8 +89,8 @@ class CalendarSyncWorkflow:
             window_end=window.end,
         )
         try:
-            fetched: CalendarFetchOutput = await workflow.execute_activity(
-                "fetch_calendar",
+            fetched = await workflow.execute_activity_method(
+                CalendarActivities.fetch_calendar,
                 CalendarFetchInput(
                     user_id=inp.user_id,
                     source=inp.source,
@@ -84,7 +98,6 @@ class CalendarSyncWorkflow:
                     window_end=window.end,
                     timeout_s=inp.fetch_timeout_s,
                 ),
-                result_type=CalendarFetchOutput,
                 start_to_close_timeout=timedelta(seconds=inp.fetch_timeout_s) + FETCH_MARGIN,
                 retry_policy=FETCH_RETRY,
                 summary=f"calendar sync ({kind})",
@@ -96,8 +109,8 @@ class CalendarSyncWorkflow:
         if fetched.status != "ok":
             return result.model_copy(update={"status": fetched.status, "error": fetched.error})
 
-        applied: CalendarApplyOutput = await workflow.execute_activity(
-            "apply_calendar_sync",
+        applied = await workflow.execute_activity_method(
+            CalendarActivities.apply_calendar_sync,
             CalendarApplyInput(
                 user_id=inp.user_id,
                 source=inp.source.name,
@@ -106,7 +119,6 @@ class CalendarSyncWorkflow:
                 events=fetched.events,
                 event_id=sync_event_id(info.workflow_id, info.run_id),
             ),
-            result_type=CalendarApplyOutput,
             start_to_close_timeout=APPLY_TIMEOUT,
             retry_policy=APPLY_RETRY,
             summary=f"calendar diff to brain ({kind})",
@@ -126,5 +138,6 @@ def _failure(err: ActivityError) -> tuple[CalendarSyncStatus, str]:
     if isinstance(cause, TimeoutError):
         return "timeout", "the calendar source did not answer in time"
     if isinstance(cause, ApplicationError):
-        return _STATUS_OF_TYPE.get(cause.type or "", "error"), cause.message
+        kind = _LEGACY_TYPES.get(cause.type or "") or ErrorType.of(cause.type, ErrorType.ERROR)
+        return kind if kind in CALENDAR_STATUSES else ErrorType.ERROR, cause.message
     return "error", str(cause or err)

@@ -1,19 +1,22 @@
-"""The API's door into the brain workflows: signal-with-start, update-with-start, queries.
+"""The typed door into the brain workflows: signal-with-start, update-with-start, queries.
 
-Routes call these and stay thin. Temporal failures are mapped here, once, to domain errors.
+The API, the worker's calendar sync and the CLI call these. Every call names the
+workflow's handler by reference (``UserBrainWorkflow.submit``), never by a string; Temporal
+failures are mapped here, once, to domain errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -21,6 +24,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from mcos.brain.commands import CommandName
 from mcos.kernel.contracts import (
     ActionRecord,
     BrainConfig,
@@ -31,11 +35,29 @@ from mcos.kernel.contracts import (
     Diagnostics,
     EraseRequest,
 )
-from mcos.kernel.errors import Conflict, DomainError, NotFoundError, RateLimited, ValidationFailed
+from mcos.kernel.errors import (
+    Conflict,
+    DomainError,
+    ErrorType,
+    NotFoundError,
+    RateLimited,
+    ValidationFailed,
+)
 from mcos.kernel.ids import new_id
 from mcos.kernel.models import BrainState, Event
 from mcos.kernel.settings import Settings
-from workflows.brain import UserBrainWorkflow, workflow_id
+from workflows.brain import SUBMIT, UserBrainWorkflow, workflow_id
+
+COMMANDS: dict[CommandName, Callable[[UserBrainWorkflow, Event], CommandResult]] = {
+    "create_task": UserBrainWorkflow.create_task,
+    "update_task": UserBrainWorkflow.update_task,
+    "delete_task": UserBrainWorkflow.delete_task,
+    "set_preference": UserBrainWorkflow.set_preference,
+    "pin_memory": UserBrainWorkflow.pin_memory,
+    "unpin_memory": UserBrainWorkflow.unpin_memory,
+    "select_flight": UserBrainWorkflow.select_flight,
+    "add_calendar_event": UserBrainWorkflow.add_calendar_event,
+}
 
 T = TypeVar("T")
 UPDATE_ATTEMPTS = 5
@@ -88,8 +110,8 @@ def domain_error_from(err: BaseException) -> DomainError:
     if cause is None:
         return DomainError("internal", "the assistant could not process that", status=500)
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-    kind = cause.type or ""
-    if kind == "rate_limited":
+    kind = ErrorType.of(cause.type)
+    if kind == ErrorType.RATE_LIMITED:
         now = int(datetime.now(UTC).timestamp())
         reset = (now // 86400 + 1) * 86400
         return RateLimited(
@@ -100,17 +122,13 @@ def domain_error_from(err: BaseException) -> DomainError:
             retry_after=max(reset - now, 1),
             message=cause.message,
         )
-    if kind == "not_found":
+    if kind == ErrorType.NOT_FOUND:
         return NotFoundError(cause.message)
-    if kind == "conflict":
+    if kind in (ErrorType.CONFLICT, ErrorType.GONE):
         return Conflict(cause.message)
-    if kind == "invalid_request":
+    if kind in (ErrorType.INVALID_REQUEST, ErrorType.INVALID_INPUT, ErrorType.FLIGHT_INPUT):
         return ValidationFailed(cause.message, details)
-    if kind == "gone":
-        return Conflict(cause.message)
-    if kind in ("invalid_input", "FlightInputError"):
-        return ValidationFailed(cause.message, details)
-    if kind == "tool_error":
+    if kind == ErrorType.TOOL_ERROR:
         return DomainError("tool_error", cause.message, status=502)
     return DomainError("internal", "the assistant could not process that", status=500)
 
@@ -133,16 +151,22 @@ class BrainClient:
         await self.client.start_workflow(
             UserBrainWorkflow.run,
             BrainInput(user_id=user_id, config=self.config),
-            start_signal="submit",
+            start_signal=SUBMIT,  # the SDK takes the start signal by name only
             start_signal_args=[event],
             **self._start_args(user_id),
         )
 
-    async def command(self, user_id: str, update: str, event: Event) -> CommandResult:
+    async def command(self, user_id: str, name: CommandName, event: Event) -> CommandResult:
         """A command (event) through update-with-start."""
-        return await self.update(user_id, update, event, CommandResult)
+        return await self.update(user_id, COMMANDS[name], event, CommandResult)
 
-    async def update(self, user_id: str, update: str, arg: Any, result_type: type[T]) -> T:
+    async def search_flights(self, user_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A direct flight search (counted in the user's daily quota)."""
+        return await self.update(user_id, UserBrainWorkflow.search_flights, request, dict)
+
+    async def update(
+        self, user_id: str, update: Callable[..., Any], arg: Any, result_type: type[T]
+    ) -> T:
         """Update-with-start; a refused update raises the matching domain error.
 
         The server refuses an update whose workflow task failed or timed out (a busy worker,
@@ -157,9 +181,10 @@ class BrainClient:
                 **self._start_args(user_id),
             )
             try:
-                return await self.client.execute_update_with_start_workflow(
+                result: T = await self.client.execute_update_with_start_workflow(
                     update, arg, start_workflow_operation=start, result_type=result_type
                 )
+                return result
             except WorkflowUpdateFailedError as err:
                 raise domain_error_from(err) from None
             except RPCError as err:
@@ -170,10 +195,12 @@ class BrainClient:
                 await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
-    async def _query(self, user_id: str, name: str, *args: Any, result_type: type[T]) -> T | None:
+    async def _query(
+        self, user_id: str, query: Callable[..., Any], *args: Any, result_type: Any
+    ) -> Any:
         handle = self.client.get_workflow_handle(workflow_id(user_id))
         try:
-            return await handle.query(name, *args, result_type=result_type)
+            return await handle.query(query, *args, result_type=result_type)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None
@@ -182,50 +209,60 @@ class BrainClient:
             raise DomainError("internal", f"query failed: {err}", status=500) from None
 
     async def snapshot(self, user_id: str) -> BrainState:
-        state = await self._query(user_id, "snapshot", result_type=BrainState)
+        state = await self._query(user_id, UserBrainWorkflow.snapshot, result_type=BrainState)
         return state or BrainState(user_id=user_id)
 
     async def delta(self, user_id: str, since: int) -> Delta:
-        delta = await self._query(user_id, "delta", since, result_type=Delta)
+        delta = await self._query(user_id, UserBrainWorkflow.delta, since, result_type=Delta)
         return delta or Delta(since=since, seq=0)
 
     async def event_window(self, user_id: str, limit: int = 1000) -> list[Event]:
-        return await self._query(user_id, "event_window", limit, result_type=list[Event]) or []
+        events = await self._query(
+            user_id, UserBrainWorkflow.event_window, limit, result_type=list[Event]
+        )
+        return events or []
 
     async def action_result(self, user_id: str, client_action_id: str) -> ActionRecord | None:
-        return await self._query(
+        record: ActionRecord | None = await self._query(
             user_id,
-            "action_result",
+            UserBrainWorkflow.action_result,
             client_action_id,
-            result_type=ActionRecord | None,  # type: ignore[arg-type]
+            result_type=ActionRecord | None,
         )
+        return record
 
     async def diagnostics(self, user_id: str) -> Diagnostics | None:
-        return await self._query(user_id, "diagnostics", result_type=Diagnostics)
+        result: Diagnostics | None = await self._query(
+            user_id, UserBrainWorkflow.diagnostics, result_type=Diagnostics
+        )
+        return result
 
     async def cancel_generation(self, user_id: str, request_id: str | None) -> None:
+        await self._signal(
+            user_id, UserBrainWorkflow.cancel_generation, CancelRequest(request_id=request_id)
+        )
+
+    async def erase(self, user_id: str, request_id: str | None) -> None:
+        await self._signal(user_id, UserBrainWorkflow.erase, EraseRequest(request_id=request_id))
+
+    async def _signal(self, user_id: str, signal: Callable[..., Any], arg: Any) -> None:
+        """A signal to a running brain; none running is not an error (nothing to stop)."""
         handle = self.client.get_workflow_handle(workflow_id(user_id))
         try:
-            await handle.signal("cancel_generation", CancelRequest(request_id=request_id))
+            await handle.signal(signal, arg)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
 
-    async def is_running(self, user_id: str) -> bool:
+    async def status(self, user_id: str) -> WorkflowExecutionStatus | None:
+        """The brain's execution status (``None``: no brain)."""
         try:
             desc = await self.client.get_workflow_handle(workflow_id(user_id)).describe()
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                return False
+                return None
             raise
-        return desc.raw_description.workflow_execution_info.status == (
-            WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-        )
+        return desc.status
 
-    async def erase(self, user_id: str, request_id: str | None) -> None:
-        handle = self.client.get_workflow_handle(workflow_id(user_id))
-        try:
-            await handle.signal("erase", EraseRequest(request_id=request_id))
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+    async def is_running(self, user_id: str) -> bool:
+        return await self.status(user_id) == WorkflowExecutionStatus.RUNNING

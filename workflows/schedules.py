@@ -1,5 +1,6 @@
-"""The API's door into calendar sync: one Temporal Schedule per user with a connected
-source (id ``calendar-sync:<user>``), and the sync status read back from it.
+"""The Temporal Schedules: one calendar sync schedule per user with a connected source
+(id ``calendar-sync:<user>``, and the sync status read back from it), and the daily
+retention schedule.
 
 Status lives in Temporal itself: each run returns a :class:`CalendarSyncResult`, and the
 schedule remembers its recent runs. Nothing is written to the brain when a sync changes
@@ -32,9 +33,16 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from mcos.calendar.ics import redact_source
-from mcos.kernel.contracts import CalendarSource, CalendarSyncInput, CalendarSyncResult
+from mcos.kernel.contracts import (
+    CalendarSource,
+    CalendarSyncInput,
+    CalendarSyncResult,
+    RetentionInput,
+)
 from mcos.kernel.settings import Settings
 from workflows.calendar import RUN_TIMEOUT, CalendarSyncWorkflow, schedule_id
+from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE_ID
+from workflows.retention import RetentionWorkflow
 
 RECENT_RUNS_LOOKED_AT = 5
 
@@ -203,3 +211,22 @@ def _result_view(result: CalendarSyncResult) -> dict[str, Any]:
         "event_id": result.event_id,
         "error": result.error,
     }
+
+
+async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
+    """Create the daily retention schedule unless it exists (every worker start calls this)."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionWorkflow.run,
+            RetentionInput(archived_message_days=settings.retention_archived_message_days),
+            id=RETENTION_SCHEDULE_ID,
+            task_queue=settings.temporal_task_queue,
+            static_summary="daily retention of the SQL archive",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        pass

@@ -1,357 +1,325 @@
-"""Chat turns and tool dispatch, run inside :class:`UserBrainWorkflow` (workflow code).
+"""Chat turns: the LLM and the tools it asks for, run inside the brain (workflow code).
 
 A turn: build the prompt from the brain's state → LLM activity (tokens go straight to the
-realtime bus) → if the model asked for tools, run them (state tools apply events here;
-flight search runs as an activity) and ask the model again with their results → record
-one ``assistant.message``. Retries, cancellation and the apology path live here too.
+realtime bus) → if the model asked for tools, run them (state tools apply events; flight
+search runs as an activity) and ask the model again with their results → record one
+``assistant.message``. Retries, cancellation and the apology path live here too.
+
+Turn code reaches the brain only through :class:`BrainPort` (its state, apply an event,
+emit frames, a new id, the time, the config), never through the workflow object. It runs
+in the workflow sandbox: a wall-clock read or I/O here is refused, not silently allowed.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from mcos.brain.reducer import usage_for_day
-    from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, Turn
-    from mcos.kernel.models import BrainState, CalendarSyncedPayload, Event
-    from mcos.skills import core as skills
+    # Activity modules pass through: only their typed references are used here; their
+    # code runs in the worker, never inside the workflow.
+    from activities.flights import FlightActivities
+    from activities.llm_reply import LlmActivities
+    from mcos.kernel.contracts import (
+        BrainConfig,
+        FlightSearchOutput,
+        LlmTurnInput,
+        LlmTurnResult,
+        Turn,
+    )
+    from mcos.kernel.errors import BrainRefusal, ErrorType
+    from mcos.kernel.frames import Frame
+    from mcos.kernel.models import BrainState, Event, EventType
 
-if TYPE_CHECKING:
-    from workflows.brain import UserBrainWorkflow
+from mcos.brain import frames, limits
+from mcos.skills import core as skills
 
 LLM_START_TO_CLOSE = timedelta(minutes=5)
 FLIGHTS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_attempts=3,
-    non_retryable_error_types=["FlightInputError", "FlightToolCircuitOpen"],
+    non_retryable_error_types=[ErrorType.FLIGHT_INPUT, ErrorType.FLIGHT_CIRCUIT_OPEN],
 )
 MAX_TOOL_STEPS = 3
 APOLOGY = "Sorry — I couldn't finish that answer just now. Please try again in a moment."
-BUDGET_MESSAGE = (
-    "You've used today's assistant budget ({used:,} of {limit:,} tokens). "
-    "It resets at midnight UTC; your tasks and reminders keep working meanwhile."
-)
-BUDGET_WARNING_RATIO = 0.8
 
 
-def llm_retry(config_attempts: int) -> RetryPolicy:
+def llm_retry(attempts: int) -> RetryPolicy:
     return RetryPolicy(
         initial_interval=timedelta(milliseconds=500),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=10),
-        maximum_attempts=config_attempts,
-        non_retryable_error_types=["LlmNonRetryable"],
+        maximum_attempts=attempts,
+        non_retryable_error_types=[ErrorType.LLM_PERMANENT],
     )
 
 
-async def run_turn(wf: UserBrainWorkflow, turn: Turn) -> None:
-    op_id = wf.new_id("op")
-    wf.turn_operation = op_id
-    usage = usage_for_day(wf.state.counters.usage, workflow.now().date().isoformat())
-    if usage.tokens >= wf.config.tokens_per_day:
-        text = BUDGET_MESSAGE.format(used=usage.tokens, limit=wf.config.tokens_per_day)
-        _record_reply(wf, op_id, turn, text, "completed", 0, 0, [])
-        return
-    await _reply(wf, op_id, turn)
-    _warn_when_budget_nearly_spent(wf, usage.tokens, turn.request_id)
+@dataclass(frozen=True)
+class BrainPort:
+    """What turn code may do to the brain."""
+
+    user_id: str
+    config: BrainConfig
+    state: Callable[[], BrainState]
+    apply: Callable[[Event], Event]  # assign the next seq, reduce, log, queue its frames
+    emit: Callable[[Sequence[Frame]], None]  # queue frames that no event carries
+    new_id: Callable[[str], str]
+    now: Callable[[], datetime]
+
+    def record(
+        self, type_: EventType, payload: dict[str, Any], request_id: str | None = None
+    ) -> Event:
+        """Apply a new event made by the brain itself."""
+        return self.apply(
+            Event(
+                event_id=self.new_id("evt"),
+                type=type_,
+                payload=payload,
+                timestamp=self.now(),
+                request_id=request_id,
+            )
+        )
+
+    def timezone(self) -> str:
+        return skills.user_timezone(self.state(), self.config.default_timezone)
 
 
-def _warn_when_budget_nearly_spent(
-    wf: UserBrainWorkflow, before: int, request_id: str | None
-) -> None:
-    """One ``limit.warning`` frame on the turn that crosses 80 % of the daily token budget."""
-    limit = wf.config.tokens_per_day
-    after = usage_for_day(wf.state.counters.usage, workflow.now().date().isoformat()).tokens
-    threshold = limit * BUDGET_WARNING_RATIO
-    if not before < threshold <= after:
-        return
-    day = workflow.now().date().isoformat()
-    wf.outbox.append(
-        {
-            "type": "limit.warning",
-            "request_id": request_id,
-            "key": f"limit.warning:tokens_per_day:{day}",
-            "data": {
-                "limit_type": "tokens_per_day",
-                "limit": limit,
-                "current": after,
-                "ratio": round(after / limit, 3) if limit else 1.0,
-                "message": f"You've used {after:,} of today's {limit:,} assistant tokens.",
-            },
-        }
-    )
+@dataclass
+class _Reply:
+    text: list[str]
+    cards: list[dict[str, Any]]
+    tokens_prompt: int = 0
+    tokens_completion: int = 0
+    streamed: int = 0
+    status: str = "completed"
 
 
-async def _reply(wf: UserBrainWorkflow, op_id: str, turn: Turn) -> None:
-    messages = skills.build_prompt(wf.state, turn, wf.config.default_timezone, workflow.now())
-    context = skills.offline_context(wf.state, workflow.now(), wf.config.default_timezone)
-    tools = skills.tool_schemas()
-    text_parts: list[str] = []
-    cards: list[dict[str, Any]] = []
-    tokens_prompt = tokens_completion = streamed = 0
-    status = "completed"
-    for step in range(MAX_TOOL_STEPS + 1):
+class TurnRunner:
+    """Runs one chat turn at a time; ``cancel`` stops the running generation."""
+
+    def __init__(self, port: BrainPort) -> None:
+        self.port = port
+        self.operation_id: str | None = None
+        self._llm: workflow.ActivityHandle[LlmTurnResult] | None = None
+
+    def cancel(self, operation_id: str | None = None) -> bool:
+        """Cancel the running LLM call (all of them, or only ``operation_id``'s)."""
+        if self._llm is None or (operation_id and operation_id != self.operation_id):
+            return False
+        self._llm.cancel()
+        return True
+
+    async def run(self, turn: Turn) -> None:
+        port = self.port
+        self.operation_id = op_id = port.new_id("op")
         try:
-            result = await _call_llm(wf, op_id, turn, messages, tools, context, streamed)
-        except ActivityError as err:
-            if isinstance(err.cause, CancelledError):
-                status = "interrupted"
+            before = limits.usage_today(port.state(), port.now()).tokens
+            limit = port.config.tokens_per_day
+            if before >= limit:
+                text = limits.BUDGET_MESSAGE.format(used=before, limit=limit)
+                self._record(op_id, turn, _Reply([text], []))
+                return
+            await self._reply(op_id, turn)
+            after = limits.usage_today(port.state(), port.now()).tokens
+            if limits.budget_warning_crossed(before, after, limit):
+                day = port.now().date().isoformat()
+                port.emit(
+                    [
+                        frames.limit_warning_frame(
+                            "tokens_per_day", limit, after, day, turn.request_id
+                        )
+                    ]
+                )
+        finally:
+            self.operation_id = None
+            self._llm = None
+
+    async def _reply(self, op_id: str, turn: Turn) -> None:
+        port = self.port
+        state, now, tz = port.state(), port.now(), port.config.default_timezone
+        messages = skills.build_prompt(state, turn, tz, now)
+        context = skills.offline_context(state, now, tz)
+        tools = skills.tool_schemas()
+        reply = _Reply([], [])
+        for step in range(MAX_TOOL_STEPS + 1):
+            try:
+                result = await self._call_llm(op_id, turn, messages, tools, context, reply.streamed)
+            except ActivityError as err:
+                if isinstance(err.cause, CancelledError):
+                    reply.status = "interrupted"
+                    break
+                workflow.logger.warning(
+                    "LLM failed after retries",
+                    extra={"operation_id": op_id, "error": str(err.cause)},
+                )
+                reply.text, reply.status = [APOLOGY], "failed"
                 break
-            workflow.logger.warning(
-                "LLM failed after retries", extra={"operation_id": op_id, "error": str(err.cause)}
-            )
-            _record_reply(
-                wf, op_id, turn, APOLOGY, "failed", tokens_prompt, tokens_completion, cards
-            )
-            return
-        tokens_prompt += result.tokens_prompt
-        tokens_completion += result.tokens_completion
-        streamed += result.tokens_streamed
-        text_parts.append(result.text)
-        if result.status == "interrupted":
-            status = "interrupted"
-            break
-        if not result.tool_calls or step == MAX_TOOL_STEPS:
-            break
-        messages = [*messages, skills.assistant_tool_message(result)]
-        for call in result.tool_calls:
-            outcome = await run_tool(wf, op_id, turn, call.name, call.arguments)
-            if outcome.card:
-                cards.append(outcome.card)
-            messages.append(skills.tool_result_message(call.id, call.name, outcome.result))
-        tools = []  # the answer after tool results is plain text
-    _record_reply(
-        wf, op_id, turn, "".join(text_parts), status, tokens_prompt, tokens_completion, cards
-    )
+            reply.tokens_prompt += result.tokens_prompt
+            reply.tokens_completion += result.tokens_completion
+            reply.streamed += result.tokens_streamed
+            reply.text.append(result.text)
+            if result.status == "interrupted":
+                reply.status = "interrupted"
+                break
+            if not result.tool_calls or step == MAX_TOOL_STEPS:
+                break
+            messages = [*messages, skills.assistant_tool_message(result)]
+            for call in result.tool_calls:
+                outcome = await run_tool(port, op_id, turn.request_id, call.name, call.arguments)
+                if outcome.card:
+                    reply.cards.append(outcome.card)
+                messages.append(skills.tool_result_message(call.id, call.name, outcome.result))
+            tools = []  # the answer after tool results is plain text
+        self._record(op_id, turn, reply)
 
+    async def _call_llm(
+        self,
+        op_id: str,
+        turn: Turn,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        context: dict[str, Any],
+        index_offset: int,
+    ) -> LlmTurnResult:
+        config = self.port.config
+        self._llm = workflow.start_activity_method(
+            LlmActivities.llm_reply,
+            LlmTurnInput(
+                user_id=self.port.user_id,
+                operation_id=op_id,
+                request_id=turn.request_id,
+                messages=messages,
+                tools=tools,
+                context=context,
+                index_offset=index_offset,
+            ),
+            start_to_close_timeout=LLM_START_TO_CLOSE,
+            heartbeat_timeout=timedelta(seconds=config.llm_heartbeat_timeout_s),
+            retry_policy=llm_retry(config.llm_max_attempts),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary="LLM reply",
+        )
+        try:
+            return await self._llm
+        finally:
+            self._llm = None
 
-async def _call_llm(
-    wf: UserBrainWorkflow,
-    op_id: str,
-    turn: Turn,
-    messages: list[dict[str, Any]],
-    tools: list[dict[str, Any]],
-    context: dict[str, Any],
-    index_offset: int,
-) -> LlmTurnResult:
-    handle = workflow.start_activity(
-        "llm_reply",
-        LlmTurnInput(
-            user_id=wf.user_id,
-            operation_id=op_id,
-            request_id=turn.request_id,
-            messages=messages,
-            tools=tools,
-            context=context,
-            index_offset=index_offset,
-        ),
-        result_type=LlmTurnResult,
-        start_to_close_timeout=LLM_START_TO_CLOSE,
-        heartbeat_timeout=timedelta(seconds=wf.config.llm_heartbeat_timeout_s),
-        retry_policy=llm_retry(wf.config.llm_max_attempts),
-        cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        summary="LLM reply",
-    )
-    wf.turn_handle = handle
-    try:
-        return await handle
-    finally:
-        wf.turn_handle = None
-
-
-def _record_reply(
-    wf: UserBrainWorkflow,
-    op_id: str,
-    turn: Turn,
-    text: str,
-    status: str,
-    tokens_prompt: int,
-    tokens_completion: int,
-    cards: list[dict[str, Any]],
-) -> None:
-    if not text.strip() and status == "completed":
-        text = "Done."
-    wf.apply(
-        wf.new_event(
+    def _record(self, op_id: str, turn: Turn, reply: _Reply) -> None:
+        text = "".join(reply.text)
+        if not text.strip() and reply.status == "completed":
+            text = "Done."
+        self.port.record(
             "assistant.message",
             {
-                "message_id": wf.new_id("msg"),
+                "message_id": self.port.new_id("msg"),
                 "text": text,
                 "operation_id": op_id,
-                "status": status,
-                "tokens_prompt": tokens_prompt,
-                "tokens_completion": tokens_completion,
+                "status": reply.status,
+                "tokens_prompt": reply.tokens_prompt,
+                "tokens_completion": reply.tokens_completion,
                 "reply_to": turn.message_id,
-                "cards": cards,
+                "cards": reply.cards,
             },
             request_id=turn.request_id,
         )
-    )
 
 
 # --- tools ------------------------------------------------------------------------------
 
 
 async def run_tool(
-    wf: UserBrainWorkflow, op_id: str, turn: Turn, name: str, args: dict[str, Any]
+    port: BrainPort, op_id: str, request_id: str | None, name: str, args: dict[str, Any]
 ) -> skills.ToolOutcome:
-    tool_id = wf.new_id("tool")
-    wf.outbox.append(
-        {
-            "type": "llm.action",
-            "operation_id": op_id,
-            "request_id": turn.request_id,
-            "key": f"{tool_id}:action",
-            "data": {
-                "operation_id": op_id,
-                "tool_invocation_id": tool_id,
-                "name": name,
-                "arguments": args,
-            },
-        }
-    )
+    tool_id = port.new_id("tool")
+    port.emit([frames.action_frame(op_id, request_id, tool_id, name, args)])
     if name == "search_flights":
-        outcome = await _flight_search_tool(wf, args, tool_id, turn.request_id)
+        outcome = await flight_search(port, args, tool_id, request_id)
     else:
         ctx = skills.SkillContext(
-            state=wf.state,
-            now=workflow.now(),
-            timezone=skills.user_timezone(wf.state, wf.config.default_timezone),
-            new_id=wf.new_id,
+            state=port.state(), now=port.now(), timezone=port.timezone(), new_id=port.new_id
         )
         outcome = skills.run_state_tool(ctx, name, args)
         for event_type, payload in outcome.events:
-            wf.apply(wf.new_event(event_type, payload, request_id=turn.request_id))
-    wf.outbox.append(
-        {
-            "type": "tool.result",
-            "operation_id": op_id,
-            "request_id": turn.request_id,
-            "key": f"{tool_id}:result",
-            "data": {
-                "operation_id": op_id,
-                "tool_invocation_id": tool_id,
-                "tool": name,
-                "status": outcome.status,
-                "card": outcome.card,
-                "summary": outcome.result.get("message"),
-            },
-        }
+            port.record(event_type, payload, request_id=request_id)  # type: ignore[arg-type]
+    port.emit(
+        [
+            frames.tool_result_frame(
+                op_id,
+                request_id,
+                tool_id,
+                name,
+                outcome.status,
+                outcome.card,
+                outcome.result.get("message"),
+            )
+        ]
     )
     return outcome
 
 
-def check_daily_limit(
-    wf: UserBrainWorkflow, counter: str, limit: int, limit_type: str, what: str
-) -> None:
-    """Refuse with a ``rate_limited`` ApplicationError once today's ``counter`` is used up."""
-    usage = usage_for_day(wf.state.counters.usage, workflow.now().date().isoformat())
-    current = getattr(usage, counter)
-    if current >= limit:
-        raise ApplicationError(
-            f"daily {what} limit reached",
-            {"limit_type": limit_type, "limit": limit, "current": current},
-            type="rate_limited",
-            non_retryable=True,
-        )
-
-
-def check_flight_quota(wf: UserBrainWorkflow) -> None:
-    check_daily_limit(
-        wf,
+def check_flight_quota(state: BrainState, config: BrainConfig, now: datetime) -> None:
+    limits.check_daily_limit(
+        state,
+        now,
         "flight_searches",
-        wf.config.flight_searches_per_day,
+        config.flight_searches_per_day,
         "flight_searches_per_day",
         "flight search",
     )
 
 
-async def _flight_search_tool(
-    wf: UserBrainWorkflow, args: dict[str, Any], tool_id: str, request_id: str | None
+async def flight_search(
+    port: BrainPort, args: dict[str, Any], tool_id: str, request_id: str | None
 ) -> skills.ToolOutcome:
+    state, now, config = port.state(), port.now(), port.config
     try:
-        check_flight_quota(wf)
-    except ApplicationError:
-        limit = wf.config.flight_searches_per_day
+        check_flight_quota(state, config, now)
+    except BrainRefusal:
         return skills.ToolOutcome.error(
-            f"You've reached today's limit of {limit} flight searches. "
-            "It resets at midnight UTC — I can search again tomorrow.",
-            code="rate_limited",
+            f"You've reached today's limit of {config.flight_searches_per_day} flight "
+            "searches. It resets at midnight UTC — I can search again tomorrow.",
+            code=ErrorType.RATE_LIMITED,
         )
-    tz = skills.user_timezone(wf.state, wf.config.default_timezone)
     try:
-        request = skills.flight_request(wf.state, args, workflow.now(), tz)
+        request = skills.flight_request(state, args, now, port.timezone())
     except skills.SkillInputError as exc:
-        return skills.ToolOutcome.error(str(exc), code="invalid_input")
+        return skills.ToolOutcome.error(str(exc), code=ErrorType.INVALID_INPUT)
     try:
-        found = await workflow.execute_activity(
-            "search_flights",
-            skills.flight_activity_input(wf, request, tool_id),
-            start_to_close_timeout=timedelta(seconds=wf.config.tool_timeout_s * 3 + 5),
+        found = await workflow.execute_activity_method(
+            FlightActivities.search_flights,
+            skills.flight_activity_input(port.user_id, state, request, tool_id),
+            start_to_close_timeout=timedelta(seconds=config.tool_timeout_s * 3 + 5),
             retry_policy=FLIGHTS_RETRY,
             summary=f"flights-mcp {request['origin']}→{request['destination']}",
         )
     except ActivityError as err:
         workflow.logger.warning("flight search failed", extra={"tool_invocation_id": tool_id})
-        return skills.ToolOutcome.error(skills.friendly_tool_error(err.cause), code="tool_error")
-    search_id = wf.new_id("fs")
-    payload = skills.flights_searched_payload(search_id, request, found, tool_id)
-    wf.apply(wf.new_event("flights.searched", payload, request_id=request_id))
+        return skills.ToolOutcome.error(
+            skills.friendly_tool_error(err.cause), code=ErrorType.TOOL_ERROR
+        )
+    payload = skills.flights_searched_payload(port.new_id("fs"), request, found, tool_id)
+    port.record("flights.searched", payload, request_id=request_id)
     return skills.flights_outcome(payload)
 
 
-async def direct_flight_search(wf: UserBrainWorkflow, request: dict[str, Any]) -> dict[str, Any]:
-    tool_id = wf.new_id("tool")
-    outcome = await _flight_search_tool(wf, request, tool_id, None)
+async def direct_flight_search(port: BrainPort, request: dict[str, Any]) -> dict[str, Any]:
+    """``POST /tools/search_flights``: the same search, answered to the API caller."""
+    outcome = await flight_search(port, request, port.new_id("tool"), None)
     if outcome.status != "success":
         raise ApplicationError(
             outcome.result.get("message", "flight search failed"),
-            type=outcome.result.get("code", "tool_error"),
+            type=outcome.result.get("code", ErrorType.TOOL_ERROR),
             non_retryable=True,
         )
     # API callers get the full options (the model reads a compact view of them).
     return {**outcome.result, "options": outcome.card["options"] if outcome.card else []}
 
 
-def with_follow_up_tasks(wf: UserBrainWorkflow, event: Event) -> Event:
-    """A selection arrives without tasks; the brain makes them (ids from the workflow RNG)."""
-    p = dict(event.payload)
-    option = find_option(wf.state, p["search_id"], p["flight_id"])
-    p["follow_up_tasks"] = skills.follow_up_tasks(option, wf.new_id, workflow.now())
-    return event.model_copy(update={"payload": p})
-
-
-def find_option(state: BrainState, search_id: str, flight_id: str) -> dict[str, Any]:
-    for search in state.flight_searches:
-        if search.search_id == search_id:
-            for option in search.options:
-                if option.get("id") == flight_id:
-                    return option
-            raise ApplicationError(f"no flight {flight_id} in {search_id}", type="not_found")
-    raise ApplicationError(f"no flight search {search_id}", type="not_found")
-
-
-# --- calendar ---------------------------------------------------------------------------
-
-
-def validate_calendar_payload(payload: dict[str, Any]) -> CalendarSyncedPayload:
-    p = CalendarSyncedPayload.model_validate(payload)
-    if len(p.upserts) > 5000 or len(p.deletes) > 5000:
-        raise ValueError("calendar change too large")
-    return p
-
-
-def calendar_noop(state: BrainState, payload: dict[str, Any]) -> bool:
-    p = CalendarSyncedPayload.model_validate(payload)
-    if p.deletes and any(d in state.calendar for d in p.deletes):
-        return False
-    for ev in p.upserts:
-        if state.calendar.get(ev.id) != ev:
-            return False
-    return True  # a moved window alone is not a change: the next real change carries it
+__all__ = ["BrainPort", "FlightSearchOutput", "TurnRunner", "direct_flight_search"]

@@ -14,4 +14,4 @@ router = APIRouter(prefix="/tools", tags=["tools"])
 async def search_flights(body: FlightSearchIn, user: CurrentUser, brain: Brain) -> dict:
     """Search flights through the flights MCP server; ranked with the user's preferences."""
     request = body.model_dump(exclude_none=True)
-    return await brain.update(user.user_id, "search_flights", request, result_type=dict)
+    return await brain.search_flights(user.user_id, request)

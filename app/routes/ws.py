@@ -24,6 +24,7 @@ from app.schemas import MessageIn
 from mcos.infra.bus import Resync, Subscription, cursor_order, now_ts
 from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
 from mcos.kernel.errors import DomainError
+from mcos.kernel.frames import Frame, FrameType
 from mcos.kernel.ids import new_id
 
 router = APIRouter(tags=["realtime"])
@@ -131,7 +132,7 @@ class _Connection:
         sender = asyncio.create_task(self._send_budgeted())
         try:
             async for frame in sub:
-                order = cursor_order(frame["cursor"])
+                order = cursor_order(frame.cursor or "0")
                 if pushed is not None and order <= pushed:
                     continue  # already sent on this connection (before a resume)
                 pushed = order
@@ -171,29 +172,25 @@ class _Connection:
                     frame = self.throttle.pop()
                     if frame is None:
                         continue
-                    self.last = cursor_order(frame["cursor"])
-                    self.last_cursor = frame["cursor"]
+                    self.last = cursor_order(frame.cursor or "0")
+                    self.last_cursor = frame.cursor
                     await self._send(frame)
                     REALTIME_FRAMES_SENT.inc()
         except (WebSocketDisconnect, RuntimeError):
             pass
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def _send(self, frame: Frame) -> None:
         async with self.lock:
-            await self.ws.send_text(json.dumps(frame, default=str))
+            await self.ws.send_text(frame.wire_json())
 
     async def _send_local(
-        self, type_: str, data: dict[str, Any], request_id: str | None = None
+        self, type_: FrameType, data: dict[str, Any], request_id: str | None = None
     ) -> None:
         """Frames for this connection only (errors, pong, resync): they carry the last cursor."""
         await self._send(
-            {
-                "type": type_,
-                "cursor": self.last_cursor,
-                "ts": now_ts(),
-                "request_id": request_id,
-                "data": data,
-            }
+            Frame(
+                type=type_, cursor=self.last_cursor, ts=now_ts(), request_id=request_id, data=data
+            )
         )
 
     async def _handle(self, raw: str) -> None:

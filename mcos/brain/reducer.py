@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from mcos.calendar.travel import detect_travel
 from mcos.kernel.models import (
     USER_WRITE_TYPES,
     AssistantMessagePayload,
@@ -218,8 +219,6 @@ def _calendar_synced(state: BrainState, event: Event) -> BrainState:
 
 def derive_travel(state: BrainState) -> list:
     """Travel events are a pure function of the warm calendar and the user's home."""
-    from mcos.calendar.travel import detect_travel
-
     home = state.preferences.get("home_airport") or state.preferences.get("home_city")
     return detect_travel(list(state.calendar.values()), home)
 

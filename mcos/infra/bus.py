@@ -3,10 +3,9 @@
 Two implementations share this interface: :class:`MemoryBus` (worker and API in one
 process) and :class:`mcos.bus_redis.RedisBus` (Redis Streams, separate processes).
 
-Frames are dicts shaped as in the spec: ``{"type", "cursor", "seq"?, "ts", "data", ...}``.
-Publishers may set ``key``: a frame whose key was already published for that user is
-dropped, so a retried publishing activity never shows a client the same frame twice.
-``key`` never leaves the bus.
+Frames are :class:`~mcos.kernel.frames.Frame` models. Publishers may set ``key``: a frame
+whose key was already published for that user is dropped, so a retried publishing
+activity never shows a client the same frame twice. ``key`` never reaches a client.
 """
 
 from __future__ import annotations
@@ -16,9 +15,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-Frame = dict[str, Any]
+from mcos.kernel.frames import Frame
+
 DEDUP_KEYS_KEPT = 5000
 
 
@@ -53,10 +53,6 @@ class RealtimeBus(Protocol):
 
 def now_ts() -> float:
     return round(time.time(), 3)
-
-
-def public(frame: Frame) -> Frame:
-    return {k: v for k, v in frame.items() if k != "key"}
 
 
 @dataclass
@@ -99,13 +95,13 @@ class _MemorySubscription:
         while not self._closed:
             while not self._queue.empty():
                 frame = self._queue.get_nowait()
-                if int(frame["cursor"]) > self._last:
-                    self._last = int(frame["cursor"])
+                if int(frame.cursor or 0) > self._last:
+                    self._last = int(frame.cursor or 0)
                     yield frame
             if self._overflowed:
                 self._overflowed = False
                 for frame in await self._bus.replay(self._user_id, str(self._last)):
-                    self._last = int(frame["cursor"])
+                    self._last = int(frame.cursor or 0)
                     yield frame
                 continue
             self._wakeup.clear()
@@ -135,14 +131,16 @@ class MemoryBus:
         stream = self._stream(user_id)
         out: list[Frame] = []
         for frame in frames:
-            key = frame.get("key")
+            key = frame.key
             if key is not None:
                 if key in stream.keys:
                     continue
                 stream.keys[key] = None
                 if len(stream.keys) > DEDUP_KEYS_KEPT:
                     stream.keys.popitem(last=False)
-            published = {**public(frame), "cursor": str(stream.next_cursor), "ts": now_ts()}
+            published = frame.model_copy(
+                update={"cursor": str(stream.next_cursor), "ts": now_ts(), "key": None}
+            )
             stream.next_cursor += 1
             stream.buffer.append(published)
             if len(stream.buffer) > self._buffer_frames:
@@ -162,10 +160,10 @@ class MemoryBus:
             raise Resync(f"unknown cursor {after!r}") from exc
         if last >= stream.next_cursor:
             raise Resync("cursor from the future (server restarted?)")
-        oldest = int(stream.buffer[0]["cursor"]) if stream.buffer else stream.next_cursor
+        oldest = int(stream.buffer[0].cursor or 0) if stream.buffer else stream.next_cursor
         if last < oldest - 1:
             raise Resync("cursor older than the buffer")
-        return [f for f in stream.buffer if int(f["cursor"]) > last]
+        return [f for f in stream.buffer if int(f.cursor or 0) > last]
 
     async def subscribe(self, user_id: str, after: str | None = None) -> _MemorySubscription:
         stream = self._stream(user_id)
@@ -186,14 +184,6 @@ class MemoryBus:
     async def close(self) -> None:
         for user_id in list(self._streams):
             await self.forget(user_id)
-
-
-def make_bus(url: str, buffer_frames: int = 2000) -> RealtimeBus:
-    if url == "memory":
-        return MemoryBus(buffer_frames=buffer_frames)
-    from mcos.infra.bus_redis import RedisBus
-
-    return RedisBus(url, buffer_frames=buffer_frames)
 
 
 def cursor_order(cursor: str) -> tuple[int, int]:

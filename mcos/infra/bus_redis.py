@@ -6,12 +6,12 @@ atomic, so two workers retrying the same publish still append the frame once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import redis.asyncio as redis
 
-from mcos.infra.bus import Frame, Resync, now_ts, public
+from mcos.infra.bus import Resync, now_ts
+from mcos.kernel.frames import Frame
 
 _PUBLISH = """
 local published = {}
@@ -48,7 +48,7 @@ class _RedisSubscription:
 
     async def _iterate(self) -> AsyncIterator[Frame]:
         for frame in self._backlog:
-            self._last = frame["cursor"]
+            self._last = frame.cursor or self._last
             yield frame
         self._backlog = []
         stream = self._bus._key(self._user_id)
@@ -75,20 +75,21 @@ class RedisBus:
 
     @staticmethod
     def _decode(entry_id: str, fields: dict[str, str]) -> Frame:
-        frame = json.loads(fields["f"])
-        frame["cursor"] = entry_id
-        return frame
+        return Frame.model_validate_json(fields["f"]).model_copy(update={"cursor": entry_id})
 
     async def publish(self, user_id: str, frames: list[Frame]) -> list[Frame]:
         if not frames:
             return []
         ts = now_ts()
-        bodies = [{**public(frame), "ts": ts} for frame in frames]
+        bodies = [frame.model_copy(update={"ts": ts, "key": None}) for frame in frames]
         args: list[str | int] = [self._buffer_frames, DEDUP_TTL_S]
         for frame, body in zip(frames, bodies, strict=True):
-            args += [str(frame.get("key") or ""), json.dumps(body, default=str)]
+            args += [frame.key or "", body.model_dump_json(exclude_none=True)]
         raw = await self._script(keys=[self._key(user_id), f"{self._key(user_id)}:k:"], args=args)
-        return [{**bodies[int(raw[i]) - 1], "cursor": raw[i + 1]} for i in range(0, len(raw), 2)]
+        return [
+            bodies[int(raw[i]) - 1].model_copy(update={"cursor": raw[i + 1]})
+            for i in range(0, len(raw), 2)
+        ]
 
     async def replay(self, user_id: str, after: str | None) -> list[Frame]:
         key = self._key(user_id)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from mcos.kernel.errors import ErrorType
+from mcos.kernel.frames import Frame
 from mcos.kernel.models import BrainState, Event
+
+# Search attributes the brain keeps up to date (registered by `mcos dev` and the tests).
+SEARCH_ATTRIBUTES = {
+    "McosUserId": "Keyword",
+    "McosMessageCount": "Int",
+    "McosOpenTasks": "Int",
+    "McosLastActivity": "Datetime",
+}
+
+
+def brain_workflow_id(user_id: str) -> str:
+    """The id of a user's brain workflow: readable in the Web UI and the CLI."""
+    return f"user-brain:{user_id}"
 
 
 class BrainConfig(BaseModel):
@@ -39,19 +55,6 @@ class ActionRecord(BaseModel):
     entity_id: str | None = None
 
 
-class BrainInput(BaseModel):
-    user_id: str
-    config: BrainConfig = Field(default_factory=BrainConfig)
-    state: BrainState | None = None
-    event_window: list[Event] = Field(default_factory=list)
-    seen_event_ids: list[str] = Field(default_factory=list)
-    seen_actions: list[ActionRecord] = Field(default_factory=list)
-    pending_turns: list[Turn] = Field(default_factory=list)
-    outbox: list[dict[str, Any]] = Field(default_factory=list)
-    backup_due: bool = False
-    runs: int = 1
-
-
 class Turn(BaseModel):
     """A chat turn waiting to run: the user message it answers."""
 
@@ -59,6 +62,48 @@ class Turn(BaseModel):
     event_id: str
     request_id: str | None = None
     text: str
+
+
+class BrainCarry(BaseModel):
+    """Everything a brain carries from one run to the next (continue-as-new), in one model.
+
+    The workflow holds one of these and changes it in place; continuing as new passes it
+    on whole. Nothing else survives the boundary.
+    """
+
+    state: BrainState
+    window: list[Event] = Field(default_factory=list)  # the event log, oldest first
+    seen_events: OrderedDict[str, None] = Field(default_factory=OrderedDict)  # LRU, newest last
+    seen_actions: OrderedDict[str, ActionRecord] = Field(default_factory=OrderedDict)
+    turns: list[Turn] = Field(default_factory=list)  # queued chat turns, next first
+    outbox: list[Frame] = Field(default_factory=list)  # frames not yet published
+    backup_due: bool = False
+    runs: int = 1
+
+
+class BrainInput(BaseModel):
+    user_id: str
+    config: BrainConfig = Field(default_factory=BrainConfig)
+    carry: BrainCarry | None = None  # None: a new brain
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_flat_input(cls, data: object) -> object:
+        """Runs started before the carry model had its fields at the top level."""
+        if not isinstance(data, dict) or "carry" in data or data.get("state") is None:
+            return data
+        legacy = dict(data)
+        carry = {
+            "state": legacy.pop("state"),
+            "window": legacy.pop("event_window", []),
+            "seen_events": dict.fromkeys(legacy.pop("seen_event_ids", [])),
+            "seen_actions": {a["client_action_id"]: a for a in legacy.pop("seen_actions", [])},
+            "turns": legacy.pop("pending_turns", []),
+            "outbox": legacy.pop("outbox", []),
+            "backup_due": legacy.pop("backup_due", False),
+            "runs": legacy.pop("runs", 1),
+        }
+        return {**legacy, "carry": carry}
 
 
 class CommandResult(BaseModel):
@@ -105,7 +150,7 @@ class CancelRequest(BaseModel):
 
 class PublishInput(BaseModel):
     user_id: str
-    frames: list[dict[str, Any]]
+    frames: list[Frame]
 
 
 class ArchiveInput(BaseModel):
@@ -157,9 +202,6 @@ class EraseRequest(BaseModel):
     requested_at: datetime | None = None
 
 
-BrainInput.model_rebuild()
-
-
 class FlightSearchInput(BaseModel):
     user_id: str
     tool_invocation_id: str
@@ -176,9 +218,8 @@ class FlightSearchOutput(BaseModel):
 
 # --- calendar sync ----------------------------------------------------------------------
 
-CalendarSyncStatus = Literal[
-    "ok", "auth_error", "unavailable", "timeout", "not_found", "invalid", "error"
-]
+# "ok", or why the sync failed: auth_error, unavailable, timeout, not_found, invalid, error.
+CalendarSyncStatus = Literal["ok"] | ErrorType
 
 
 class CalendarSource(BaseModel):

@@ -1,4 +1,8 @@
-"""Typed domain errors, mapped once to the one HTTP error body.
+"""Error types and typed domain errors, mapped once to the one HTTP error body.
+
+:class:`ErrorType` is the one list of failure kinds: the ``type`` of every
+``ApplicationError`` an activity or the brain raises, the non-retryable types of retry
+policies, the calendar sync status values and the API's error mapping all use it.
 
 Body: ``{"error": {"code": ..., "message": ..., "details": {...}}, "request_id": ...}``.
 The exception handler uses ``err.status``, ``err.to_body(request_id)`` and ``err.headers()``.
@@ -6,7 +10,60 @@ The exception handler uses ``err.status``, ``err.to_body(request_id)`` and ``err
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+
+
+class ErrorType(StrEnum):
+    """Failure kinds. The values are recorded in workflow histories: never change one."""
+
+    # commands and limits (the brain refuses; the API answers)
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INVALID_REQUEST = "invalid_request"
+    GONE = "gone"
+    # tools
+    INVALID_INPUT = "invalid_input"
+    TOOL_ERROR = "tool_error"
+    FLIGHT_INPUT = "FlightInputError"
+    FLIGHT_CIRCUIT_OPEN = "FlightToolCircuitOpen"
+    FLIGHT_TIMEOUT = "FlightToolTimeout"
+    FLIGHT_TOOL = "FlightToolError"
+    # the LLM activity
+    LLM_RETRYABLE = "LlmError"
+    LLM_PERMANENT = "LlmNonRetryable"
+    # calendar sources; also the values of a sync's status (besides "ok")
+    AUTH_ERROR = "auth_error"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    INVALID = "invalid"
+    ERROR = "error"
+
+    @classmethod
+    def of(cls, value: str | None, default: ErrorType | None = None) -> ErrorType | None:
+        """The member named by ``value`` (an ``ApplicationError.type``), else ``default``."""
+        try:
+            return cls(value or "")
+        except ValueError:
+            return default
+
+
+class BrainRefusal(Exception):
+    """A command or signal the brain refuses, raised by the pure brain core.
+
+    The workflow turns it into a non-retryable ``ApplicationError`` of the same type (an
+    update validator's refusal leaves no trace in history); the API maps that to a
+    :class:`DomainError`.
+    """
+
+    def __init__(
+        self, type_: ErrorType, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.type = type_
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class DomainError(Exception):

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
-
-if TYPE_CHECKING:
-    from mcos.kernel.settings import Settings
 
 
 class LlmRequest(BaseModel):
@@ -89,16 +86,3 @@ class LlmProvider(Protocol):
     def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
         """Stream the reply; ends with exactly one :class:`UsageChunk`."""
         ...
-
-
-def make_provider(settings: Settings) -> LlmProvider:
-    """The provider the settings ask for (``offline`` or ``openai``)."""
-    if settings.llm_provider == "offline":
-        from mcos.llm.offline import OfflineProvider
-
-        return OfflineProvider(token_delay_ms=settings.offline_token_delay_ms)
-    if settings.llm_provider == "openai":
-        from mcos.llm.openai_provider import OpenAIProvider
-
-        return OpenAIProvider(settings)
-    raise ValueError(f"unknown llm_provider {settings.llm_provider!r}")

@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from mcos.kernel.contracts import LlmTurnResult, Turn
+from mcos.calendar.busy import airport_zone, busy_on_dates
+from mcos.flights.airports import airport_by_code, resolve_airport
+from mcos.flights.errors import FlightInputError
+from mcos.flights.models import validate_request
+from mcos.kernel.contracts import FlightSearchInput, LlmTurnResult, Turn
 from mcos.kernel.models import BrainState, Task
 from mcos.kernel.timezones import is_timezone, zone
+from mcos.llm.prompt import SYSTEM_PROMPT, build_messages
+from mcos.llm.tools import TOOL_SCHEMAS, validate_arguments
 
 HISTORY_FOR_PROMPT = 20
 AGENDA_DAYS = {"today": 1, "tomorrow": 1, "week": 7}
@@ -66,8 +72,6 @@ def build_prompt(
 ) -> list[dict[str, Any]]:
     """The turn's messages: preferences, pinned memories and warm context (with the user's
     local time, so a model can resolve "tomorrow at 3pm"), recent history, the message."""
-    from mcos.llm.prompt import SYSTEM_PROMPT, build_messages
-
     history = [
         {"role": m.role, "text": m.text}
         for m in state.messages
@@ -136,8 +140,6 @@ def _latest_search_summary(state: BrainState) -> dict[str, Any] | None:
 
 
 def tool_schemas() -> list[dict[str, Any]]:
-    from mcos.llm.tools import TOOL_SCHEMAS
-
     return TOOL_SCHEMAS
 
 
@@ -169,8 +171,6 @@ def tool_result_message(call_id: str, name: str, result: dict[str, Any]) -> dict
 
 
 def run_state_tool(ctx: SkillContext, name: str, args: dict[str, Any]) -> ToolOutcome:
-    from mcos.llm.tools import validate_arguments
-
     handler = _STATE_TOOLS.get(name)
     if handler is None:
         return ToolOutcome.error(f"I can't do '{name}' yet.", code="unknown_tool")
@@ -293,8 +293,6 @@ def _set_preference(ctx: SkillContext, args: dict[str, Any]) -> ToolOutcome:
     key = _PREFERENCE_ALIASES.get(args["key"], args["key"])
     value = args.get("value")
     if key == "home_airport":
-        from mcos.flights.airports import resolve_airport
-
         airport = resolve_airport(str(value))
         if airport is None:
             raise SkillInputError(f"I don't know an airport called '{value}'.")
@@ -368,8 +366,6 @@ def follow_up_tasks(
     Departure times are local to the origin airport; a due time already past (a flight
     soon) becomes an hour from ``now``, but never later than the departure.
     """
-    from mcos.flights.airports import airport_by_code, resolve_airport
-
     number = str(option.get("flight_number") or "")
     code = str(option.get("airline_code") or "")
     label = number if number.startswith(code) else f"{code}{number}"
@@ -422,9 +418,6 @@ def flight_request(
     state: BrainState, args: dict[str, Any], now: datetime, tz: str
 ) -> dict[str, Any]:
     """Resolve and check a flight search; raises :class:`SkillInputError` with a question."""
-    from mcos.flights.errors import FlightInputError
-    from mcos.flights.models import validate_request
-
     origin = args.get("origin") or state.preferences.get("home_airport")
     if not origin:
         raise SkillInputError(
@@ -457,8 +450,6 @@ def flight_request(
 def busy_intervals(state: BrainState, request: dict[str, Any]) -> list[list[str]]:
     """Warm-calendar events on the travel dates, in the local time of the airport each
     flight leaves from, for conflict-aware ranking."""
-    from mcos.calendar.busy import airport_zone, busy_on_dates
-
     days = [
         (request.get("departure_date"), airport_zone(request.get("origin"))),
         (request.get("return_date"), airport_zone(request.get("destination"))),
@@ -466,15 +457,15 @@ def busy_intervals(state: BrainState, request: dict[str, Any]) -> list[list[str]
     return busy_on_dates(state.calendar.values(), days)
 
 
-def flight_activity_input(wf: Any, request: dict[str, Any], tool_id: str) -> Any:
-    from mcos.kernel.contracts import FlightSearchInput
-
+def flight_activity_input(
+    user_id: str, state: BrainState, request: dict[str, Any], tool_id: str
+) -> FlightSearchInput:
     return FlightSearchInput(
-        user_id=wf.user_id,
+        user_id=user_id,
         tool_invocation_id=tool_id,
         params=request,
-        preferences=wf.state.preferences,
-        busy=busy_intervals(wf.state, request),
+        preferences=state.preferences,
+        busy=busy_intervals(state, request),
     )
 
 

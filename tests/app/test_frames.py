@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from app.frames import FrameThrottle
+from mcos.kernel.frames import Frame
 
 
 class Clock:
@@ -15,16 +16,16 @@ class Clock:
         return self.t
 
 
-def token(i: int, text: str, op: str = "op_1", attempt: int = 1) -> dict:
-    return {
-        "type": "llm.token",
-        "cursor": str(i + 1),
-        "operation_id": op,
-        "data": {"operation_id": op, "attempt": attempt, "index": i, "text": text},
-    }
+def token(i: int, text: str, op: str = "op_1", attempt: int = 1) -> Frame:
+    return Frame(
+        type="llm.token",
+        cursor=str(i + 1),
+        operation_id=op,
+        data={"operation_id": op, "attempt": attempt, "index": i, "text": text},
+    )
 
 
-def drain(th: FrameThrottle) -> list[dict]:
+def drain(th: FrameThrottle) -> list[Frame]:
     out = []
     while (f := th.pop()) is not None:
         out.append(f)
@@ -35,7 +36,7 @@ def test_within_the_burst_frames_pass_one_by_one() -> None:
     th = FrameThrottle(limit=50, clock=Clock())
     for i in range(10):
         th.push(token(i, f"t{i}"))
-    assert [f["data"]["index"] for f in drain(th)] == list(range(10))
+    assert [f.data["index"] for f in drain(th)] == list(range(10))
     assert th.coalesced == 0
 
 
@@ -47,20 +48,20 @@ def test_over_budget_tokens_merge_and_other_frames_keep_their_place() -> None:
     assert len(drain(th)) == 3
     for i in range(3, 10):
         th.push(token(i, f"t{i} "))
-    th.push({"type": "task.created", "cursor": "11", "data": {"id": "task_1"}})
+    th.push(Frame(type="task.created", cursor="11", data={"id": "task_1"}))
     th.push(token(10, "after ", op="op_2"))
     th.push(token(11, "more", op="op_2"))
     assert th.pop() is None and th.wait_s() == 5.0  # nothing goes now, nothing is lost
     clock.t += 5
     merged = th.pop()
     assert th.pop() is None
-    assert merged["data"]["text"] == "".join(f"t{i} " for i in range(3, 10))
-    assert merged["data"]["first_index"] == 3 and merged["data"]["index"] == 9
-    assert merged["data"]["count"] == 7 and merged["cursor"] == "10"
+    assert merged.data["text"] == "".join(f"t{i} " for i in range(3, 10))
+    assert merged.data["first_index"] == 3 and merged.data["index"] == 9
+    assert merged.data["count"] == 7 and merged.cursor == "10"
     clock.t += 10
     out = drain(th)
-    assert [f["type"] for f in out] == ["task.created", "llm.token"]
-    assert out[1]["data"]["text"] == "after more" and out[1]["data"]["operation_id"] == "op_2"
+    assert [f.type for f in out] == ["task.created", "llm.token"]
+    assert out[1].data["text"] == "after more" and out[1].data["operation_id"] == "op_2"
     assert th.coalesced == 7
 
 
@@ -74,11 +75,11 @@ def test_no_window_carries_more_than_the_limit_and_no_token_is_lost() -> None:
         clock.t += 0.005
         for f in drain(th):
             sent_at.append(clock.t)
-            texts.append(f["data"]["text"])
+            texts.append(f.data["text"])
     clock.t += 120
     for f in drain(th):
         sent_at.append(clock.t)
-        texts.append(f["data"]["text"])
+        texts.append(f.data["text"])
     assert "".join(texts) == "".join(f"{i}," for i in range(20_000))
     window: deque[float] = deque()
     for t in sent_at:
@@ -103,4 +104,4 @@ def test_tokens_of_different_attempts_or_gaps_do_not_merge() -> None:
     clock.t += 15
     assert len(drain(th)) == 1
     clock.t += 15
-    assert [f["data"]["text"] for f in drain(th)] == ["d"]
+    assert [f.data["text"] for f in drain(th)] == ["d"]

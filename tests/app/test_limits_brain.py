@@ -7,9 +7,9 @@ import time
 
 from temporalio.client import Client
 
+from mcos.brain.limits import BUDGET_MESSAGE
 from mcos.kernel.settings import Settings
 from tests.app.conftest import recv_until, running_api
-from workflows.turns import BUDGET_MESSAGE
 
 
 async def test_token_budget_warns_then_answers_without_the_llm(

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from temporalio.client import Client
 
 from mcos.infra import db
+from mcos.kernel.frames import Frame
 from mcos.kernel.settings import Settings
 from tests.app.conftest import running_api
 from tests.conftest import eventually
@@ -33,7 +34,7 @@ async def test_export_delete_export(settings: Settings, temporal_client: Client,
                 and db.load_profile(api.app.state.ctx.engine, user).memories
             )
         )
-        await api.bus.publish(user, [{"type": "state.updated", "data": {}}])
+        await api.bus.publish(user, [Frame(type="state.updated")])
 
         export = (await http.get("/api/v1/me/export")).json()
         assert export["user_id"] == user

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
-from workflows.brain import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

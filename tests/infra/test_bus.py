@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mcos.infra.bus import MemoryBus, RealtimeBus, Resync, cursor_order
+from mcos.kernel.frames import Frame
 from tests.conftest import REDIS_URL, require_service
 
 
@@ -25,12 +26,12 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[RealtimeBus]:
     await b.close()
 
 
-def frames(n: int, start: int = 0) -> list[dict]:
-    return [{"type": "llm.token", "data": {"index": i}} for i in range(start, start + n)]
+def frames(n: int, start: int = 0) -> list[Frame]:
+    return [Frame(type="llm.token", data={"index": i}) for i in range(start, start + n)]
 
 
-async def take(sub, n: int, timeout: float = 5.0) -> list[dict]:  # noqa: ANN001
-    out: list[dict] = []
+async def take(sub, n: int, timeout: float = 5.0) -> list[Frame]:  # noqa: ANN001
+    out: list[Frame] = []
     async with asyncio.timeout(timeout):
         async for f in sub:
             out.append(f)
@@ -41,39 +42,37 @@ async def take(sub, n: int, timeout: float = 5.0) -> list[dict]:  # noqa: ANN001
 
 async def test_publish_assigns_increasing_cursors_and_replays_in_order(bus: RealtimeBus) -> None:
     published = await bus.publish("u1", frames(5))
-    orders = [cursor_order(f["cursor"]) for f in published]
+    orders = [cursor_order(f.cursor or "") for f in published]
     assert orders == sorted(orders) and len(set(orders)) == 5
-    assert all("ts" in f and "key" not in f for f in published)
-    after_two = await bus.replay("u1", published[1]["cursor"])
-    assert [f["data"]["index"] for f in after_two] == [2, 3, 4]
-    assert [f["cursor"] for f in after_two] == [f["cursor"] for f in published[2:]]
+    assert all(f.ts is not None and f.key is None for f in published)
+    after_two = await bus.replay("u1", published[1].cursor)
+    assert [f.data["index"] for f in after_two] == [2, 3, 4]
+    assert [f.cursor for f in after_two] == [f.cursor for f in published[2:]]
     assert await bus.replay("u2", None) == []
 
 
 async def test_frames_with_a_seen_key_are_published_once(bus: RealtimeBus) -> None:
-    first = await bus.publish(
-        "u1", [{"type": "task.created", "seq": 1, "key": "seq:1", "data": {}}]
-    )
+    first = await bus.publish("u1", [Frame(type="task.created", seq=1, key="seq:1")])
     again = await bus.publish(
         "u1",
         [
-            {"type": "task.created", "seq": 1, "key": "seq:1", "data": {}},
-            {"type": "task.created", "seq": 2, "key": "seq:2", "data": {}},
+            Frame(type="task.created", seq=1, key="seq:1"),
+            Frame(type="task.created", seq=2, key="seq:2"),
         ],
     )
-    assert len(first) == 1 and [f["seq"] for f in again] == [2]
-    assert [f["seq"] for f in await bus.replay("u1", None)] == [1, 2]
+    assert len(first) == 1 and [f.seq for f in again] == [2]
+    assert [f.seq for f in await bus.replay("u1", None)] == [1, 2]
 
 
 async def test_subscribe_gets_backlog_then_live_frames_without_gaps(bus: RealtimeBus) -> None:
     published = await bus.publish("u1", frames(3))
-    sub = await bus.subscribe("u1", published[0]["cursor"])
+    sub = await bus.subscribe("u1", published[0].cursor)
     got = asyncio.create_task(take(sub, 5))
     await asyncio.sleep(0.05)
     await bus.publish("u1", frames(3, start=3))
     result = await got
     await sub.close()
-    assert [f["data"]["index"] for f in result] == [1, 2, 3, 4, 5]
+    assert [f.data["index"] for f in result] == [1, 2, 3, 4, 5]
 
 
 async def test_live_subscription_starts_now(bus: RealtimeBus) -> None:
@@ -82,7 +81,7 @@ async def test_live_subscription_starts_now(bus: RealtimeBus) -> None:
     got = asyncio.create_task(take(sub, 1))
     await asyncio.sleep(0.05)
     await bus.publish("u1", frames(1, start=7))
-    assert [f["data"]["index"] for f in await got] == [7]
+    assert [f.data["index"] for f in await got] == [7]
     await sub.close()
 
 
@@ -91,7 +90,7 @@ async def test_cursor_older_than_the_buffer_asks_for_resync(bus: RealtimeBus) ->
     for _ in range(6):
         await bus.publish("u1", frames(50))
     with pytest.raises(Resync):
-        await bus.replay("u1", first[0]["cursor"])
+        await bus.replay("u1", first[0].cursor)
     with pytest.raises(Resync):
         await bus.replay("u1", "not-a-cursor")
 
@@ -112,6 +111,6 @@ async def test_a_slow_subscriber_catches_up_from_the_buffer() -> None:
     for i in range(100):
         await bus.publish("u", frames(1, start=i))
         await asyncio.sleep(0)
-    assert [f["data"]["index"] for f in await fast_got] == list(range(100))
+    assert [f.data["index"] for f in await fast_got] == list(range(100))
     # the slow one overflowed its queue of 10 but still sees all 100, in order, once
-    assert [f["data"]["index"] for f in await take(slow, 100)] == list(range(100))
+    assert [f.data["index"] for f in await take(slow, 100)] == list(range(100))

@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 from mcos.kernel.settings import Settings
-from mcos.llm.base import LlmRequest, TokenChunk, ToolCallChunk, UsageChunk, make_provider
+from mcos.llm.base import LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 from mcos.llm.offline import OfflineProvider, split_pieces
+from mcos.llm.providers import make_provider
 from mcos.llm.tools import TOOL_SCHEMAS
 
 CONTEXT: dict[str, Any] = {

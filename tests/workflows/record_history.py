@@ -2,7 +2,8 @@
 
 Starts a throwaway dev server and worker, runs the scenario, writes each run's history
 as JSON under ``tests/workflows/histories/current/``. Histories of earlier versions stay in
-their own folders (``v1/``: publishing through a local activity) and must keep replaying:
+their own folders (``v1/``: publishing through a local activity; ``v2/``: continue-as-new
+held off by a backlog) and must keep replaying:
 a change of workflow behaviour goes behind ``workflow.patched``; move ``current/`` to a new
 ``vN/`` before re-recording.
 """
@@ -19,10 +20,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from mcos.infra.devserver import DevServer
+from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
 from tests.conftest import free_port, running_worker
 from tests.workflows.scenario import run_scenario
-from workflows.brain import SEARCH_ATTRIBUTES
 
 OUT = Path(__file__).parent / "histories" / "current"
 

@@ -10,9 +10,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from mcos.infra.runtime import workflow_runner, workflows
 from tests.conftest import Stack, user_id
 from tests.workflows.scenario import run_scenario
+from workflows.sandbox import workflow_classes, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -31,7 +31,7 @@ async def replay_failures(histories: list[WorkflowHistory]) -> dict[str, str]:
 
 def replayer() -> Replayer:
     return Replayer(
-        workflows=workflows(),
+        workflows=workflow_classes(),
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from mcos.infra import db
-from mcos.infra.runtime import ensure_retention_schedule
 from mcos.kernel.contracts import RetentionInput, RetentionResult
 from tests.conftest import Stack
 from workflows.retention import SCHEDULE_ID, RetentionWorkflow
+from workflows.schedules import ensure_retention_schedule
 
 
 async def test_retention_purges_only_old_archived_messages(stack: Stack) -> None:

@@ -1,0 +1,116 @@
+"""The brain's event log: the bounded window of recent events, deltas, and the dedup sets.
+
+Pure functions over the carried model (:class:`BrainCarry`); the workflow calls them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from mcos.kernel.contracts import ActionRecord, BrainCarry, BrainConfig, Delta, Diagnostics
+from mcos.kernel.models import Event
+
+V = TypeVar("V")
+
+# What continue-as-new carries of the window: the newest events only, so the carried input
+# (written into the history of both runs) stays small. A delta reaching further back is
+# answered with a snapshot, as for any `since` older than the window.
+CARRIED_WINDOW_EVENTS = 100
+
+
+def log_event(carry: BrainCarry, event: Event, config: BrainConfig, now: datetime) -> None:
+    """Append ``event`` to the window; trim it to its size and age limits."""
+    window = carry.window
+    window.append(event)
+    cutoff = now - timedelta(days=config.event_window_days)
+    drop = max(len(window) - config.event_window, 0)
+    while drop < len(window) and window[drop].timestamp < cutoff:
+        drop += 1
+    if drop:
+        del window[:drop]
+
+
+def delta(carry: BrainCarry, since: int) -> Delta:
+    """The events after ``since``, or the whole state when they are older than the window."""
+    seq = carry.state.seq
+    if since >= seq:
+        return Delta(since=since, seq=seq)
+    first = carry.window[0].seq if carry.window else seq + 1
+    if since + 1 < first:
+        return Delta(since=since, seq=seq, snapshot=carry.state)
+    return Delta(since=since, seq=seq, events=[e for e in carry.window if e.seq > since])
+
+
+def remember(seen: OrderedDict[str, V], key: str, value: V, size: int) -> None:
+    """Add (or refresh) ``key`` in an LRU set bounded to ``size`` entries."""
+    seen[key] = value
+    seen.move_to_end(key)
+    while len(seen) > size:
+        seen.popitem(last=False)
+
+
+def remember_event(carry: BrainCarry, event: Event, entity_id: str | None, size: int) -> None:
+    """Record an applied event's id (and its client action id with what it produced)."""
+    remember(carry.seen_events, event.event_id, None, size)
+    if event.client_action_id:
+        record = ActionRecord(
+            client_action_id=event.client_action_id,
+            event_id=event.event_id,
+            seq=event.seq,
+            entity_id=entity_id,
+        )
+        remember(carry.seen_actions, event.client_action_id, record, size)
+
+
+def seen_before(carry: BrainCarry, event: Event) -> ActionRecord | bool:
+    """The original record of a repeated client action, True for a repeated event id.
+
+    Read-only: update validators call it, and they do not run again on replay.
+    """
+    if event.client_action_id and event.client_action_id in carry.seen_actions:
+        return carry.seen_actions[event.client_action_id]
+    return event.event_id in carry.seen_events
+
+
+def count_duplicate(carry: BrainCarry) -> None:
+    state = carry.state
+    counters = state.counters.model_copy(
+        update={"duplicates_dropped": state.counters.duplicates_dropped + 1}
+    )
+    carry.state = state.model_copy(update={"counters": counters})
+
+
+def for_continue_as_new(carry: BrainCarry) -> BrainCarry:
+    """The carry handed to the next run: the window cut to its newest events."""
+    return carry.model_copy(
+        update={"window": carry.window[-CARRIED_WINDOW_EVENTS:], "runs": carry.runs + 1}
+    )
+
+
+def diagnostics(
+    user_id: str,
+    carry: BrainCarry,
+    history_length: int,
+    continue_as_new_suggested: bool,
+    invalid_dropped: int,
+    turn_running: bool,
+) -> Diagnostics:
+    state = carry.state
+    return Diagnostics(
+        user_id=user_id,
+        seq=state.seq,
+        run=carry.runs,
+        event_count=state.counters.events_applied,
+        window_events=len(carry.window),
+        history_length=history_length,
+        continue_as_new_suggested=continue_as_new_suggested,
+        duplicates_dropped=state.counters.duplicates_dropped,
+        invalid_events_dropped=invalid_dropped,
+        last_event_ids=list(carry.seen_events)[-10:],
+        last_client_action_ids=list(carry.seen_actions)[-10:],
+        pending_turns=len(carry.turns),
+        turn_running=turn_running,
+        messages_in_state=len(state.messages),
+    )

@@ -1,0 +1,153 @@
+"""The brain's side effects after state changes: publish frames, archive, back up (workflow code).
+
+Each runs as an activity the main loop awaits, one of each per pass, in bounded batches so
+every activity input stays far below Temporal's payload limits.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+
+with workflow.unsafe.imports_passed_through():
+    # Activity modules pass through: only their typed references are used here.
+    from activities.publish import PublishActivities
+    from activities.sql import SqlActivities
+    from mcos.kernel.contracts import ArchiveInput, BackupInput, BrainCarry, PublishInput
+
+from workflows.turns import BrainPort
+
+PUBLISH_TIMEOUT = timedelta(seconds=10)
+PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+SQL_TIMEOUT = timedelta(seconds=60)
+SQL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+ARCHIVE_BATCH = 200
+PUBLISH_BATCH = 100
+
+SA_USER = SearchAttributeKey.for_keyword("McosUserId")
+SA_MESSAGES = SearchAttributeKey.for_int("McosMessageCount")
+SA_OPEN_TASKS = SearchAttributeKey.for_int("McosOpenTasks")
+SA_LAST_ACTIVITY = SearchAttributeKey.for_datetime("McosLastActivity")
+
+
+class SideEffects:
+    def __init__(self, port: BrainPort, carry: BrainCarry) -> None:
+        self.port = port
+        self.carry = carry
+        self._sa_values: tuple[Any, ...] | None = None
+
+    def pending(self) -> bool:
+        """Whether a side effect waits."""
+        return bool(self.carry.outbox) or self.carry.backup_due or self.archive_due()
+
+    async def run_pass(self, v2: bool) -> None:
+        """One of each waiting side effect (v1 runs did one per pass): a flood of frames
+        must not starve archival, or the other way round."""
+        if not v2:
+            if self.carry.outbox:
+                await self.publish(bounded=False)
+                self.upsert_search_attributes()
+            elif self.carry.backup_due:
+                await self.backup()
+            elif self.archive_due():
+                await self.archive(batch_size=500)
+            return
+        if self.carry.outbox:
+            await self.publish()
+            self.upsert_search_attributes()
+        if self.carry.backup_due:
+            await self.backup()
+        if self.archive_due():
+            await self.archive()
+
+    def archive_due(self) -> bool:
+        return len(self.carry.state.messages) > self.port.config.message_limit
+
+    def backlog_small(self) -> bool:
+        return len(self.carry.outbox) <= PUBLISH_BATCH and not self.archive_due()
+
+    async def publish(self, bounded: bool = True) -> None:
+        """Publish the oldest frames of the outbox (v1 runs published all of it at once)."""
+        carry = self.carry
+        batch = PUBLISH_BATCH if bounded else len(carry.outbox)
+        frames, carry.outbox = carry.outbox[:batch], carry.outbox[batch:]
+        publish = PublishInput(user_id=self.port.user_id, frames=frames)
+        summary = f"publish {len(frames)} frame(s)"
+        if bounded:
+            # A regular activity, not a local one: when a local activity's result reaches
+            # the workflow relative to other work in the same task is not reproduced exactly
+            # on replay, and the main loop's next choice (backup, archive, continue-as-new)
+            # depends on it. Recorded completions replay the same way every time.
+            await workflow.execute_activity_method(
+                PublishActivities.publish_frames,
+                publish,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+                summary=summary,
+            )
+        else:  # runs recorded before v2
+            await workflow.execute_local_activity_method(
+                PublishActivities.publish_frames,
+                publish,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+                summary=summary,
+            )
+
+    async def archive(self, batch_size: int = ARCHIVE_BATCH) -> None:
+        """Archive the oldest messages past the limit, then drop them from the state."""
+        messages = self.carry.state.messages
+        excess = len(messages) - self.port.config.message_limit
+        batch = messages[: min(excess, batch_size)]
+        result = await workflow.execute_activity_method(
+            SqlActivities.archive_messages,
+            ArchiveInput(
+                user_id=self.port.user_id, messages=[m.model_dump(mode="json") for m in batch]
+            ),
+            start_to_close_timeout=SQL_TIMEOUT,
+            retry_policy=SQL_RETRY,
+            summary=f"archive {len(batch)} message(s)",
+        )
+        ids = result.archived_ids
+        self.port.record("messages.archived", {"ids": ids, "count": len(ids)})
+
+    async def backup(self) -> None:
+        """Back up preferences and memories to SQL (the newest ``seq`` wins there)."""
+        self.carry.backup_due = False
+        state = self.carry.state
+        await workflow.execute_activity_method(
+            SqlActivities.backup_profile,
+            BackupInput(
+                user_id=self.port.user_id,
+                seq=state.seq,
+                preferences=state.preferences,
+                memories=[m.model_dump(mode="json") for m in state.memories.values()],
+            ),
+            start_to_close_timeout=SQL_TIMEOUT,
+            retry_policy=SQL_RETRY,
+            summary="backup preferences and memories",
+        )
+
+    def upsert_search_attributes(self) -> None:
+        """Keep the brain findable in the Web UI (no message text in them)."""
+        if not self.port.config.search_attributes:
+            return
+        s = self.carry.state
+        open_tasks = sum(1 for t in s.tasks.values() if t.status == "open")
+        values = (s.counters.messages_total, open_tasks, s.last_activity)
+        if values == self._sa_values:
+            return
+        self._sa_values = values
+        pairs: list[SearchAttributePair[Any]] = [
+            SA_USER.value_set(self.port.user_id),
+            SA_MESSAGES.value_set(s.counters.messages_total),
+            SA_OPEN_TASKS.value_set(open_tasks),
+        ]
+        if s.last_activity is not None:
+            pairs.append(SA_LAST_ACTIVITY.value_set(s.last_activity))
+        workflow.upsert_search_attributes(pairs)
