@@ -136,8 +136,8 @@ class CalendarSyncWorkflow:
 def _failure(err: ActivityError) -> tuple[CalendarSyncStatus, str]:
     cause = err.cause
     if isinstance(cause, TimeoutError):
-        return "timeout", "the calendar source did not answer in time"
+        return ErrorType.TIMEOUT, "the calendar source did not answer in time"
     if isinstance(cause, ApplicationError):
         kind = _LEGACY_TYPES.get(cause.type or "") or ErrorType.of(cause.type, ErrorType.ERROR)
         return kind if kind in CALENDAR_STATUSES else ErrorType.ERROR, cause.message
-    return "error", str(cause or err)
+    return ErrorType.ERROR, str(cause or err)

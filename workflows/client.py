@@ -8,21 +8,23 @@ failures are mapped here, once, to domain errors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from mcos.brain.commands import CommandName
 from mcos.kernel.contracts import (
@@ -48,7 +50,7 @@ from mcos.kernel.models import BrainState, Event
 from mcos.kernel.settings import Settings
 from workflows.brain import SUBMIT, UserBrainWorkflow, workflow_id
 
-COMMANDS: dict[CommandName, Callable[[UserBrainWorkflow, Event], CommandResult]] = {
+COMMANDS: dict[CommandName, UpdateMethodMultiParam[[UserBrainWorkflow, Event], CommandResult]] = {
     "create_task": UserBrainWorkflow.create_task,
     "update_task": UserBrainWorkflow.update_task,
     "delete_task": UserBrainWorkflow.delete_task,
@@ -158,14 +160,31 @@ class BrainClient:
 
     async def command(self, user_id: str, name: CommandName, event: Event) -> CommandResult:
         """A command (event) through update-with-start."""
-        return await self.update(user_id, COMMANDS[name], event, CommandResult)
+        return await self._update(
+            lambda start: self.client.execute_update_with_start_workflow(
+                COMMANDS[name], event, start_workflow_operation=start
+            ),
+            user_id,
+        )
 
     async def search_flights(self, user_id: str, request: dict[str, Any]) -> dict[str, Any]:
         """A direct flight search (counted in the user's daily quota)."""
-        return await self.update(user_id, UserBrainWorkflow.search_flights, request, dict)
+        # The SDK's typing of a named async update keeps the coroutine in its return type.
+        update = cast(
+            UpdateMethodMultiParam[[UserBrainWorkflow, dict[str, Any]], dict[str, Any]],
+            UserBrainWorkflow.search_flights,
+        )
+        return await self._update(
+            lambda start: self.client.execute_update_with_start_workflow(
+                update, request, start_workflow_operation=start
+            ),
+            user_id,
+        )
 
-    async def update(
-        self, user_id: str, update: Callable[..., Any], arg: Any, result_type: type[T]
+    async def _update(
+        self,
+        call: Callable[[WithStartWorkflowOperation[UserBrainWorkflow, None]], Awaitable[T]],
+        user_id: str,
     ) -> T:
         """Update-with-start; a refused update raises the matching domain error.
 
@@ -181,10 +200,7 @@ class BrainClient:
                 **self._start_args(user_id),
             )
             try:
-                result: T = await self.client.execute_update_with_start_workflow(
-                    update, arg, start_workflow_operation=start, result_type=result_type
-                )
-                return result
+                return await call(start)
             except WorkflowUpdateFailedError as err:
                 raise domain_error_from(err) from None
             except RPCError as err:
@@ -195,12 +211,12 @@ class BrainClient:
                 await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
-    async def _query(
-        self, user_id: str, query: Callable[..., Any], *args: Any, result_type: Any
-    ) -> Any:
-        handle = self.client.get_workflow_handle(workflow_id(user_id))
+    async def _read(
+        self, user_id: str, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[T]]
+    ) -> T | None:
+        """A query of the user's brain; ``None`` when there is no brain."""
         try:
-            return await handle.query(query, *args, result_type=result_type)
+            return await call(self.client.get_workflow_handle(workflow_id(user_id)))
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None
@@ -209,33 +225,24 @@ class BrainClient:
             raise DomainError("internal", f"query failed: {err}", status=500) from None
 
     async def snapshot(self, user_id: str) -> BrainState:
-        state = await self._query(user_id, UserBrainWorkflow.snapshot, result_type=BrainState)
+        state = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.snapshot))
         return state or BrainState(user_id=user_id)
 
     async def delta(self, user_id: str, since: int) -> Delta:
-        delta = await self._query(user_id, UserBrainWorkflow.delta, since, result_type=Delta)
+        delta = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.delta, since))
         return delta or Delta(since=since, seq=0)
 
     async def event_window(self, user_id: str, limit: int = 1000) -> list[Event]:
-        events = await self._query(
-            user_id, UserBrainWorkflow.event_window, limit, result_type=list[Event]
-        )
+        events = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.event_window, limit))
         return events or []
 
     async def action_result(self, user_id: str, client_action_id: str) -> ActionRecord | None:
-        record: ActionRecord | None = await self._query(
-            user_id,
-            UserBrainWorkflow.action_result,
-            client_action_id,
-            result_type=ActionRecord | None,
+        return await self._read(
+            user_id, lambda h: h.query(UserBrainWorkflow.action_result, client_action_id)
         )
-        return record
 
     async def diagnostics(self, user_id: str) -> Diagnostics | None:
-        result: Diagnostics | None = await self._query(
-            user_id, UserBrainWorkflow.diagnostics, result_type=Diagnostics
-        )
-        return result
+        return await self._read(user_id, lambda h: h.query(UserBrainWorkflow.diagnostics))
 
     async def cancel_generation(self, user_id: str, request_id: str | None) -> None:
         await self._signal(
@@ -245,7 +252,9 @@ class BrainClient:
     async def erase(self, user_id: str, request_id: str | None) -> None:
         await self._signal(user_id, UserBrainWorkflow.erase, EraseRequest(request_id=request_id))
 
-    async def _signal(self, user_id: str, signal: Callable[..., Any], arg: Any) -> None:
+    async def _signal(
+        self, user_id: str, signal: Callable[[UserBrainWorkflow, Any], None], arg: Any
+    ) -> None:
         """A signal to a running brain; none running is not an error (nothing to stop)."""
         handle = self.client.get_workflow_handle(workflow_id(user_id))
         try:

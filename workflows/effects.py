@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     # Activity modules pass through: only their typed references are used here.
@@ -143,7 +143,7 @@ class SideEffects:
         if values == self._sa_values:
             return
         self._sa_values = values
-        pairs: list[SearchAttributePair[Any]] = [
+        pairs: list[SearchAttributeUpdate[Any]] = [
             SA_USER.value_set(self.port.user_id),
             SA_MESSAGES.value_set(s.counters.messages_total),
             SA_OPEN_TASKS.value_set(open_tasks),

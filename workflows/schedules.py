@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleDescription,
@@ -139,6 +140,8 @@ class CalendarScheduler:
         running = bool(desc.info.running_actions)
         for action in reversed(desc.info.recent_actions[-RECENT_RUNS_LOOKED_AT:]):
             started = action.action
+            if not isinstance(started, ScheduleActionExecutionStartWorkflow):
+                continue
             handle = self.client.get_workflow_handle(
                 started.workflow_id,
                 run_id=started.first_execution_run_id,

@@ -7,6 +7,7 @@ atomic, so two workers retrying the same publish still append the frame once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import redis.asyncio as redis
 
@@ -54,8 +55,9 @@ class _RedisSubscription:
         stream = self._bus._key(self._user_id)
         while not self._closed:
             result = await self._bus._redis.xread({stream: self._last}, block=1000, count=500)
-            for _name, entries in result or []:
-                for entry_id, fields in entries:
+            streams = cast(list[tuple[str, Any]], result or [])
+            for _name, raw in streams:
+                for entry_id, fields in _entries(raw):
                     self._last = entry_id
                     yield self._bus._decode(entry_id, fields)
 
@@ -94,24 +96,23 @@ class RedisBus:
     async def replay(self, user_id: str, after: str | None) -> list[Frame]:
         key = self._key(user_id)
         if after is None:
-            entries = await self._redis.xrange(key)
-            return [self._decode(i, f) for i, f in entries]
+            return [self._decode(i, f) for i, f in _entries(await self._redis.xrange(key))]
         if not _is_stream_id(after):
             raise Resync(f"unknown cursor {after!r}")
-        first = await self._redis.xrange(key, count=1)
-        last = await self._redis.xrevrange(key, count=1)
+        first = _entries(await self._redis.xrange(key, count=1))
+        last = _entries(await self._redis.xrevrange(key, count=1))
         if last and _id_tuple(after) > _id_tuple(last[0][0]):
             raise Resync("cursor from the future")
         if not last and after != "0-0":
             raise Resync("the stream was trimmed or erased")
         if first and _id_tuple(after) < _id_tuple(first[0][0]):
             raise Resync("cursor older than the buffer")
-        entries = await self._redis.xrange(key, min=f"({after}")
+        entries = _entries(await self._redis.xrange(key, min=f"({after}"))
         return [self._decode(i, f) for i, f in entries]
 
     async def subscribe(self, user_id: str, after: str | None = None) -> _RedisSubscription:
         if after is None:
-            last = await self._redis.xrevrange(self._key(user_id), count=1)
+            last = _entries(await self._redis.xrevrange(self._key(user_id), count=1))
             return _RedisSubscription(self, user_id, last[0][0] if last else "0-0", [])
         backlog = await self.replay(user_id, after)
         return _RedisSubscription(self, user_id, after, backlog)
@@ -121,6 +122,11 @@ class RedisBus:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _entries(raw: Any) -> list[tuple[str, dict[str, str]]]:
+    """Stream entries as the client returns them with ``decode_responses=True``."""
+    return cast(list[tuple[str, dict[str, str]]], raw or [])
 
 
 def _is_stream_id(value: str) -> bool:

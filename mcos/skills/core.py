@@ -64,7 +64,7 @@ class ToolOutcome:
 
 def user_timezone(state: BrainState, default: str) -> str:
     tz = state.preferences.get("timezone")
-    return tz if is_timezone(tz) else default
+    return tz if isinstance(tz, str) and is_timezone(tz) else default
 
 
 def build_prompt(
