@@ -21,8 +21,8 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -38,6 +38,7 @@ from mcos.kernel.contracts import (
     EraseRequest,
 )
 from mcos.kernel.errors import (
+    BrainUnavailable,
     Conflict,
     DomainError,
     ErrorType,
@@ -141,22 +142,41 @@ class BrainClient:
         self.settings = settings
         self.config = brain_config(settings)
 
-    def _start_args(self, user_id: str) -> dict[str, Any]:
+    def _start_args(self, user_id: str, reuse: WorkflowIDReusePolicy) -> dict[str, Any]:
         return {
             "id": workflow_id(user_id),
             "task_queue": self.settings.temporal_task_queue,
             "static_summary": f"brain of {user_id}",
+            # A brain that stopped (failed, terminated) must never be replaced by an empty
+            # one: only a brain that completed (erased) may start again.
+            "id_reuse_policy": reuse,
         }
+
+    async def _reuse_policy(self, user_id: str) -> WorkflowIDReusePolicy:
+        """After a start was refused: may a new brain replace the closed one?"""
+        status = await self.status(user_id)
+        if status == WorkflowExecutionStatus.COMPLETED:  # erased, history not yet deleted
+            return WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        if status == WorkflowExecutionStatus.RUNNING:  # it started meanwhile
+            return WorkflowIDReusePolicy.REJECT_DUPLICATE
+        raise BrainUnavailable(status.name if status else "UNKNOWN")
 
     async def signal_event(self, user_id: str, event: Event) -> None:
         """Signal-with-start: the first message creates the brain."""
-        await self.client.start_workflow(
-            UserBrainWorkflow.run,
-            BrainInput(user_id=user_id, config=self.config),
-            start_signal=SUBMIT,  # the SDK takes the start signal by name only
-            start_signal_args=[event],
-            **self._start_args(user_id),
-        )
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        for _ in range(2):
+            try:
+                await self.client.start_workflow(
+                    UserBrainWorkflow.run,
+                    BrainInput(user_id=user_id, config=self.config),
+                    start_signal=SUBMIT,  # the SDK takes the start signal by name only
+                    start_signal_args=[event],
+                    **self._start_args(user_id, reuse),
+                )
+                return
+            except WorkflowAlreadyStartedError:
+                reuse = await self._reuse_policy(user_id)
+        raise BrainUnavailable("UNKNOWN")
 
     async def command(self, user_id: str, name: CommandName, event: Event) -> CommandResult:
         """A command (event) through update-with-start."""
@@ -192,17 +212,20 @@ class BrainClient:
         a continue-as-new under way) with FAILED_PRECONDITION; it is retried a few times.
         That is safe: a repeated event id or client action id is answered, not re-applied.
         """
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         for attempt in range(UPDATE_ATTEMPTS):
             start = WithStartWorkflowOperation(
                 UserBrainWorkflow.run,
                 BrainInput(user_id=user_id, config=self.config),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                **self._start_args(user_id),
+                **self._start_args(user_id, reuse),
             )
             try:
                 return await call(start)
             except WorkflowUpdateFailedError as err:
                 raise domain_error_from(err) from None
+            except WorkflowAlreadyStartedError:
+                reuse = await self._reuse_policy(user_id)
             except RPCError as err:
                 if err.status != RPCStatusCode.FAILED_PRECONDITION or (
                     attempt == UPDATE_ATTEMPTS - 1

@@ -20,8 +20,13 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.turns import BrainPort
 
+# Side effects retry for as long as it takes (no maximum_attempts): a bus or database outage
+# must never fail the brain. Meanwhile frames wait in the outbox and the brain keeps
+# applying events.
 PUBLISH_TIMEOUT = timedelta(seconds=10)
-PUBLISH_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5)
+)
 SQL_TIMEOUT = timedelta(seconds=60)
 SQL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)

@@ -141,6 +141,23 @@ class Unavailable(_FixedError):
     default_code, default_status, default_message = "unavailable", 503, "temporarily unavailable"
 
 
+class BrainUnavailable(DomainError):
+    """The user's brain stopped (failed or terminated): it is never silently replaced by an
+    empty one. An operator brings it back (README: "When a brain stopped")."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            "brain_unavailable",
+            "Your assistant stopped after an error and is waiting for an operator; nothing "
+            "was lost. Please try again later.",
+            {"brain_status": status},
+            503,
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "300"}
+
+
 class RateLimited(DomainError):
     """429 with the limit state in ``details`` and the ``X-RateLimit-*`` headers."""
 

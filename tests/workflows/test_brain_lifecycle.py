@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import Client
 
 from mcos.infra import db
+from mcos.kernel.errors import BrainUnavailable
 from mcos.kernel.settings import Settings
 from tests.conftest import POSTGRES_URL, Stack, eventually, require_service, running_worker, user_id
 from tests.workflows.helpers import brain, snapshot, task_event, user_message
@@ -198,3 +199,41 @@ async def test_preferences_and_memories_backed_up_to_sql(stack: Stack) -> None:
     assert [m["value"] for m in backup.memories] == ["Ana"]
     await b.command(uid, "unpin_memory", make_event("memory.unpinned", {"id": mem.entity_id}, None))
     await eventually(lambda: db.load_profile(stack.engine, uid).memories == [])
+
+
+async def test_a_stopped_brain_is_never_replaced_by_an_empty_one(stack: Stack) -> None:
+    uid = user_id()
+    b = brain(stack.client, stack.settings)
+    await b.command(uid, "create_task", task_event("kept"))
+    await stack.client.get_workflow_handle(workflow_id(uid)).terminate("operator test")
+
+    with pytest.raises(BrainUnavailable) as refused:
+        await b.signal_event(uid, user_message("hello?"))
+    assert refused.value.status == 503 and refused.value.details == {"brain_status": "TERMINATED"}
+    with pytest.raises(BrainUnavailable):
+        await b.command(uid, "create_task", task_event("lost?"))
+    desc = await stack.client.get_workflow_handle(workflow_id(uid)).describe()
+    assert desc.status is not None and desc.status.name == "TERMINATED"  # no new run started
+    state = await snapshot(stack.client, uid)  # the stopped run still answers queries
+    assert [t.title for t in state.tasks.values()] == ["kept"]
+
+
+async def test_an_erased_brain_may_start_again(stack: Stack) -> None:
+    uid = user_id()
+    b = brain(stack.client, stack.settings)
+    await b.command(uid, "create_task", task_event("old"))
+    await b.erase(uid, None)
+
+    async def completed() -> bool:
+        status = await b.status(uid)
+        return status is not None and status.name == "COMPLETED"
+
+    await eventually(completed)
+    await b.signal_event(uid, user_message("fresh start"))
+
+    async def fresh():  # noqa: ANN202
+        s = await snapshot(stack.client, uid)
+        return s if s.counters.messages_total == 1 else None
+
+    state = await eventually(fresh)
+    assert state.tasks == {}
