@@ -21,6 +21,7 @@ from app.errors import install_error_handlers
 from app.middleware import RequestContextMiddleware
 from app.routes import (
     admin,
+    approvals,
     auth,
     calendar,
     health,
@@ -50,6 +51,7 @@ def api_router() -> APIRouter:
     for module in (
         auth,
         messages,
+        approvals,
         state,
         tasks,
         preferences,

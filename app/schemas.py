@@ -46,6 +46,8 @@ class MessageAccepted(BaseModel):
 class TaskIn(Body):
     title: str = Field(min_length=1, max_length=500)
     due: datetime | None = None
+    remind_at: datetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     priority: Literal["low", "normal", "high"] = "normal"
     tags: list[str] = Field(default_factory=list, max_length=20)
     notes: str | None = Field(default=None, max_length=4000)
@@ -56,6 +58,9 @@ class TaskPatch(Body):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     due: datetime | None = None
     clear_due: bool = False
+    remind_at: datetime | None = None
+    clear_remind_at: bool = False
+    duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     priority: Literal["low", "normal", "high"] | None = None
     status: Literal["open", "done"] | None = None
     tags: list[str] | None = Field(default=None, max_length=20)
@@ -118,3 +123,35 @@ class FlightSearchIn(Body):
     cabin_class: Literal["economy", "premium_economy", "business", "first"] | None = None
     adults: int = Field(default=1, ge=1, le=9)
     max_connections: int | None = Field(default=None, ge=0, le=3)
+
+
+class SnoozeIn(Body):
+    minutes: int = Field(ge=1, le=60 * 24 * 7)
+
+
+class ApprovalAnswer(Body):
+    decision: Literal["approve", "reject"]
+    always: bool = False
+
+
+class EditIn(Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
+
+    @field_validator("text")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return _text_bytes(value)
+
+
+class CommandAccepted(BaseModel):
+    """A command the brain applied; a chat turn answering it streams over the WebSocket."""
+
+    status: Literal["accepted"] = "accepted"
+    event_id: str
+    seq: int
+    entity_id: str | None = None
+    duplicate: bool = False
+    request_id: str
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -240,3 +240,10 @@ def test_the_worker_side_never_imports_the_api(side: str) -> None:
         reached = _reach(start)
         bad += [_chain(start, d, reached) for d in reached if d == "app" or d.startswith("app.")]
     assert not bad, "\n".join(bad)
+
+
+def test_every_command_has_its_typed_update() -> None:
+    from mcos.brain.commands import COMMAND_TYPES
+    from workflows.client import COMMANDS
+
+    assert set(COMMANDS) == set(COMMAND_TYPES)

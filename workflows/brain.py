@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         Delta,
         Diagnostics,
         EraseRequest,
-        Turn,
         brain_workflow_id,
     )
     from mcos.kernel.errors import BrainRefusal, ErrorType
@@ -41,22 +40,26 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.models import BrainState, Event, UserMessagePayload
 
 from mcos.brain import commands, eventlog
-from mcos.brain.frames import frames_for, refusal_frame
+from mcos.brain.frames import busy_frame, frames_for, refusal_frame
 from mcos.brain.reducer import reduce
 from workflows.effects import SideEffects
-from workflows.turns import BrainPort, TurnRunner, check_flight_quota, direct_flight_search
+from workflows.timers import Timers
+from workflows.turns import (
+    BrainPort,
+    TurnQueue,
+    TurnRunner,
+    check_flight_quota,
+    direct_flight_search,
+    refused,
+)
 
 SUBMIT = "submit"  # the signal's name (the client's signal-with-start needs it)
 V2_SIDE_EFFECTS = "side-effects-v2"
 V3_CARRY_BACKLOG = "carry-backlog-v3"
+# v4: reminders and approval deadlines on a durable timer, approval before side effects.
+V4_TRANCHE2 = "reminders-approvals-v4"
 CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
 PROFILE_EVENTS = frozenset({"preference.set", "memory.pinned", "memory.unpinned"})
-
-
-def refused(exc: BrainRefusal) -> ApplicationError:
-    """A refusal as the update's failure; the API maps its ``type`` to an HTTP error."""
-    details = [exc.details] if exc.details else []
-    return ApplicationError(exc.message, *details, type=exc.type, non_retryable=True)
 
 
 @workflow.defn(name="UserBrainWorkflow")
@@ -66,6 +69,7 @@ class UserBrainWorkflow:
         self.user_id = inp.user_id
         self.config: BrainConfig = inp.config
         self.carry = inp.carry or BrainCarry(state=BrainState(user_id=inp.user_id))
+        self.version = 2  # set first thing in run(): runs recorded earlier replay as before
         self.port = BrainPort(
             self.user_id,
             self.config,
@@ -74,24 +78,27 @@ class UserBrainWorkflow:
             self.emit,
             self.new_id,
             workflow.now,
+            lambda: self.version,
         )
         self.turns = TurnRunner(self.port)
+        self.queue = TurnQueue(self.port, self.turns, self.carry.turns, self._continue_as_new_due)
         self.effects = SideEffects(self.port, self.carry)
         self.erased = False
         self.invalid_dropped = 0
-        self.turn_running = False
         self.events_this_run = 0
-        self.v3 = False  # set first thing in run(): runs recorded before v3 replay as v2
 
     # --- main loop ------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: BrainInput) -> None:
-        self.v3 = workflow.patched(V3_CARRY_BACKLOG)
+        if workflow.patched(V3_CARRY_BACKLOG):
+            self.version = 4 if workflow.patched(V4_TRANCHE2) else 3
         workflow.logger.info(
             "brain started", extra={"user_id": self.user_id, "run": self.carry.runs}
         )
-        turn_loop = asyncio.create_task(self._turn_loop())
+        turn_loop = asyncio.create_task(self.queue.run())
+        if self.version >= 4:
+            asyncio.create_task(Timers(self.port).run())  # noqa: RUF006 - ends with the run
         c, fx = self.carry, self.effects
         while True:
             await workflow.wait_condition(
@@ -99,7 +106,7 @@ class UserBrainWorkflow:
                     fx.pending()
                     or self.erased
                     or turn_loop.done()
-                    or (self._continue_as_new_due() and not self.turn_running)
+                    or (self._continue_as_new_due() and not self.queue.running)
                 )
             )
             if turn_loop.done() and not self.erased:
@@ -114,10 +121,10 @@ class UserBrainWorkflow:
                 self.carry = BrainCarry(state=BrainState(user_id=self.user_id))
                 workflow.logger.info("brain erased", extra={"user_id": self.user_id})
                 return
-            if self._continue_as_new_due() and not self.turn_running and self._may_continue():
+            if self._continue_as_new_due() and not self.queue.running and self._may_continue():
                 # The outbox, queued turns and a due backup travel with the carried state.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if self.turn_running:
+                if self.queue.running:
                     continue
                 turn_loop.cancel()
                 workflow.logger.info(
@@ -130,7 +137,7 @@ class UserBrainWorkflow:
     def _continue_as_new_due(self) -> bool:
         info = workflow.info()
         # v3 counts the run's history events (signals included), v2 the events applied.
-        length = info.get_current_history_length() if self.v3 else self.events_this_run
+        length = info.get_current_history_length() if self.version >= 3 else self.events_this_run
         return info.is_continue_as_new_suggested() or length >= self.config.continue_as_new_events
 
     def _may_continue(self) -> bool:
@@ -138,7 +145,7 @@ class UserBrainWorkflow:
         for the backlog to drain, which a steady burst never allowed."""
         if not workflow.patched(V2_SIDE_EFFECTS):
             return True
-        if self.effects.backlog_small() or not self.v3:
+        if self.effects.backlog_small() or self.version < 3:
             return self.effects.backlog_small()
         return len(self._next_input().model_dump_json()) <= CARRY_BUDGET_BYTES
 
@@ -148,19 +155,6 @@ class UserBrainWorkflow:
             config=self.config,
             carry=eventlog.for_continue_as_new(self.carry),
         )
-
-    async def _turn_loop(self) -> None:
-        while True:
-            # A due continue-as-new goes first; queued turns travel to the next run.
-            await workflow.wait_condition(
-                lambda: bool(self.carry.turns) and not self._continue_as_new_due()
-            )
-            self.turn_running = True
-            try:
-                await self.turns.run(self.carry.turns[0])
-            finally:
-                self.carry.turns.pop(0)
-                self.turn_running = False
 
     # --- applying events ----------------------------------------------------------
 
@@ -218,18 +212,10 @@ class UserBrainWorkflow:
                 return  # a sync that changes nothing records nothing
             self.apply(event)
             return
-        self.apply(event)
-        if self.config.chat_replies:
-            self.carry.turns.append(
-                Turn(
-                    message_id=payload.message_id,
-                    event_id=event.event_id,
-                    request_id=event.request_id,
-                    text=payload.text,
-                )
-            )
-            if self.config.interrupt_on_new_message:
-                self.turns.cancel()
+        if self.config.chat_replies and self.queue.refuses():
+            self.emit([busy_frame(event)])  # double texting "reject": nothing recorded
+            return
+        self.queue.reply_to(self.apply(event), payload.message_id, payload.text)
 
     @workflow.signal(name="cancel_generation")
     def cancel_generation(self, req: CancelRequest) -> None:
@@ -253,7 +239,7 @@ class UserBrainWorkflow:
         except BrainRefusal as exc:
             raise refused(exc) from None
 
-    def _command(self, event: Event) -> CommandResult:
+    def _command(self, name: commands.CommandName, event: Event) -> CommandResult:
         seen = eventlog.seen_before(self.carry, event)
         if seen:
             self._drop_duplicate(event)
@@ -263,6 +249,8 @@ class UserBrainWorkflow:
                 self.carry.state, event, self.new_id, workflow.now()
             )
         applied = self.apply(event)
+        if name in commands.TURN_COMMANDS:
+            self.queue.after_command(name, applied)
         return commands.command_result(self.carry.state, applied)
 
     def _command_update(  # type: ignore[misc]  # noqa: N805 - runs in the class body
@@ -272,7 +260,7 @@ class UserBrainWorkflow:
 
         @workflow.update(name=name)
         def command(self, event: Event) -> CommandResult:  # type: ignore[no-untyped-def]
-            return self._command(event)
+            return self._command(name, event)
 
         @command.validator
         def validate(self, event: Event) -> None:  # type: ignore[no-untyped-def]
@@ -288,6 +276,10 @@ class UserBrainWorkflow:
     unpin_memory = _command_update("unpin_memory")
     select_flight = _command_update("select_flight")
     add_calendar_event = _command_update("add_calendar_event")
+    respond_approval = _command_update("respond_approval")
+    regenerate_message = _command_update("regenerate_message")
+    edit_message = _command_update("edit_message")
+    activate_branch = _command_update("activate_branch")
     del _command_update
 
     @workflow.update(name="search_flights")
@@ -332,7 +324,7 @@ class UserBrainWorkflow:
             info.get_current_history_length(),
             info.is_continue_as_new_suggested(),
             self.invalid_dropped,
-            self.turn_running,
+            self.queue.running,
         )
 
 

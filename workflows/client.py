@@ -60,6 +60,10 @@ COMMANDS: dict[CommandName, UpdateMethodMultiParam[[UserBrainWorkflow, Event], C
     "unpin_memory": UserBrainWorkflow.unpin_memory,
     "select_flight": UserBrainWorkflow.select_flight,
     "add_calendar_event": UserBrainWorkflow.add_calendar_event,
+    "respond_approval": UserBrainWorkflow.respond_approval,
+    "regenerate_message": UserBrainWorkflow.regenerate_message,
+    "edit_message": UserBrainWorkflow.edit_message,
+    "activate_branch": UserBrainWorkflow.activate_branch,
 }
 
 T = TypeVar("T")
@@ -75,6 +79,8 @@ def brain_config(settings: Settings) -> BrainConfig:
         continue_as_new_events=settings.brain_continue_as_new_events,
         chat_replies=settings.brain_chat_replies,
         interrupt_on_new_message=settings.brain_interrupt_on_new_message,
+        double_texting=settings.brain_double_texting,
+        merge_window_ms=settings.brain_merge_window_ms,
         llm_heartbeat_timeout_s=settings.llm_heartbeat_timeout_s,
         llm_max_attempts=settings.llm_max_attempts,
         tokens_per_day=settings.limit_tokens_per_day,
@@ -186,6 +192,48 @@ class BrainClient:
             ),
             user_id,
         )
+
+    async def respond_approval(
+        self,
+        user_id: str,
+        approval_id: str,
+        decision: str,
+        request_id: str | None,
+        always: bool = False,
+        decided_by: str | None = None,
+    ) -> CommandResult:
+        """Approve or reject a tool call the assistant asked about (409 when not pending)."""
+        payload = {
+            "approval_id": approval_id,
+            "decision": decision,
+            "always": always,
+            "decided_by": decided_by,
+        }
+        event = make_event("approval.resolved", payload, request_id)
+        return await self.command(user_id, "respond_approval", event)
+
+    async def regenerate(
+        self, user_id: str, message_id: str, request_id: str | None
+    ) -> CommandResult:
+        """A new reply to the user message an assistant message answered (a sibling)."""
+        event = make_event("message.regenerated", {"message_id": message_id}, request_id)
+        return await self.command(user_id, "regenerate_message", event)
+
+    async def edit(
+        self, user_id: str, message_id: str, text: str, request_id: str | None
+    ) -> CommandResult:
+        """An edited copy of a user message (a sibling), answered by a new turn."""
+        payload = {"message_id": new_id("msg"), "text": text, "edit_of": message_id}
+        return await self.command(
+            user_id, "edit_message", make_event("user.message", payload, request_id)
+        )
+
+    async def activate(
+        self, user_id: str, message_id: str, request_id: str | None
+    ) -> CommandResult:
+        """Show the branch through ``message_id`` (its newest continuation)."""
+        event = make_event("branch.activated", {"message_id": message_id}, request_id)
+        return await self.command(user_id, "activate_branch", event)
 
     async def search_flights(self, user_id: str, request: dict[str, Any]) -> dict[str, Any]:
         """A direct flight search (counted in the user's daily quota)."""

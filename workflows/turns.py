@@ -12,6 +12,7 @@ in the workflow sandbox: a wall-clock read or I/O here is refused, not silently 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.llm_reply import LlmActivities
     from mcos.kernel.contracts import (
         BrainConfig,
+        DoubleTexting,
         FlightSearchOutput,
         LlmTurnInput,
         LlmTurnResult,
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.frames import Frame
     from mcos.kernel.models import BrainState, Event, EventType
 
-from mcos.brain import frames, limits
+from mcos.brain import approvals, frames, limits, tree
 from mcos.skills import core as skills
 
 LLM_START_TO_CLOSE = timedelta(minutes=5)
@@ -49,6 +51,12 @@ FLIGHTS_RETRY = RetryPolicy(
 )
 MAX_TOOL_STEPS = 3
 APOLOGY = "Sorry — I couldn't finish that answer just now. Please try again in a moment."
+
+
+def refused(exc: BrainRefusal) -> ApplicationError:
+    """A refusal as an update's failure; the API maps its ``type`` to an HTTP error."""
+    details = [exc.details] if exc.details else []
+    return ApplicationError(exc.message, *details, type=exc.type, non_retryable=True)
 
 
 def llm_retry(attempts: int) -> RetryPolicy:
@@ -72,6 +80,7 @@ class BrainPort:
     emit: Callable[[Sequence[Frame]], None]  # queue frames that no event carries
     new_id: Callable[[str], str]
     now: Callable[[], datetime]
+    version: Callable[[], int]  # the brain's behaviour version (workflow.patched)
 
     def record(
         self, type_: EventType, payload: dict[str, Any], request_id: str | None = None
@@ -126,7 +135,10 @@ class TurnRunner:
                 text = limits.BUDGET_MESSAGE.format(used=before, limit=limit)
                 self._record(op_id, turn, _Reply([text], []))
                 return
-            await self._reply(op_id, turn)
+            if turn.approval_id is not None:
+                await self._after_approval(op_id, turn, turn.approval_id)
+            else:
+                await self._reply(op_id, turn)
             after = limits.usage_today(port.state(), port.now()).tokens
             if limits.budget_warning_crossed(before, after, limit):
                 day = port.now().date().isoformat()
@@ -141,11 +153,16 @@ class TurnRunner:
             self.operation_id = None
             self._llm = None
 
-    async def _reply(self, op_id: str, turn: Turn) -> None:
+    def _prompt(self, turn: Turn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The model's messages (the branch up to the turn's message) and offline context."""
         port = self.port
         state, now, tz = port.state(), port.now(), port.config.default_timezone
-        messages = skills.build_prompt(state, turn, tz, now)
-        context = skills.offline_context(state, now, tz)
+        branch = state.model_copy(update={"messages": tree.path_to(state, turn.message_id)})
+        return skills.build_prompt(branch, turn, tz, now), skills.offline_context(state, now, tz)
+
+    async def _reply(self, op_id: str, turn: Turn) -> None:
+        port = self.port
+        messages, context = self._prompt(turn)
         tools = skills.tool_schemas()
         reply = _Reply([], [])
         for step in range(MAX_TOOL_STEPS + 1):
@@ -171,12 +188,69 @@ class TurnRunner:
             if not result.tool_calls or step == MAX_TOOL_STEPS:
                 break
             messages = [*messages, skills.assistant_tool_message(result)]
+            waiting: list[str] = []
             for call in result.tool_calls:
-                outcome = await run_tool(port, op_id, turn.request_id, call.name, call.arguments)
+                outcome = await run_tool(port, op_id, turn, call.name, call.arguments)
                 if outcome.card:
                     reply.cards.append(outcome.card)
+                if outcome.status == "awaiting_approval":
+                    waiting.append(str(outcome.result.get("summary")))
                 messages.append(skills.tool_result_message(call.id, call.name, outcome.result))
+            if waiting:
+                # The turn ends here; the user's answer starts the turn that goes on.
+                ask = " and ".join(waiting)
+                reply.text.append(f"\n\nShall I go ahead? ({ask}) Approve or reject it below.")
+                reply.status = "awaiting_approval"
+                break
             tools = []  # the answer after tool results is plain text
+        self._record(op_id, turn, reply)
+
+    async def _after_approval(self, op_id: str, turn: Turn, approval_id: str) -> None:
+        """The user answered: run the tool (or tell the model they declined), then reply."""
+        port = self.port
+        approval = port.state().approvals[approval_id]
+        messages, context = self._prompt(turn)
+        call_id = f"call_{approval_id}"
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": approval.tool,
+                            "arguments": json.dumps(approval.arguments),
+                        },
+                    }
+                ],
+            }
+        )
+        if approval.status == "approved":
+            outcome = await run_tool(
+                port, op_id, turn, approval.tool, approval.arguments, approved=True
+            )
+        else:
+            outcome = skills.ToolOutcome.error(
+                "You declined, so I did not do it.", code=ErrorType.DECLINED
+            )
+        messages.append(skills.tool_result_message(call_id, approval.tool, outcome.result))
+        reply = _Reply([], [outcome.card] if outcome.card else [])
+        try:
+            result = await self._call_llm(op_id, turn, messages, [], context, 0)
+        except ActivityError as err:
+            if not isinstance(err.cause, CancelledError):
+                reply.text, reply.status = [APOLOGY], "failed"
+            else:
+                reply.status = "interrupted"
+            self._record(op_id, turn, reply)
+            return
+        reply.text.append(result.text)
+        reply.tokens_prompt, reply.tokens_completion = (
+            result.tokens_prompt,
+            result.tokens_completion,
+        )
         self._record(op_id, turn, reply)
 
     async def _call_llm(
@@ -235,11 +309,19 @@ class TurnRunner:
 
 
 async def run_tool(
-    port: BrainPort, op_id: str, request_id: str | None, name: str, args: dict[str, Any]
+    port: BrainPort,
+    op_id: str,
+    turn: Turn,
+    name: str,
+    args: dict[str, Any],
+    approved: bool = False,
 ) -> skills.ToolOutcome:
+    request_id = turn.request_id
     tool_id = port.new_id("tool")
     port.emit([frames.action_frame(op_id, request_id, tool_id, name, args)])
-    if name == "search_flights":
+    if not approved and port.version() >= 4 and approvals.needs_approval(port.state(), name):
+        outcome = _ask_approval(port, op_id, turn, name, args)
+    elif name == "search_flights":
         outcome = await flight_search(port, args, tool_id, request_id)
     else:
         ctx = skills.SkillContext(
@@ -262,6 +344,44 @@ async def run_tool(
         ]
     )
     return outcome
+
+
+def _ask_approval(
+    port: BrainPort, op_id: str, turn: Turn, name: str, args: dict[str, Any]
+) -> skills.ToolOutcome:
+    """Record ``approval.requested``; the tool runs once the user approves."""
+    approval_id = port.new_id("apr")
+    summary = approvals.summary(name, args, port.state())
+    port.record(
+        "approval.requested",
+        {
+            "id": approval_id,
+            "operation_id": op_id,
+            "tool": name,
+            "arguments": args,
+            "summary": summary,
+            "reply_to": turn.message_id,
+            "expires_at": (port.now() + approvals.APPROVAL_TTL).isoformat(),
+        },
+        request_id=turn.request_id,
+    )
+    return skills.ToolOutcome(
+        status="awaiting_approval",
+        result={
+            "ok": False,
+            "awaiting_approval": True,
+            "approval_id": approval_id,
+            "summary": summary,
+            "message": f"Waiting for the user's approval: {summary}",
+        },
+        card={
+            "type": "approval",
+            "approval_id": approval_id,
+            "tool": name,
+            "arguments": args,
+            "summary": summary,
+        },
+    )
 
 
 def check_flight_quota(state: BrainState, config: BrainConfig, now: datetime) -> None:
@@ -323,3 +443,109 @@ async def direct_flight_search(port: BrainPort, request: dict[str, Any]) -> dict
 
 
 __all__ = ["BrainPort", "FlightSearchOutput", "TurnRunner", "direct_flight_search"]
+
+
+class TurnQueue:
+    """Chat turns one at a time; what a message sent meanwhile does is the user's
+    ``double_texting`` preference, else the brain's setting: ``queue`` (one turn after
+    another), ``interrupt`` (stop the running turn, keep its partial text), ``merge``
+    (messages within the merge window get one answer) or ``reject`` (a ``busy`` frame;
+    nothing is recorded)."""
+
+    def __init__(
+        self, port: BrainPort, runner: TurnRunner, turns: list[Turn], hold: Callable[[], bool]
+    ) -> None:
+        self.port = port
+        self.runner = runner
+        self.turns = turns  # the carried queue (BrainCarry.turns), next first
+        self.hold = hold  # True while turns must wait (a continue-as-new is due)
+        self.running = False
+
+    def policy(self) -> DoubleTexting:
+        chosen = self.port.state().preferences.get("double_texting")
+        if chosen in ("queue", "interrupt", "merge", "reject"):
+            return chosen  # type: ignore[return-value]
+        config = self.port.config
+        return "interrupt" if config.interrupt_on_new_message else config.double_texting
+
+    def busy(self) -> bool:
+        return self.running or bool(self.turns)
+
+    def refuses(self) -> bool:
+        """Whether a new chat message must be turned away (``reject`` while busy)."""
+        return self.busy() and self.policy() == "reject"
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        if self.running and self.policy() == "interrupt":
+            self.runner.cancel()
+
+    def reply_to(
+        self, event: Event, message_id: str, text: str, approval_id: str | None = None
+    ) -> None:
+        """Queue the chat turn that answers a message (when the brain replies at all)."""
+        if self.port.config.chat_replies:
+            self.add(
+                Turn(
+                    message_id=message_id,
+                    event_id=event.event_id,
+                    request_id=event.request_id,
+                    text=text,
+                    queued_at=self.port.now(),
+                    approval_id=approval_id,
+                )
+            )
+
+    def after_command(self, name: str, event: Event) -> None:
+        """The chat turn a command starts: answer an edit, redo a reply, or go on after an
+        approval (remembering "always allow")."""
+        state, p = self.port.state(), event.payload
+        if name == "respond_approval":
+            approval = state.approvals[p["approval_id"]]
+            if p.get("always") and p.get("decision") == "approve":
+                policy = approvals.always_allow(state, approval.tool)
+                self.port.record("preference.set", {"key": "approvals", "value": policy})
+            asked = tree.by_id(state).get(approval.reply_to)
+            self.reply_to(event, approval.reply_to, asked.text if asked else "", approval.id)
+        elif name == "regenerate_message":
+            user = tree.by_id(state).get(state.active_leaf or "")
+            if user is not None:
+                self.reply_to(event, user.id, user.text)
+        elif name == "edit_message":
+            self.reply_to(event, p["message_id"], p["text"])
+
+    async def run(self) -> None:
+        while True:
+            # A due continue-as-new goes first; queued turns travel to the next run.
+            await workflow.wait_condition(lambda: bool(self.turns) and not self.hold())
+            if self.policy() == "merge" and self.turns[0].approval_id is None:
+                await self._merge()
+            self.running = True
+            try:
+                await self.runner.run(self.turns[0])
+            finally:
+                self.turns.pop(0)
+                self.running = False
+
+    async def _merge(self) -> None:
+        """Wait until no message came for the merge window; then one turn answers them all
+        (the earlier ones are on its branch)."""
+        window = timedelta(milliseconds=self.port.config.merge_window_ms)
+        while True:
+            newest = max((t.queued_at for t in self.turns if t.queued_at), default=None)
+            left = (newest + window - self.port.now()) if newest else timedelta(0)
+            if left <= timedelta(0):
+                break
+            count = len(self.turns)
+            try:
+                await workflow.wait_condition(
+                    lambda count=count: len(self.turns) != count,  # type: ignore[misc]
+                    timeout=left,
+                    timeout_summary="merge window",
+                )
+            except TimeoutError:
+                break
+        chat = [t for t in self.turns if t.approval_id is None]
+        if len(chat) > 1:
+            keep = chat[-1]
+            self.turns[:] = [t for t in self.turns if t.approval_id is not None or t is keep]

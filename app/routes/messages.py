@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from app.chat import accept_message, check_message_rate
 from app.deps import Brain, Ctx, CurrentUser, RequestId
-from app.schemas import MessageAccepted, MessageIn
+from app.schemas import CommandAccepted, EditIn, MessageAccepted, MessageIn
 
 router = APIRouter(tags=["messages"])
+MessageId = Annotated[str, Path(pattern=r"^msg_[0-9a-f]{32}$")]
 
 
 @router.post("/message", status_code=status.HTTP_202_ACCEPTED)
@@ -27,3 +30,36 @@ async def cancel_generation(user: CurrentUser, brain: Brain, request_id: Request
     """Stop the assistant's answer being generated now (its partial text is kept)."""
     await brain.cancel_generation(user.user_id, request_id)
     return {"status": "accepted", "request_id": request_id}
+
+
+@router.post("/messages/{message_id}/regenerate", status_code=status.HTTP_202_ACCEPTED)
+async def regenerate_message(
+    message_id: MessageId, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> CommandAccepted:
+    """A new answer to the message an assistant reply answered; the old one stays a sibling."""
+    result = await brain.regenerate(user.user_id, message_id, request_id)
+    return CommandAccepted(request_id=request_id, **result.model_dump())
+
+
+@router.post("/messages/{message_id}/edit", status_code=status.HTTP_202_ACCEPTED)
+async def edit_message(
+    message_id: MessageId,
+    body: EditIn,
+    user: CurrentUser,
+    brain: Brain,
+    ctx: Ctx,
+    request_id: RequestId,
+) -> CommandAccepted:
+    """An edited copy of a message of yours (a sibling), answered anew."""
+    await check_message_rate(ctx.limiter, ctx.settings, user.user_id)
+    result = await brain.edit(user.user_id, message_id, body.text, request_id)
+    return CommandAccepted(request_id=request_id, **result.model_dump())
+
+
+@router.post("/messages/{message_id}/activate")
+async def activate_branch(
+    message_id: MessageId, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> CommandAccepted:
+    """Show the branch through this message (e.g. the other answer of a branch picker)."""
+    result = await brain.activate(user.user_id, message_id, request_id)
+    return CommandAccepted(request_id=request_id, **result.model_dump())

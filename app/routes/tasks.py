@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
 from app.deps import Brain, CurrentUser, RequestId
-from app.schemas import TaskIn, TaskPatch
+from app.schemas import SnoozeIn, TaskIn, TaskPatch
 from mcos.kernel.errors import ValidationFailed
 from mcos.kernel.ids import new_id
 from workflows.client import make_event
@@ -48,11 +49,23 @@ async def update_task(
 ) -> dict:
     """Change a task (title, due, priority, status, tags, notes)."""
     changes = body.model_dump(mode="json", exclude_none=True, exclude={"client_action_id"})
-    if not changes or changes == {"clear_due": False}:
+    if not {k: v for k, v in changes.items() if v is not False}:
         raise ValidationFailed("nothing to change")
     event = make_event(
         "task.updated", {"id": task_id, "changes": changes}, request_id, body.client_action_id
     )
+    result = await brain.command(user.user_id, "update_task", event)
+    return {"task": result.data or None, "seq": result.seq, "duplicate": result.duplicate}
+
+
+@router.post("/{task_id}/snooze")
+async def snooze_task(
+    task_id: TaskId, body: SnoozeIn, user: CurrentUser, brain: Brain, request_id: RequestId
+) -> dict:
+    """Move the task's reminder ``minutes`` from now (it fires again then)."""
+    remind_at = datetime.now(UTC) + timedelta(minutes=body.minutes)
+    changes = {"remind_at": remind_at.isoformat()}
+    event = make_event("task.updated", {"id": task_id, "changes": changes}, request_id)
     result = await brain.command(user.user_id, "update_task", event)
     return {"task": result.data or None, "seq": result.seq, "duplicate": result.duplicate}
 

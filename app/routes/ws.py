@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -26,6 +26,7 @@ from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
 from mcos.kernel.errors import DomainError
 from mcos.kernel.frames import Frame, FrameType
 from mcos.kernel.ids import new_id
+from mcos.kernel.models import MAX_TEXT_BYTES
 
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger("ws")
@@ -38,6 +39,26 @@ class SendFrame(MessageIn):
     """``message.send``: the same bounds as ``POST /message``."""
 
     type: str
+
+
+class ApprovalFrame(BaseModel):
+    """``approval.respond``."""
+
+    type: str
+    approval_id: str = Field(pattern=r"^apr_[0-9a-f]{32}$")
+    decision: Literal["approve", "reject"]
+    always: bool = False
+
+
+class MessageFrame(BaseModel):
+    """``message.regenerate`` / ``message.activate`` (and the target of ``message.edit``)."""
+
+    type: str
+    message_id: str = Field(pattern=r"^msg_[0-9a-f]{32}$")
+
+
+class EditFrame(MessageFrame):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
 
 
 class ResumeFrame(BaseModel):
@@ -220,6 +241,13 @@ class _Connection:
                 await brain.cancel_generation(self.user_id, request_id)
             elif kind == "resume":
                 await self._follow(ResumeFrame.model_validate(frame).cursor)
+            elif kind in (
+                "approval.respond",
+                "message.regenerate",
+                "message.edit",
+                "message.activate",
+            ):
+                await self._command(kind, frame, request_id)
             else:
                 await self._error("unknown_type", f"unknown frame type {kind[:40]!r}", request_id)
         except ValidationError as exc:
@@ -248,6 +276,30 @@ class _Connection:
             frame.channel,
             lookup_duplicate=False,
         )
+
+    async def _command(self, kind: str, raw: dict[str, Any], request_id: str) -> None:
+        """Answering an approval, regenerating, editing or switching branch over the socket
+        (the same commands as their REST routes; a refusal comes back as an ``error``)."""
+        brain = await self.ctx.brain()
+        if kind == "approval.respond":
+            answer = ApprovalFrame.model_validate(raw)
+            await brain.respond_approval(
+                self.user_id,
+                answer.approval_id,
+                answer.decision,
+                request_id,
+                always=answer.always,
+                decided_by=f"ws:{request_id}",
+            )
+            return
+        target = MessageFrame.model_validate(raw)
+        if kind == "message.regenerate":
+            await brain.regenerate(self.user_id, target.message_id, request_id)
+        elif kind == "message.activate":
+            await brain.activate(self.user_id, target.message_id, request_id)
+        else:
+            text = EditFrame.model_validate(raw).text
+            await brain.edit(self.user_id, target.message_id, text, request_id)
 
     async def _error(
         self, code: str, message: str, request_id: str, details: dict[str, Any] | None = None

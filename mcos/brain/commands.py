@@ -13,11 +13,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from mcos.brain import approvals
 from mcos.brain.limits import check_daily_limit
 from mcos.kernel.contracts import ActionRecord, BrainConfig, CommandResult
 from mcos.kernel.errors import BrainRefusal, ErrorType
 from mcos.kernel.models import (
+    ApprovalResolvedPayload,
     BrainState,
+    BranchActivatedPayload,
     CalendarEvent,
     CalendarSyncedPayload,
     Event,
@@ -25,6 +28,7 @@ from mcos.kernel.models import (
     FlightSelectedPayload,
     Memory,
     MemoryUnpinnedPayload,
+    MessageRegeneratedPayload,
     PreferenceSetPayload,
     Task,
     TaskDeletedPayload,
@@ -42,6 +46,10 @@ CommandName = Literal[
     "unpin_memory",
     "select_flight",
     "add_calendar_event",
+    "respond_approval",
+    "regenerate_message",
+    "edit_message",
+    "activate_branch",
 ]
 # Which update may carry which event type.
 COMMAND_TYPES: dict[CommandName, EventType] = {
@@ -53,7 +61,15 @@ COMMAND_TYPES: dict[CommandName, EventType] = {
     "unpin_memory": "memory.unpinned",
     "select_flight": "flight.selected",
     "add_calendar_event": "calendar.synced",
+    "respond_approval": "approval.resolved",
+    "regenerate_message": "message.regenerated",
+    "edit_message": "user.message",
+    "activate_branch": "branch.activated",
 }
+# Commands after which the brain runs a chat turn.
+TURN_COMMANDS: frozenset[CommandName] = frozenset(
+    {"respond_approval", "regenerate_message", "edit_message"}
+)
 SIGNAL_TYPES: frozenset[str] = frozenset({"user.message", "calendar.synced"})
 OPEN_TASKS_CAP = 500
 MEMORIES_CAP = 200
@@ -78,7 +94,7 @@ def validate_command(
     check_command_type(name, event)
     check_writes(state, config, now)
     try:
-        _validate_payload(state, event)
+        _validate_payload(state, event, now)
     except ValidationError as exc:
         raise BrainRefusal(
             ErrorType.INVALID_REQUEST,
@@ -89,9 +105,26 @@ def validate_command(
         raise BrainRefusal(ErrorType.INVALID_REQUEST, str(exc)) from None
 
 
-def _validate_payload(state: BrainState, event: Event) -> None:
+def _validate_payload(state: BrainState, event: Event, now: datetime) -> None:
     p = event.payload
-    if event.type == "task.created":
+    messages = {m.id: m for m in state.messages}
+    if event.type == "approval.resolved":
+        approvals.check_response(state, ApprovalResolvedPayload.model_validate(p), now)
+    elif event.type == "message.regenerated":
+        old = messages.get(MessageRegeneratedPayload.model_validate(p).message_id)
+        if old is None or old.role != "assistant":
+            raise BrainRefusal(ErrorType.NOT_FOUND, "no such assistant message to regenerate")
+        if (old.reply_to or old.parent_id) not in messages:
+            raise BrainRefusal(ErrorType.CONFLICT, "the message it answered was archived")
+    elif event.type == "user.message":
+        edit = UserMessagePayload.model_validate(p)
+        original = messages.get(edit.edit_of or "")
+        if original is None or original.role != "user":
+            raise BrainRefusal(ErrorType.NOT_FOUND, "no such user message to edit")
+    elif event.type == "branch.activated":
+        if BranchActivatedPayload.model_validate(p).message_id not in messages:
+            raise BrainRefusal(ErrorType.NOT_FOUND, "no such message")
+    elif event.type == "task.created":
         task = Task.model_validate(p)
         if task.id in state.tasks:
             raise BrainRefusal(ErrorType.CONFLICT, f"task {task.id} exists")
@@ -175,8 +208,10 @@ def with_follow_up_tasks(
 def entity_id(event: Event) -> str | None:
     """The id of what an event created or changed (returned to the caller)."""
     p = event.payload
-    if event.type == "user.message":
+    if event.type == "user.message" or event.type.startswith(("message.", "branch.")):
         return p.get("message_id")
+    if event.type.startswith("approval."):
+        return p.get("approval_id")
     if event.type == "flight.selected":
         return p.get("search_id")
     return p.get("id")
@@ -212,4 +247,6 @@ def _command_data(state: BrainState, event: Event) -> dict[str, Any]:
         return {"preferences": state.preferences}
     if event.type == "flight.selected":
         return {"follow_up_tasks": p.get("follow_up_tasks", [])}
+    if event.type.startswith("approval.") and p.get("approval_id") in state.approvals:
+        return state.approvals[p["approval_id"]].model_dump(mode="json")
     return {}

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mcos.brain import tree
 from mcos.brain.limits import day_end
 from mcos.kernel.errors import BrainRefusal
-from mcos.kernel.frames import Frame
+from mcos.kernel.frames import Frame, FrameType
 from mcos.kernel.models import BrainState, Event
 
 
@@ -23,7 +24,7 @@ def frames_for(state: BrainState, event: Event) -> list[Frame]:
         msg = state.messages[-1] if state.messages else None
         if msg is None or msg.seq != event.seq:
             return []
-        data = msg.model_dump(mode="json")
+        data = {**msg.model_dump(mode="json"), "branch": tree.branch_of(state, msg)}
         frames = [Frame(type="message.created", key=key, data=data, **base)]
         if event.type == "assistant.message":
             frames.append(
@@ -43,6 +44,26 @@ def frames_for(state: BrainState, event: Event) -> list[Frame]:
         return [Frame(type=event.type, key=key, data=task_data, **base)]
     if event.type == "messages.archived":
         return []
+    if event.type == "reminder.due":
+        task = state.tasks.get(str(event.payload.get("task_id")))
+        if task is None or task.reminded_at is None:
+            return []
+        return [Frame(type="reminder.due", key=key, data=task.model_dump(mode="json"), **base)]
+    if event.type.startswith("approval."):
+        approval = state.approvals.get(
+            str(event.payload.get("approval_id") or event.payload.get("id"))
+        )
+        if approval is None:
+            return []
+        kind: FrameType = (
+            "approval.requested" if event.type == "approval.requested" else "approval.resolved"
+        )
+        data = {**approval.model_dump(mode="json"), "approval_id": approval.id}
+        if kind == "approval.resolved":
+            data["decision"] = {"approved": "approve", "rejected": "reject"}.get(
+                approval.status, approval.status
+            )
+        return [Frame(type=kind, key=key, data=data, **base)]
     return [Frame(type="state.updated", key=key, data=state_slice(state, event.type), **base)]
 
 
@@ -61,6 +82,8 @@ def state_slice(state: BrainState, event_type: str) -> dict[str, Any]:
         return {"flight_searches": [f.search_id for f in state.flight_searches]}
     if event_type == "flight.selected":
         return {"tasks": [t.model_dump(mode="json") for t in state.tasks.values()]}
+    if event_type in ("branch.activated", "message.regenerated"):
+        return {"active_leaf": state.active_leaf}
     return {}
 
 
@@ -142,5 +165,18 @@ def tool_result_frame(
             "status": status,
             "card": card,
             "summary": summary,
+        },
+    )
+
+
+def busy_frame(event: Event) -> Frame:
+    """``busy``: a chat message refused because a turn runs (double texting ``reject``)."""
+    return Frame(
+        type="busy",
+        request_id=event.request_id,
+        key=f"busy:{event.event_id}",
+        data={
+            "client_action_id": event.client_action_id,
+            "message": "I'm still answering your previous message; send it again when I'm done.",
         },
     )

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
+from mcos.brain import tree
 from mcos.calendar.travel import detect_travel
 from mcos.kernel.models import (
     USER_WRITE_TYPES,
+    Approval,
+    ApprovalExpiredPayload,
+    ApprovalResolvedPayload,
     AssistantMessagePayload,
     BrainState,
+    BranchActivatedPayload,
     CalendarSyncedPayload,
     Counters,
     Event,
@@ -23,8 +29,10 @@ from mcos.kernel.models import (
     Memory,
     MemoryUnpinnedPayload,
     Message,
+    MessageRegeneratedPayload,
     MessagesArchivedPayload,
     PreferenceSetPayload,
+    ReminderDuePayload,
     Task,
     TaskDeletedPayload,
     TaskUpdatedPayload,
@@ -92,42 +100,124 @@ def _count(counters: Counters, event: Event) -> Counters:
 
 def _user_message(state: BrainState, event: Event) -> BrainState:
     p = UserMessagePayload.model_validate(event.payload)
+    state = tree.linked(state)
+    parent = state.active_leaf
+    if p.edit_of is not None:  # an edit is a sibling of the message it edits
+        edited = tree.by_id(state).get(p.edit_of)
+        parent = edited.parent_id if edited else parent
     msg = Message(
         id=p.message_id,
         role="user",
         text=p.text,
         created_at=event.timestamp,
         seq=event.seq,
+        parent_id=parent,
         channel=p.channel,
         client_action_id=event.client_action_id,
     )
-    return _append_message(state, msg)
+    return _append_message(state, msg, activate=True)
 
 
 def _assistant_message(state: BrainState, event: Event) -> BrainState:
     p = AssistantMessagePayload.model_validate(event.payload)
+    state = tree.linked(state)
+    # A reply continues the branch the user sees; if they moved to another branch while it
+    # was being written, it attaches to the message it answers instead, out of sight.
+    follows = p.reply_to is None or tree.on_active_branch(state, p.reply_to)
     msg = Message(
         id=p.message_id,
         role="assistant",
         text=p.text,
         created_at=event.timestamp,
         seq=event.seq,
+        parent_id=state.active_leaf if follows else p.reply_to,
+        reply_to=p.reply_to,
         status=p.status,
         operation_id=p.operation_id,
         tokens_prompt=p.tokens_prompt,
         tokens_completion=p.tokens_completion,
         cards=p.cards,
     )
-    return _append_message(state, msg)
+    return _append_message(state, msg, activate=follows)
 
 
-def _append_message(state: BrainState, msg: Message) -> BrainState:
+def _append_message(state: BrainState, msg: Message, activate: bool) -> BrainState:
     if any(m.id == msg.id for m in state.messages[-50:]):
         return state
     counters = state.counters.model_copy(
         update={"messages_total": state.counters.messages_total + 1}
     )
-    return state.model_copy(update={"messages": [*state.messages, msg], "counters": counters})
+    update: dict[str, Any] = {"messages": [*state.messages, msg], "counters": counters}
+    if activate:
+        update["active_leaf"] = msg.id
+    return state.model_copy(update=update)
+
+
+def _branch_activated(state: BrainState, event: Event) -> BrainState:
+    p = BranchActivatedPayload.model_validate(event.payload)
+    state = tree.linked(state)
+    if p.message_id not in tree.by_id(state):
+        return state
+    leaf = tree.newest_leaf_under(state, p.message_id) if p.descend else p.message_id
+    return state.model_copy(update={"active_leaf": leaf})
+
+
+def _message_regenerated(state: BrainState, event: Event) -> BrainState:
+    """The branch goes back to the user message; the new reply becomes its sibling."""
+    p = MessageRegeneratedPayload.model_validate(event.payload)
+    state = tree.linked(state)
+    old = tree.by_id(state).get(p.message_id)
+    if old is None:
+        return state
+    return state.model_copy(update={"active_leaf": old.reply_to or old.parent_id})
+
+
+def _reminder_due(state: BrainState, event: Event) -> BrainState:
+    p = ReminderDuePayload.model_validate(event.payload)
+    task = state.tasks.get(p.task_id)
+    if task is None or task.remind_at != p.remind_at:
+        return state  # re-armed or gone meanwhile
+    fired = task.model_copy(update={"reminded_at": event.timestamp})
+    return state.model_copy(update={"tasks": {**state.tasks, task.id: fired}})
+
+
+APPROVALS_KEPT = 50
+
+
+def _approval_requested(state: BrainState, event: Event) -> BrainState:
+    approval = Approval.model_validate({**event.payload, "requested_at": event.timestamp})
+    approvals = {**state.approvals, approval.id: approval}
+    done = [a.id for a in approvals.values() if a.status != "pending"]
+    for old in done[: max(len(done) - APPROVALS_KEPT, 0)]:
+        del approvals[old]
+    return state.model_copy(update={"approvals": approvals})
+
+
+def _approval_resolved(state: BrainState, event: Event) -> BrainState:
+    p = ApprovalResolvedPayload.model_validate(event.payload)
+    return _resolve(
+        state,
+        p.approval_id,
+        {
+            "status": "approved" if p.decision == "approve" else "rejected",
+            "resolved_at": event.timestamp,
+            "decided_by": p.decided_by,
+            "always": p.always,
+        },
+    )
+
+
+def _approval_expired(state: BrainState, event: Event) -> BrainState:
+    p = ApprovalExpiredPayload.model_validate(event.payload)
+    return _resolve(state, p.approval_id, {"status": "expired", "resolved_at": event.timestamp})
+
+
+def _resolve(state: BrainState, approval_id: str, changes: dict[str, Any]) -> BrainState:
+    approval = state.approvals.get(approval_id)
+    if approval is None or approval.status != "pending":
+        return state
+    resolved = approval.model_copy(update=changes)
+    return state.model_copy(update={"approvals": {**state.approvals, approval_id: resolved}})
 
 
 def _task_created(state: BrainState, event: Event) -> BrainState:
@@ -157,9 +247,13 @@ def _task_updated(state: BrainState, event: Event) -> BrainState:
     task = state.tasks.get(p.id)
     if task is None:
         return state
-    changes = p.changes.model_dump(exclude_none=True, exclude={"clear_due"})
+    changes = p.changes.model_dump(exclude_none=True, exclude={"clear_due", "clear_remind_at"})
     if p.changes.clear_due:
         changes["due"] = None
+    if p.changes.clear_remind_at:
+        changes["remind_at"] = None
+    if "remind_at" in changes:
+        changes["reminded_at"] = None  # re-armed (a snooze) or cleared
     if changes.get("status") == "done" and task.status != "done":
         changes["completed_at"] = event.timestamp
     elif changes.get("status") == "open":
@@ -271,4 +365,10 @@ _HANDLERS: dict[str, Handler] = {
     "flights.searched": _flights_searched,
     "flight.selected": _flight_selected,
     "messages.archived": _messages_archived,
+    "reminder.due": _reminder_due,
+    "approval.requested": _approval_requested,
+    "approval.resolved": _approval_resolved,
+    "approval.expired": _approval_expired,
+    "branch.activated": _branch_activated,
+    "message.regenerated": _message_regenerated,
 }

@@ -12,6 +12,9 @@ from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
 from mcos.kernel.models import BrainState, Event
 
+# What happens to a chat message sent while a turn runs (events-and-api.md, "Additions").
+DoubleTexting = Literal["queue", "interrupt", "merge", "reject"]
+
 # Search attributes the brain keeps up to date (registered by `mcos dev` and the tests).
 SEARCH_ATTRIBUTES = {
     "McosUserId": "Keyword",
@@ -35,7 +38,9 @@ class BrainConfig(BaseModel):
     dedup_size: int = 1000
     continue_as_new_events: int = 2000
     chat_replies: bool = True
-    interrupt_on_new_message: bool = False
+    interrupt_on_new_message: bool = False  # before `double_texting`: means "interrupt"
+    double_texting: DoubleTexting = "queue"
+    merge_window_ms: int = 1500
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
     tokens_per_day: int = 100_000
@@ -62,6 +67,8 @@ class Turn(BaseModel):
     event_id: str
     request_id: str | None = None
     text: str
+    queued_at: datetime | None = None
+    approval_id: str | None = None  # a turn that goes on after the user answered an approval
 
 
 class BrainCarry(BaseModel):

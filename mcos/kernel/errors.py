@@ -26,6 +26,7 @@ class ErrorType(StrEnum):
     # tools
     INVALID_INPUT = "invalid_input"
     TOOL_ERROR = "tool_error"
+    DECLINED = "declined"  # the user rejected the tool call when asked to approve it
     FLIGHT_INPUT = "FlightInputError"
     FLIGHT_CIRCUIT_OPEN = "FlightToolCircuitOpen"
     FLIGHT_TIMEOUT = "FlightToolTimeout"

@@ -28,7 +28,12 @@ FrameType = Literal[
     "llm.action",
     "tool.result",
     "limit.warning",
+    # reminders and approvals
+    "reminder.due",
+    "approval.requested",
+    "approval.resolved",
     # refusals and control
+    "busy",
     "rate_limited",
     "error",
     "resync",

@@ -6,7 +6,7 @@ import re
 
 import uuid_utils
 
-PREFIXES = ("req", "evt", "op", "tool", "msg", "task", "mem", "fs", "cal")
+PREFIXES = ("req", "evt", "op", "tool", "msg", "task", "mem", "fs", "cal", "apr")
 ID_PATTERN = rf"^({'|'.join(PREFIXES)})_[0-9a-f]{{32}}$"
 _ID_RE = re.compile(ID_PATTERN)
 

@@ -26,6 +26,13 @@ EventType = Literal[
     "flights.searched",
     "flight.selected",
     "messages.archived",
+    # second tranche
+    "reminder.due",
+    "approval.requested",
+    "approval.resolved",
+    "approval.expired",
+    "branch.activated",
+    "message.regenerated",
 ]
 
 # Events a user (or their client) causes; they count against the daily write limit.
@@ -39,6 +46,9 @@ USER_WRITE_TYPES: frozenset[str] = frozenset(
         "memory.pinned",
         "memory.unpinned",
         "flight.selected",
+        "approval.resolved",
+        "branch.activated",
+        "message.regenerated",
     }
 )
 
@@ -71,13 +81,18 @@ class UserMessagePayload(Strict):
     text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES)
     channel: Literal["chat", "voice", "command"] = "chat"
     context_ids: list[str] = Field(default_factory=list, max_length=20)
+    # an edit: the message whose sibling this is (None: a reply to the active branch)
+    edit_of: str | None = Field(default=None, pattern=r"^msg_[0-9a-f]{32}$")
+
+
+MessageStatus = Literal["completed", "interrupted", "failed", "truncated", "awaiting_approval"]
 
 
 class AssistantMessagePayload(Strict):
     message_id: str
     text: str
     operation_id: str
-    status: Literal["completed", "interrupted", "failed"] = "completed"
+    status: MessageStatus = "completed"
     tokens_prompt: int = 0
     tokens_completion: int = 0
     reply_to: str | None = None
@@ -92,6 +107,9 @@ class Task(BaseModel):
     id: str = Field(pattern=r"^task_[0-9a-f]{32}$")
     title: str = Field(min_length=1, max_length=500)
     due: datetime | None = None
+    remind_at: datetime | None = None  # the brain's timer fires `reminder.due` then
+    reminded_at: datetime | None = None  # when the reminder fired (until re-armed)
+    duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     priority: Priority = "normal"
     status: TaskStatus = "open"
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -108,6 +126,9 @@ class TaskChanges(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     due: datetime | None = None
     clear_due: bool = False
+    remind_at: datetime | None = None
+    clear_remind_at: bool = False
+    duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     priority: Priority | None = None
     status: TaskStatus | None = None
     tags: list[str] | None = Field(default=None, max_length=20)
@@ -190,6 +211,51 @@ class FlightSelectedPayload(Strict):
     follow_up_tasks: list[Task] = Field(default_factory=list)
 
 
+class ReminderDuePayload(Strict):
+    task_id: str = Field(pattern=r"^task_[0-9a-f]{32}$")
+    remind_at: datetime
+
+
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
+
+
+class Approval(BaseModel):
+    """A tool call waiting for the user's yes or no (``apr_…``)."""
+
+    id: str = Field(pattern=r"^apr_[0-9a-f]{32}$")
+    operation_id: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    summary: str = Field(max_length=500)
+    reply_to: str  # the user message of the turn that asked
+    requested_at: datetime | None = None
+    expires_at: datetime
+    status: ApprovalStatus = "pending"
+    resolved_at: datetime | None = None
+    decided_by: str | None = None  # which client answered (request id / channel)
+    always: bool = False
+
+
+class ApprovalResolvedPayload(Strict):
+    approval_id: str = Field(pattern=r"^apr_[0-9a-f]{32}$")
+    decision: Literal["approve", "reject"]
+    always: bool = False
+    decided_by: str | None = Field(default=None, max_length=128)
+
+
+class ApprovalExpiredPayload(Strict):
+    approval_id: str = Field(pattern=r"^apr_[0-9a-f]{32}$")
+
+
+class MessageRegeneratedPayload(Strict):
+    message_id: str = Field(pattern=r"^msg_[0-9a-f]{32}$")  # the assistant message redone
+
+
+class BranchActivatedPayload(Strict):
+    message_id: str = Field(pattern=r"^msg_[0-9a-f]{32}$")
+    descend: bool = True  # show the newest branch under it (False: stop at the message)
+
+
 class MessagesArchivedPayload(Strict):
     ids: list[str]
     count: int
@@ -204,6 +270,8 @@ class Message(BaseModel):
     text: str
     created_at: datetime
     seq: int = 0
+    parent_id: str | None = None  # the message before it on its branch (the message tree)
+    reply_to: str | None = None  # an assistant message: the user message it answers
     channel: str = "chat"
     status: str = "completed"
     operation_id: str | None = None
@@ -241,6 +309,8 @@ class BrainState(BaseModel):
     calendar_window: CalendarWindow | None = None
     travel: list[TravelEvent] = Field(default_factory=list)
     flight_searches: list[FlightSearch] = Field(default_factory=list)
+    approvals: dict[str, Approval] = Field(default_factory=dict)
+    active_leaf: str | None = None  # the newest message of the branch the user sees
     counters: Counters = Field(default_factory=Counters)
     last_event_id: str | None = None
     last_activity: datetime | None = None

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     brain_continue_as_new_events: int = 2000
     brain_tasks_cap: int = 500
     brain_chat_replies: bool = True
-    brain_interrupt_on_new_message: bool = False
+    brain_interrupt_on_new_message: bool = False  # kept: the same as double_texting=interrupt
+    brain_double_texting: Literal["queue", "interrupt", "merge", "reject"] = "queue"
+    brain_merge_window_ms: int = Field(default=1500, ge=0, le=60_000)
     default_timezone: str = "UTC"
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3

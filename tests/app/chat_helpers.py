@@ -53,3 +53,19 @@ async def say(ws: Any, text: str, timeout: float = 40.0) -> TurnFrames:  # noqa:
         timeout=timeout,
     )
     return TurnFrames(frames)
+
+
+async def answer(ws: Any, approval_id: str, decision: str, timeout: float = 40.0) -> TurnFrames:  # noqa: ASYNC109
+    """Answer an approval and return the frames up to the reply of the turn that goes on."""
+    await ws.send(
+        json.dumps({"type": "approval.respond", "approval_id": approval_id, "decision": decision})
+    )
+    frames = await recv_until(
+        ws,
+        lambda f: (
+            f["type"] in ("message.completed", "llm.interrupted")
+            and f["data"].get("role") == "assistant"
+        ),
+        timeout=timeout,
+    )
+    return TurnFrames(frames)

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.app.chat_helpers import say
+from tests.app.chat_helpers import answer, say
 from tests.app.conftest import Api
 
 TZ = "America/Los_Angeles"
@@ -127,6 +127,14 @@ async def travel_flow(api: Api, user: str, *, ranked_by_llm: bool = False) -> di
     try:
         turn = await say(ws, "Book the first one")
         assert [a["name"] for a in turn.actions] == ["select_flight"]
+        # Booking asks first: nothing is booked until the user approves.
+        [asked] = [f["data"] for f in turn.of("approval.requested")]
+        assert asked["tool"] == "select_flight" and asked["status"] == "pending"
+        assert turn.completed["status"] == "awaiting_approval"
+        assert not [t for t in (await state_of(api, user))["tasks"] if t["source"] == "flight"]
+        turn = await answer(ws, asked["approval_id"], "approve")
+        [resolved] = [f["data"] for f in turn.of("approval.resolved")]
+        assert resolved["decision"] == "approve"
         assert "follow-up tasks" in turn.text and "Pack for Boston" in turn.text, turn.text
     finally:
         await ws.close()

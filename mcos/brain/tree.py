@@ -1,0 +1,78 @@
+"""The message tree: regenerated replies and edited messages are siblings (pure).
+
+Every message has a ``parent_id``: the message before it on its branch. The brain keeps the
+newest message of the branch the user sees (``active_leaf``); that branch, walked back to
+its root, is what the user sees and what the model reads. Siblings (same parent, same role)
+are the alternatives a branch picker pages through.
+"""
+
+from __future__ import annotations
+
+from mcos.kernel.models import BrainState, Message
+
+
+def by_id(state: BrainState) -> dict[str, Message]:
+    return {m.id: m for m in state.messages}
+
+
+def path_to(state: BrainState, message_id: str | None) -> list[Message]:
+    """The branch ending at ``message_id``, oldest first (as far back as the state holds)."""
+    index = by_id(state)
+    path: list[Message] = []
+    current = index.get(message_id) if message_id else None
+    seen: set[str] = set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        path.append(current)
+        current = index.get(current.parent_id) if current.parent_id else None
+    path.reverse()
+    return path
+
+
+def active_branch(state: BrainState) -> list[Message]:
+    """What the user sees. A state from before the tree (no ``active_leaf``) is one line."""
+    if state.active_leaf is None:
+        return list(state.messages)
+    return path_to(state, state.active_leaf)
+
+
+def on_active_branch(state: BrainState, message_id: str) -> bool:
+    return any(m.id == message_id for m in active_branch(state))
+
+
+def newest_leaf_under(state: BrainState, message_id: str) -> str:
+    """Follow the newest child from ``message_id`` down to a leaf."""
+    children: dict[str, Message] = {}
+    for m in state.messages:  # in seq order: later children replace earlier ones
+        if m.parent_id is not None:
+            children[m.parent_id] = m
+    current, seen = message_id, set()
+    while current in children and current not in seen:
+        seen.add(current)
+        current = children[current].id
+    return current
+
+
+def siblings(state: BrainState, message: Message) -> list[Message]:
+    return [
+        m for m in state.messages if m.parent_id == message.parent_id and m.role == message.role
+    ]
+
+
+def branch_of(state: BrainState, message: Message) -> dict[str, int]:
+    """``{"index", "count"}`` of a message among its siblings (oldest first)."""
+    same = siblings(state, message)
+    ids = [m.id for m in same]
+    return {"index": ids.index(message.id) if message.id in ids else 0, "count": len(same)}
+
+
+def linked(state: BrainState) -> BrainState:
+    """A state from before the tree, its messages linked into one line (done once, by the
+    first event that needs the tree)."""
+    if state.active_leaf is not None or not state.messages:
+        return state
+    messages, previous = [], None
+    for m in state.messages:
+        messages.append(m if m.parent_id else m.model_copy(update={"parent_id": previous}))
+        previous = m.id
+    return state.model_copy(update={"messages": messages, "active_leaf": previous})
