@@ -361,7 +361,7 @@ def _ask_approval(
             "arguments": args,
             "summary": summary,
             "reply_to": turn.message_id,
-            "expires_at": (port.now() + approvals.APPROVAL_TTL).isoformat(),
+            "expires_at": (port.now() + timedelta(seconds=port.config.approval_ttl_s)).isoformat(),
         },
         request_id=turn.request_id,
     )

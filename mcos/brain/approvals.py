@@ -8,7 +8,7 @@ that tool.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from mcos.kernel.errors import BrainRefusal, ErrorType
@@ -19,7 +19,6 @@ from mcos.kernel.models import ApprovalResolvedPayload, BrainState
 # their calendar. Creating or updating a task, preferences and memories are easy to undo
 # and run at once.
 NEEDS_APPROVAL = frozenset({"select_flight", "delete_task", "add_calendar_event"})
-APPROVAL_TTL = timedelta(hours=24)
 
 
 def needs_approval(state: BrainState, tool: str) -> bool:

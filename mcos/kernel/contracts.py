@@ -41,6 +41,7 @@ class BrainConfig(BaseModel):
     interrupt_on_new_message: bool = False  # before `double_texting`: means "interrupt"
     double_texting: DoubleTexting = "queue"
     merge_window_ms: int = 1500
+    approval_ttl_s: float = 24 * 3600
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
     tokens_per_day: int = 100_000

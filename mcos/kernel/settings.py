@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     brain_interrupt_on_new_message: bool = False  # kept: the same as double_texting=interrupt
     brain_double_texting: Literal["queue", "interrupt", "merge", "reject"] = "queue"
     brain_merge_window_ms: int = Field(default=1500, ge=0, le=60_000)
+    brain_approval_ttl_s: float = Field(default=24 * 3600, gt=0)  # then approval.expired
     default_timezone: str = "UTC"
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3

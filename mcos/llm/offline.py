@@ -288,6 +288,8 @@ def _error_text(name: str, message: str, code: str | None = None) -> str:
     message = message.strip()
     if message.endswith("?"):  # the tool already asks the user something: pass it on
         return message
+    if code == "declined":  # the user said no when asked to approve: nothing to apologise for
+        return message
     if code in ("rate_limited", "tool_error"):  # complete sentences meant for the user
         return f"Sorry — {message[:1].lower() + message[1:]}"
     intro = _ERROR_INTRO.get(name, "Something went wrong")
