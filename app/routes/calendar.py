@@ -62,7 +62,14 @@ GOOGLE_PATH = "/api/v1/calendar/google"
 VET_TIMEOUT_S = 5.0
 
 
-@router.post("/source", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/source",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "`google_not_connected`: connect a Google account first"},
+        422: {"description": "invalid source, or `address_refused`: an internal address"},
+    },
+)
 async def connect_source(
     body: CalendarSourceIn,
     user: CurrentUser,
@@ -82,7 +89,7 @@ async def connect_source(
     return await _connect(calendar, brain, settings, user.user_id, source, request_id)
 
 
-@router.delete("/source")
+@router.delete("/source", responses={404: {"description": "nothing was connected"}})
 async def disconnect_source(
     user: CurrentUser, calendar: Calendar, brain: Brain, google: Google, request_id: RequestId
 ) -> CalendarSourceDisconnected:
@@ -171,7 +178,10 @@ async def add_calendar_event(
 # --- the user's own Google account ---------------------------------------------------
 
 
-@router.get("/google/connect")
+@router.get(
+    "/google/connect",
+    responses={403: {"description": "`google_not_configured`: no Google client on this server"}},
+)
 async def connect_google(
     request: Request,
     response: Response,

@@ -80,7 +80,7 @@ def not_configured() -> DomainError:
         "this server has no Google client: an operator sets MCOS_GOOGLE_CLIENT_ID and "
         "MCOS_GOOGLE_CLIENT_SECRET",
         {"settings": ["MCOS_GOOGLE_CLIENT_ID", "MCOS_GOOGLE_CLIENT_SECRET"]},
-        503,
+        403,  # a choice of the operator, not an outage: retrying will not help
     )
 
 

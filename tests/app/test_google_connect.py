@@ -305,7 +305,7 @@ async def test_a_code_google_refuses_stores_nothing(
 async def test_without_a_google_client_connect_says_so(api: Api, user: str) -> None:
     async with api.client(user) as http:
         resp = await http.get(CONNECT)
-    assert resp.status_code == 503 and resp.json()["error"]["code"] == "google_not_configured"
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "google_not_configured"
 
 
 async def test_erasing_the_account_forgets_the_grant(
