@@ -28,7 +28,7 @@ import structlog
 from authlib.common.security import generate_token
 from sqlalchemy import Engine
 
-from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.errors import CalendarSourceError, ErrorKind
 from mcos.calendar.google_oauth import (
     GoogleOAuth,
     GoogleOAuthConfig,
@@ -225,7 +225,7 @@ class GoogleAccounts:
         try:
             grant = await self.oauth.refresh(refresh_token)
         except GoogleOAuthError as err:
-            kind = "unavailable" if err.kind == "unavailable" else "auth"
+            kind: ErrorKind = "unavailable" if err.kind == "unavailable" else "auth"
             hint = "" if kind == "unavailable" else " (revoked or expired): connect Google again"
             raise CalendarSourceError(f"{err.message}{hint}", kind=kind, source="google") from None
         rotated = cipher.encrypt(grant.refresh_token) if grant.refresh_token else None

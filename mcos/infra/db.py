@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, delete, func
+from sqlalchemy import JSON, Column, Engine, Table, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -83,6 +83,10 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def _insert(engine: Engine, table: Any) -> Any:
@@ -170,7 +174,7 @@ def delete_user(engine: Engine, user_id: str) -> int:
     deleted = 0
     with engine.begin() as conn:
         for model in (ArchivedMessage, ProfileBackup, GoogleConnection, GoogleAuthorization):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = _table(model)
             deleted += conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount or 0
     return deleted
 
@@ -180,7 +184,7 @@ def delete_user(engine: Engine, user_id: str) -> int:
 
 def save_google_authorization(engine: Engine, row: GoogleAuthorization, now: int) -> None:
     """Store a consent in progress; the user's earlier ones and expired ones go."""
-    table = GoogleAuthorization.__table__
+    table = _table(GoogleAuthorization)
     stale = (table.c.user_id == row.user_id) | (table.c.expires_at < now)
     with engine.begin() as conn:
         conn.execute(delete(table).where(stale))
@@ -190,7 +194,7 @@ def save_google_authorization(engine: Engine, row: GoogleAuthorization, now: int
 def take_google_authorization(engine: Engine, state_hash: str) -> GoogleAuthorization | None:
     """The consent in progress for ``state_hash``, removed in the same statement: a second
     callback with the same state finds nothing."""
-    table = GoogleAuthorization.__table__
+    table = _table(GoogleAuthorization)
     stmt = delete(table).where(table.c.state_hash == state_hash).returning(*table.c)
     with engine.begin() as conn:
         found = conn.execute(stmt).mappings().first()
@@ -208,7 +212,7 @@ def save_google_connection(
         "connected_at": now,
         "refreshed_at": None,
     }
-    table = GoogleConnection.__table__
+    table = _table(GoogleConnection)
     stmt = _insert(engine, table).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id"],
@@ -227,7 +231,7 @@ def record_google_refresh(
     engine: Engine, user_id: str, refresh_token_encrypted: str | None
 ) -> None:
     """Note a successful refresh (and store the new refresh token if Google rotated it)."""
-    table = GoogleConnection.__table__
+    table = _table(GoogleConnection)
     values: dict[str, Any] = {"refreshed_at": datetime.now(UTC)}
     if refresh_token_encrypted:
         values["refresh_token_encrypted"] = refresh_token_encrypted
@@ -237,13 +241,13 @@ def record_google_refresh(
 
 def delete_google_connection(engine: Engine, user_id: str) -> GoogleConnection | None:
     """Forget the user's grant; the row it was (to revoke its token), or ``None``."""
-    table = GoogleConnection.__table__
+    table = _table(GoogleConnection)
     stmt = delete(table).where(table.c.user_id == user_id).returning(*table.c)
     with engine.begin() as conn:
         found = conn.execute(stmt).mappings().first()
         conn.execute(
-            delete(GoogleAuthorization.__table__).where(
-                GoogleAuthorization.__table__.c.user_id == user_id
+            delete(_table(GoogleAuthorization)).where(
+                _table(GoogleAuthorization).c.user_id == user_id
             )
         )
     return GoogleConnection(**found) if found else None

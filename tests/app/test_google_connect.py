@@ -308,7 +308,7 @@ async def test_without_a_google_client_connect_says_so(api: Api, user: str) -> N
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "google_not_configured"
 
 
-async def test_erasing_the_account_forgets_the_grant(
+async def test_export_shows_the_grant_and_erasing_forgets_it(
     settings: Settings, temporal_client: Client, tmp_path: Path
 ) -> None:
     user = user_id()
@@ -316,6 +316,10 @@ async def test_erasing_the_account_forgets_the_grant(
         assert (await consent(w, user, ALICE)).status_code == 303
         assert len(_raw_rows(w, user)) == 1
         async with w.api.client(user) as http:
+            export = (await http.get("/api/v1/me/export")).json()
+            assert export["google_connection"]["scope"] == READONLY
+            issued = set(w.google.fake.refresh_tokens)
+            assert not any(t in str(export) for t in issued)  # never handed out, even to them
             assert (await http.delete("/api/v1/me")).status_code == 200
         assert _raw_rows(w, user) == []
 
