@@ -40,6 +40,10 @@ def check_ics_location(location: str, ics_dir: Path) -> str:
     if scheme in URL_SCHEMES:
         if not parts.hostname:
             raise CalendarSourceError("ICS URL has no host", kind="invalid")
+        try:
+            parts.port  # noqa: B018 - raises for a port out of range or not a number
+        except ValueError:
+            raise CalendarSourceError("ICS URL has an invalid port", kind="invalid") from None
         return location
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):

@@ -141,6 +141,8 @@ def test_urls_must_be_http(tmp_path: Path) -> None:
         "ftp://example.com/c.ics",
         "data:text/calendar,x",
         "https:///nohost",
+        "https://example.com:99999/c.ics",
+        "https://example.com:x/c.ics",
         "",
         "gopher://x",
     ):
