@@ -108,7 +108,7 @@ class CalendarActivities:
             return CalendarFetchOutput(status=status, error=str(err))
         if len(events) > MAX_EVENTS:
             return CalendarFetchOutput(
-                status="invalid",
+                status=ErrorType.INVALID,
                 error=f"{len(events)} events in the window, more than the {MAX_EVENTS} kept",
             )
         log.info("calendar fetched", events=len(events))

@@ -25,6 +25,7 @@ from mcos.infra import db
 from mcos.infra.db import get_engine
 from mcos.infra.secrets import credential_cipher
 from mcos.kernel.contracts import CalendarFetchInput, CalendarSource
+from mcos.kernel.errors import ErrorType
 from mcos.kernel.settings import Settings
 from tests.conftest import free_port, serving
 from tests.support.calendar_sync import FAKE_GCAL_COMMAND, build_sync_ics
@@ -308,4 +309,4 @@ async def test_token_endpoint_down_is_retried(tenants: Tenants) -> None:
         await ActivityEnvironment().run(
             acts.fetch_calendar, _input(CalendarSource(kind="google"), user_id="alice")
         )
-    assert info.value.type == "CalendarUnavailable" and not info.value.non_retryable
+    assert info.value.type == ErrorType.UNAVAILABLE and not info.value.non_retryable
