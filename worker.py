@@ -50,7 +50,7 @@ def build_activities(
     llm = LlmActivities(provider, bus)
     ranker = provider if settings.llm_provider == "openai" else None
     flights = FlightActivities(settings, provider=ranker)
-    calendar = CalendarActivities(settings, BrainClient(client, settings))
+    calendar = CalendarActivities(settings, BrainClient(client, settings), engine)
     return [
         publish.publish_frames,
         sql.archive_messages,

@@ -1,9 +1,12 @@
 """Calendar sync activities: read a source, and hand the change to the user's brain.
 
-``fetch_calendar`` reads an ICS feed or Google Calendar (over its MCP server). Failures
-that need someone to act (auth, not found, invalid data) come back as a status in the
-output; transient ones (unavailable, timeout, tool errors) raise a retryable error so
-Temporal retries them, and the workflow turns the last failure into a status.
+``fetch_calendar`` reads an ICS feed (through the guarded fetch: internal addresses are
+refused, for every redirect too) or Google Calendar over its MCP server, with the syncing
+user's OWN Google grant — or, in single-user mode, the operator's credentials for the one
+user ``MCOS_GOOGLE_SINGLE_USER`` names and nobody else. Failures that need someone to act
+(auth, not found, invalid data, refused address) come back as a status in the output;
+transient ones (unavailable, timeout, tool errors) raise a retryable error so Temporal
+retries them, and the workflow turns the last failure into a status.
 
 ``apply_calendar_sync`` diffs the fetched events against the brain's warm calendar (a
 query: nothing is recorded) and signals the brain only when something changed, with the
@@ -14,19 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import time
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Protocol
 
 import structlog
+from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
 from mcos.calendar.diff import diff_calendar
 from mcos.calendar.errors import CalendarSourceError
-from mcos.calendar.google_mcp import GoogleCalendarMcp
+from mcos.calendar.google_accounts import CONNECT_PATH, GoogleAccounts
+from mcos.calendar.google_mcp import CREDENTIAL_ENV, GoogleCalendarMcp, user_credentials
 from mcos.calendar.ics import fetch_ics, parse_ics, redact_source
 from mcos.calendar.location import check_ics_location
+from mcos.infra.db import get_engine
+from mcos.infra.egress import policy_from
 from mcos.kernel.contracts import (
     CalendarApplyInput,
     CalendarApplyOutput,
@@ -51,6 +60,7 @@ STATUS_OF_KIND: dict[str, CalendarSyncStatus] = {
     "auth": ErrorType.AUTH_ERROR,
     "not_found": ErrorType.NOT_FOUND,
     "invalid": ErrorType.INVALID,
+    "refused": ErrorType.REFUSED,
     "unavailable": ErrorType.UNAVAILABLE,
     "timeout": ErrorType.TIMEOUT,
     "tool_error": ErrorType.ERROR,
@@ -70,9 +80,17 @@ class BrainDoor(Protocol):
 
 
 class CalendarActivities:
-    def __init__(self, settings: Settings, brain: BrainDoor | None = None) -> None:
+    def __init__(
+        self, settings: Settings, brain: BrainDoor | None = None, engine: Engine | None = None
+    ) -> None:
         self.settings = settings
         self.brain = brain  # only apply_calendar_sync needs it
+        self._engine = engine  # None: the engine of ``settings.sql_url``
+
+    @cached_property
+    def accounts(self) -> GoogleAccounts:
+        """Where each user's own Google grant is kept (fetch only)."""
+        return GoogleAccounts(self.settings, self._engine or get_engine(self.settings.sql_url))
 
     # --- fetch ----------------------------------------------------------------------
 
@@ -81,7 +99,7 @@ class CalendarActivities:
         structlog.contextvars.bind_contextvars(user_id=inp.user_id, source=inp.source.kind)
         window = CalendarWindow(start=inp.window_start, end=inp.window_end)
         try:
-            events = await self._fetch(inp.source, window, inp.timeout_s)
+            events = await self._fetch(inp.user_id, inp.source, window, inp.timeout_s)
         except CalendarSourceError as err:
             log.warning("calendar fetch failed", kind=err.kind, error=str(err))
             status = STATUS_OF_KIND.get(err.kind, ErrorType.ERROR)
@@ -90,30 +108,67 @@ class CalendarActivities:
             return CalendarFetchOutput(status=status, error=str(err))
         if len(events) > MAX_EVENTS:
             return CalendarFetchOutput(
-                status="invalid",
+                status=ErrorType.INVALID,
                 error=f"{len(events)} events in the window, more than the {MAX_EVENTS} kept",
             )
         log.info("calendar fetched", events=len(events))
         return CalendarFetchOutput(events=[e.model_dump(mode="json") for e in events])
 
     async def _fetch(
-        self, source: CalendarSource, window: CalendarWindow, timeout_s: float
+        self, user_id: str, source: CalendarSource, window: CalendarWindow, timeout_s: float
     ) -> list[CalendarEvent]:
         if source.kind == "ics":
             if not source.location:
                 raise CalendarSourceError("no ICS location configured", kind="invalid")
-            location = check_ics_location(
-                source.location, self.settings.ics_dir, production=self.settings.production
-            )
-            data = await fetch_ics(location, timeout_s)
+            location = check_ics_location(source.location, self.settings.ics_dir)
+            data = await fetch_ics(location, timeout_s, policy=policy_from(self.settings))
             shown = redact_source(location)
             try:
                 return await asyncio.to_thread(parse_ics, data, window, source.name)
             except CalendarSourceError as err:
                 raise CalendarSourceError(err.message, kind=err.kind, source=shown) from None
-        return await self.google(source, timeout_s).fetch(window)
+        return await self._fetch_google(user_id, source, window, timeout_s)
 
-    def google(self, source: CalendarSource, timeout_s: float) -> GoogleCalendarMcp:
+    async def _fetch_google(
+        self, user_id: str, source: CalendarSource, window: CalendarWindow, timeout_s: float
+    ) -> list[CalendarEvent]:
+        deadline = time.monotonic() + timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                grant = await self.accounts.access_token(user_id)
+        except TimeoutError:
+            raise CalendarSourceError(
+                f"Google's token endpoint did not answer within {timeout_s:g} s",
+                kind="timeout",
+                source=source.name,
+            ) from None
+        if grant is None:
+            if user_id == self.settings.google_single_user:
+                return await self.operator_google(source, timeout_s).fetch(window)
+            raise CalendarSourceError(
+                f"no Google account is connected for this user: connect it ({CONNECT_PATH})",
+                kind="auth",
+                source=source.name,
+            )
+        client_id = self.settings.google_client_id or ""
+        with user_credentials(grant.access_token, grant.expires_at, client_id) as (creds, home):
+            env = {
+                k: v
+                for k, v in self.settings.google_calendar_mcp_env.items()
+                if k not in CREDENTIAL_ENV
+            }
+            server = GoogleCalendarMcp(
+                command=tuple(shlex.split(self.settings.google_calendar_mcp_command)),
+                env=env | creds,
+                calendar_id=source.calendar_id,
+                timeout_s=max(1.0, deadline - time.monotonic()),
+                source=source.name,
+                cwd=home,
+            )
+            return await server.fetch(window)
+
+    def operator_google(self, source: CalendarSource, timeout_s: float) -> GoogleCalendarMcp:
+        """The operator's own MCP credentials: single-user mode only."""
         env = dict(self.settings.google_calendar_mcp_env)
         if self.settings.google_oauth_credentials:
             env["GOOGLE_OAUTH_CREDENTIALS"] = self.settings.google_oauth_credentials

@@ -32,7 +32,7 @@ async def export_user(ctx: AppContext, user_id: str) -> dict[str, Any]:
     brain = await ctx.brain()
     state = await brain.snapshot(user_id)
     events = await brain.event_window(user_id)
-    archived, profile = await asyncio.to_thread(_sql_export, ctx.engine, user_id)
+    archived, profile, google = await asyncio.to_thread(_sql_export, ctx.engine, user_id)
     return {
         "user_id": user_id,
         "exported_at": datetime.now(UTC).isoformat(),
@@ -40,11 +40,14 @@ async def export_user(ctx: AppContext, user_id: str) -> dict[str, Any]:
         "events": [e.model_dump(mode="json") for e in events],
         "archived_messages": archived,
         "profile_backup": profile,
+        "google_connection": google,
         "calendar_schedule": await _describe_schedule(brain.client, user_id),
     }
 
 
-def _sql_export(engine: Any, user_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _sql_export(
+    engine: Any, user_id: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
     rows = db.archived_page(engine, user_id, None, 1_000_000)
     archived = [
         {
@@ -68,7 +71,19 @@ def _sql_export(engine: Any, user_id: str) -> tuple[list[dict[str, Any]], dict[s
         if backup is not None
         else None
     )
-    return archived, profile
+    connection = db.load_google_connection(engine, user_id)
+    google = (
+        {  # the refresh token itself stays encrypted on the server
+            "connected_at": connection.connected_at.isoformat(),
+            "refreshed_at": connection.refreshed_at.isoformat()
+            if connection.refreshed_at
+            else None,
+            "scope": connection.scope,
+        }
+        if connection is not None
+        else None
+    )
+    return archived, profile, google
 
 
 async def _describe_schedule(client: Client, user_id: str) -> dict[str, Any] | None:

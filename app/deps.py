@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from app.context import AppContext
+from mcos.calendar.google_accounts import GoogleAccounts
 from mcos.infra.auth import Principal, extract_token
 from mcos.infra.bus import RealtimeBus
 from mcos.kernel.errors import AuthError, ForbiddenError
@@ -61,6 +62,10 @@ async def get_calendar(ctx: Ctx) -> CalendarScheduler:
     return CalendarScheduler(await ctx.temporal(), ctx.settings)
 
 
+def get_google(ctx: Ctx) -> GoogleAccounts:
+    return GoogleAccounts(ctx.settings, ctx.engine)
+
+
 def get_bus(ctx: Ctx) -> RealtimeBus:
     return ctx.bus
 
@@ -77,6 +82,7 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 Brain = Annotated[BrainClient, Depends(get_brain)]
 Calendar = Annotated[CalendarScheduler, Depends(get_calendar)]
+Google = Annotated[GoogleAccounts, Depends(get_google)]
 Bus = Annotated[RealtimeBus, Depends(get_bus)]
 Db = Annotated[Engine, Depends(get_engine_dep)]
 RequestId = Annotated[str, Depends(request_id)]

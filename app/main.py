@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.context import AppContext
 from app.errors import install_error_handlers
-from app.middleware import RequestContextMiddleware
+from app.middleware import RequestContextMiddleware, StrictJsonMiddleware
 from app.routes import (
     admin,
     approvals,
@@ -121,6 +121,7 @@ def create_app(
             422: {"description": "Invalid request"},
         },
     )
+    app.add_middleware(StrictJsonMiddleware)  # inner: runs after the request id and size limit
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)

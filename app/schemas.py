@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mcos.kernel.models import KEY_PATTERN, MAX_TEXT_BYTES
+from mcos.kernel.contracts import CalendarSyncStatus
+from mcos.kernel.models import KEY_PATTERN, MAX_TEXT_BYTES, CalendarEvent, CalendarWindow
 
 CLIENT_ACTION = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -91,6 +92,10 @@ class DevTokenIn(Body):
     user_id: str = Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$")
 
 
+CALENDAR_ID_PATTERN = r"^[A-Za-z0-9_.@#:+-]+$"
+CALENDAR_ID = Field(default="primary", min_length=1, max_length=256, pattern=CALENDAR_ID_PATTERN)
+
+
 class CalendarSourceIn(Body):
     """``{"kind": "ics", "url": …}`` or ``{"kind": "ics", "path": …}`` (a file under the
     server's calendar directory) or ``{"kind": "google", "calendar_id": "primary"}``."""
@@ -98,9 +103,7 @@ class CalendarSourceIn(Body):
     kind: Literal["ics", "google"]
     url: str | None = Field(default=None, max_length=2048)
     path: str | None = Field(default=None, max_length=1024)
-    calendar_id: str = Field(
-        default="primary", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.@#:+-]+$"
-    )
+    calendar_id: str = CALENDAR_ID
 
 
 class CalendarEventIn(Body):
@@ -111,6 +114,88 @@ class CalendarEventIn(Body):
     location: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=4000)
     client_action_id: str | None = CLIENT_ACTION
+
+
+class CalendarSourceView(BaseModel):
+    """A connected source as shown: an ICS URL keeps only its scheme and host."""
+
+    kind: Literal["ics", "google"]
+    location: str | None = None
+    calendar_id: str | None = None
+
+
+class CalendarSourceConnected(BaseModel):
+    source: CalendarSourceView
+    schedule_id: str | None
+    interval_minutes: int
+    first_sync: Literal["started"] = "started"
+    replaced: CalendarSourceView | None = None
+
+
+class CalendarSourceDisconnected(BaseModel):
+    disconnected: CalendarSourceView | None
+    events_removed: int
+    google_forgotten: bool = Field(description="the user's stored Google grant was deleted")
+    google_revoked: bool = Field(description="Google confirmed the grant's revocation")
+
+
+class CalendarSyncView(BaseModel):
+    """One sync run's result (``refused``: the URL or a redirect led to an internal
+    address)."""
+
+    status: CalendarSyncStatus
+    synced_at: datetime
+    window: CalendarWindow | None = None
+    fetched: int = 0
+    upserts: int = 0
+    deletes: int = 0
+    changed: bool = False
+    event_id: str | None = None
+    error: str | None = None
+    workflow_id: str | None = None
+
+
+class GoogleConnectionView(BaseModel):
+    """Whose Google credentials this user's Google syncs use: their own connected account,
+    the operator's (single-user mode, for the one user it names), or none."""
+
+    connected: bool
+    mode: Literal["own_account", "single_user"] | None = None
+    connected_at: datetime | None = None
+    refreshed_at: datetime | None = None
+    scope: str | None = None
+
+
+class CalendarStatus(BaseModel):
+    connected: bool
+    schedule_id: str | None = None
+    source: CalendarSourceView | None = None
+    interval_minutes: int | None = None
+    paused: bool | None = None
+    running: bool | None = None
+    next_run: datetime | None = None
+    runs: int | None = None
+    runs_skipped_overlap: int | None = None
+    last_sync: CalendarSyncView | None = None
+    events_in_brain: dict[str, int]
+    travel_events: int
+    window: CalendarWindow | None = None
+    google: GoogleConnectionView
+
+
+class CalendarEventAdded(BaseModel):
+    event: CalendarEvent
+    seq: int
+    duplicate: bool
+
+
+class GoogleConnectStarted(BaseModel):
+    """Send the browser to ``authorization_url`` (Google's consent screen) from the page
+    that made this request: the consent finishes only in that browser, within
+    ``expires_at``."""
+
+    authorization_url: str
+    expires_at: datetime
 
 
 class FlightSearchIn(Body):

@@ -147,6 +147,23 @@ async def stack(settings: Settings, temporal_client: Client) -> AsyncIterator[St
         yield s
 
 
+@pytest.fixture
+def net(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """DNS and routing for the guarded fetch, without a network (``tests.support.network``)."""
+    from tests.support.network import install
+
+    return install(monkeypatch)
+
+
+@pytest.fixture
+async def internal() -> AsyncIterator[Any]:
+    """A loopback server that a strict fetch policy must never reach."""
+    from tests.support.network import internal_site
+
+    async with internal_site() as site:
+        yield site
+
+
 async def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> Any:  # noqa: ANN001
     """Poll ``check`` (sync or async) until it returns a truthy value."""
     deadline = asyncio.get_running_loop().time() + timeout

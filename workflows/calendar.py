@@ -59,6 +59,7 @@ CALENDAR_STATUSES = frozenset(
         ErrorType.TIMEOUT,
         ErrorType.NOT_FOUND,
         ErrorType.INVALID,
+        ErrorType.REFUSED,
         ErrorType.ERROR,
     }
 )

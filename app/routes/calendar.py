@@ -1,87 +1,134 @@
-"""Calendar: connect a source (a per-user sync schedule), see its status, add events by hand.
+"""Calendar: connect a source (a per-user sync schedule), see its status, add events by
+hand, and connect the user's own Google account.
 
-ICS safety rule (see ``calendar_sync.location``): URLs must be http(s) (or webcal); file
-paths are only read inside the server's calendar directory (``MCOS_CALENDAR_ICS_DIR``,
-default ``data/calendars``), so a remote user cannot make the server read other files.
+ICS rule (``mcos.calendar.location`` and ``mcos.infra.egress``): URLs must be http(s) (or
+webcal) and may not lead to an internal address — checked here for a quick answer, and
+again for the URL and every redirect at each fetch; file paths are only read inside the
+server's calendar directory (``MCOS_CALENDAR_ICS_DIR``, default ``data/calendars``).
+
+Google rule: a user's Google syncs use that user's own grant (``/google/connect`` →
+Google's consent → ``/google/callback``); only the one user ``MCOS_GOOGLE_SINGLE_USER``
+names may use the operator's credentials instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Cookie, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 
-from app.deps import AppSettings, Brain, Calendar, CurrentUser, RequestId
-from app.schemas import CalendarEventIn, CalendarSourceIn
+from app.deps import AppSettings, Brain, Calendar, CurrentUser, Google, RequestId
+from app.schemas import (
+    CALENDAR_ID_PATTERN,
+    CalendarEventAdded,
+    CalendarEventIn,
+    CalendarSourceConnected,
+    CalendarSourceDisconnected,
+    CalendarSourceIn,
+    CalendarSourceView,
+    CalendarStatus,
+    CalendarSyncView,
+    GoogleConnectionView,
+    GoogleConnectStarted,
+)
 from mcos.calendar.errors import CalendarSourceError
 from mcos.calendar.events import overlaps
+from mcos.calendar.google_accounts import (
+    CONSENT_TTL,
+    ConsentFailed,
+    GoogleAccounts,
+    not_connected,
+)
 from mcos.calendar.location import check_ics_location
 from mcos.calendar.window import sync_window
+from mcos.infra.egress import AddressRefused, policy_from, vet_url
 from mcos.kernel.contracts import CalendarSource
-from mcos.kernel.errors import NotFoundError, ValidationFailed
+from mcos.kernel.errors import DomainError, NotFoundError, ValidationFailed
 from mcos.kernel.ids import new_id
 from mcos.kernel.models import CalendarEvent, CalendarSyncedPayload
 from mcos.kernel.settings import Settings
 from workflows.client import BrainClient, make_event
-from workflows.schedules import source_view
+from workflows.schedules import CalendarScheduler, source_view
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 
+CONSENT_COOKIE = "mcos_google_consent"
+GOOGLE_PATH = "/api/v1/calendar/google"
+VET_TIMEOUT_S = 5.0
 
-@router.post("/source", status_code=status.HTTP_201_CREATED)
+
+@router.post(
+    "/source",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "`google_not_connected`: connect a Google account first"},
+        422: {"description": "invalid source, or `address_refused`: an internal address"},
+    },
+)
 async def connect_source(
     body: CalendarSourceIn,
     user: CurrentUser,
     calendar: Calendar,
     brain: Brain,
+    google: Google,
     settings: AppSettings,
     request_id: RequestId,
-) -> dict:
-    """Connect an ICS feed or Google Calendar: creates (or replaces) the sync schedule and
-    starts a first sync."""
-    source = _source_from(body, settings)
-    previous = await calendar.connect(user.user_id, source)
-    if previous is not None and previous.name != source.name:
-        await _forget_source(brain, user.user_id, previous.name, request_id)
-    desc = await calendar.describe(user.user_id)
-    return {
-        "source": source_view(source),
-        "schedule_id": desc.id if desc else None,
-        "interval_minutes": settings.calendar_sync_interval_minutes,
-        "first_sync": "started",
-        "replaced": source_view(previous) if previous else None,
-    }
+) -> CalendarSourceConnected:
+    """Connect an ICS feed or the user's Google Calendar: creates (or replaces) the sync
+    schedule and starts a first sync. Google needs the user's own connected account (409
+    ``google_not_connected`` otherwise); an ICS URL leading to an internal address is
+    refused (422 ``address_refused``)."""
+    source = await _source_from(body, settings)
+    if source.kind == "google" and not await _may_use_google(google, user.user_id, settings):
+        raise not_connected()
+    return await _connect(calendar, brain, settings, user.user_id, source, request_id)
 
 
-@router.delete("/source")
+@router.delete("/source", responses={404: {"description": "nothing was connected"}})
 async def disconnect_source(
-    user: CurrentUser, calendar: Calendar, brain: Brain, request_id: RequestId
-) -> dict:
-    """Disconnect the calendar: deletes the sync schedule and that source's events."""
+    user: CurrentUser, calendar: Calendar, brain: Brain, google: Google, request_id: RequestId
+) -> CalendarSourceDisconnected:
+    """Disconnect the calendar: deletes the sync schedule and that source's events, and
+    forgets the user's Google grant (revoking it at Google, best effort)."""
     source = await calendar.disconnect(user.user_id)
-    if source is None:
+    removed = await _forget_source(brain, user.user_id, source.name, request_id) if source else 0
+    forgotten, revoked = await google.forget(user.user_id)
+    if source is None and not forgotten:
         raise NotFoundError("no calendar source is connected")
-    removed = await _forget_source(brain, user.user_id, source.name, request_id)
-    return {"disconnected": source_view(source), "events_removed": removed}
+    return CalendarSourceDisconnected(
+        disconnected=_view(source),
+        events_removed=removed,
+        google_forgotten=forgotten,
+        google_revoked=revoked,
+    )
 
 
 @router.get("/status")
-async def get_calendar_status(user: CurrentUser, calendar: Calendar, brain: Brain) -> dict:
-    """The connected source, its last sync (result, counts, error) and the next run."""
+async def get_calendar_status(
+    user: CurrentUser, calendar: Calendar, brain: Brain, google: Google, settings: AppSettings
+) -> CalendarStatus:
+    """The connected source, its last sync (result, counts, error) and the next run, and
+    whose Google credentials the user's Google syncs use."""
     found = await calendar.status(user.user_id)
     state = await brain.snapshot(user.user_id)
     by_source: dict[str, int] = {}
     for event in state.calendar.values():
         by_source[event.source] = by_source.get(event.source, 0) + 1
-    window = state.calendar_window
-    return {
-        **found,
-        "events_in_brain": by_source,
-        "travel_events": len(state.travel),
-        "window": window.model_dump(mode="json") if window else None,
-    }
+    last = found.get("last_sync")
+    return CalendarStatus(
+        **{k: v for k, v in found.items() if k not in ("source", "last_sync")},
+        source=CalendarSourceView(**found["source"]) if found.get("source") else None,
+        last_sync=CalendarSyncView(**last) if last else None,
+        events_in_brain=by_source,
+        travel_events=len(state.travel),
+        window=state.calendar_window,
+        google=await _google_view(google, user.user_id, settings),
+    )
 
 
 @router.post("/event", status_code=status.HTTP_201_CREATED)
@@ -91,7 +138,7 @@ async def add_calendar_event(
     brain: Brain,
     settings: AppSettings,
     request_id: RequestId,
-) -> dict:
+) -> CalendarEventAdded:
     """Add an event to the warm calendar by hand."""
     start = _aware(body.start)
     if body.all_day:
@@ -125,14 +172,134 @@ async def add_calendar_event(
             "calendar.synced", payload.model_dump(mode="json"), request_id, body.client_action_id
         ),
     )
-    return {
-        "event": event.model_dump(mode="json"),
-        "seq": result.seq,
-        "duplicate": result.duplicate,
-    }
+    return CalendarEventAdded(event=event, seq=result.seq, duplicate=result.duplicate)
 
 
-def _source_from(body: CalendarSourceIn, settings: Settings) -> CalendarSource:
+# --- the user's own Google account ---------------------------------------------------
+
+
+@router.get(
+    "/google/connect",
+    responses={403: {"description": "`google_not_configured`: no Google client on this server"}},
+)
+async def connect_google(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    google: Google,
+    settings: AppSettings,
+    calendar_id: Annotated[
+        str, Query(min_length=1, max_length=256, pattern=CALENDAR_ID_PATTERN)
+    ] = "primary",
+) -> GoogleConnectStarted:
+    """Start connecting the user's own Google account (OAuth 2.0 authorization code with
+    PKCE): answers Google's consent URL and sets a short-lived cookie that ties the consent
+    to this browser. Once the user agrees, Google sends the browser to ``/google/callback``,
+    which stores the grant (encrypted) and starts syncing ``calendar_id``."""
+    redirect_uri = settings.google_redirect_url or str(request.url_for("google_callback"))
+    started = await google.start(user.user_id, redirect_uri, calendar_id)
+    response.set_cookie(
+        CONSENT_COOKIE,
+        started.browser_key,
+        max_age=int(CONSENT_TTL.total_seconds()),
+        path=GOOGLE_PATH,
+        httponly=True,
+        secure=settings.production or request.url.scheme == "https",
+        samesite="lax",  # sent on Google's top-level redirect back, not on cross-site posts
+    )
+    return GoogleConnectStarted(
+        authorization_url=started.authorization_url, expires_at=started.expires_at
+    )
+
+
+@router.get(
+    "/google/callback",
+    name="google_callback",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    responses={
+        303: {"description": "connected: back to the app (`?calendar=google-connected`)"},
+        400: {"description": "the consent cannot be finished (expired, reused, declined…)"},
+    },
+)
+async def google_callback(
+    google: Google,
+    calendar: Calendar,
+    brain: Brain,
+    settings: AppSettings,
+    request_id: RequestId,
+    state: Annotated[str, Query(min_length=1, max_length=512)],
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    consent: Annotated[str | None, Cookie(alias=CONSENT_COOKIE, max_length=256)] = None,
+) -> RedirectResponse:
+    """Where Google sends the browser back: checks the state (this user's, this browser's,
+    unused, not expired), exchanges the code with the PKCE verifier, stores the refresh
+    token encrypted, and connects the Google source (a first sync starts)."""
+    if error is not None:
+        await google.decline(state)
+        raise ConsentFailed("consent_declined", f"the Google consent was not given ({error})")
+    if not code:
+        raise ConsentFailed("consent_refused", "Google sent no authorization code")
+    done = await google.finish(state, code, consent)
+    source = CalendarSource(kind="google", calendar_id=done.calendar_id)
+    await _connect(calendar, brain, settings, done.user_id, source, request_id)
+    query = urlencode({"calendar": "google-connected"})
+    target = settings.google_connected_url
+    redirect = RedirectResponse(
+        f"{target}{'&' if '?' in target else '?'}{query}", status_code=status.HTTP_303_SEE_OTHER
+    )
+    redirect.delete_cookie(CONSENT_COOKIE, path=GOOGLE_PATH)
+    return redirect
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+async def _connect(
+    calendar: CalendarScheduler,
+    brain: BrainClient,
+    settings: Settings,
+    user_id: str,
+    source: CalendarSource,
+    request_id: str,
+) -> CalendarSourceConnected:
+    previous = await calendar.connect(user_id, source)
+    if previous is not None and previous.name != source.name:
+        await _forget_source(brain, user_id, previous.name, request_id)
+    desc = await calendar.describe(user_id)
+    return CalendarSourceConnected(
+        source=CalendarSourceView(**source_view(source)),
+        schedule_id=desc.id if desc else None,
+        interval_minutes=settings.calendar_sync_interval_minutes,
+        replaced=_view(previous),
+    )
+
+
+async def _may_use_google(google: GoogleAccounts, user_id: str, settings: Settings) -> bool:
+    if user_id == settings.google_single_user:
+        return True
+    return await google.connection(user_id) is not None
+
+
+async def _google_view(
+    google: GoogleAccounts, user_id: str, settings: Settings
+) -> GoogleConnectionView:
+    row = await google.connection(user_id)
+    if row is not None:
+        return GoogleConnectionView(
+            connected=True,
+            mode="own_account",
+            connected_at=row.connected_at,
+            refreshed_at=row.refreshed_at,
+            scope=row.scope,
+        )
+    if user_id == settings.google_single_user:
+        return GoogleConnectionView(connected=True, mode="single_user")
+    return GoogleConnectionView(connected=False)
+
+
+async def _source_from(body: CalendarSourceIn, settings: Settings) -> CalendarSource:
     if body.kind == "google":
         if body.url or body.path:
             raise ValidationFailed("a google source takes calendar_id, not url or path")
@@ -146,14 +313,31 @@ def _source_from(body: CalendarSourceIn, settings: Settings) -> CalendarSource:
     ):
         raise ValidationFailed("url must be http(s) (or webcal); local files go in path")
     try:
-        location = check_ics_location(
-            body.url or body.path or "", settings.ics_dir, production=settings.production
-        )
+        location = check_ics_location(body.url or body.path or "", settings.ics_dir)
     except CalendarSourceError as err:
         raise ValidationFailed(err.message) from None
-    if body.path is not None and not Path(location).is_file():
+    if body.path is not None and not await asyncio.to_thread(Path(location).is_file):
         raise ValidationFailed(f"no ICS file {body.path!r} in the calendar directory")
+    if body.url is not None:
+        await _vet(location, settings)
     return CalendarSource(kind="ics", location=location)
+
+
+async def _vet(url: str, settings: Settings) -> None:
+    """Refuse a URL whose host resolves to an internal address now, rather than at its
+    first sync. A name that does not resolve (yet) is accepted: the sync reports it."""
+    try:
+        async with asyncio.timeout(VET_TIMEOUT_S):
+            await vet_url(url, policy_from(settings))
+    except AddressRefused as refused:
+        raise DomainError(
+            "address_refused",
+            f"the ICS URL is refused: {refused}; fetching internal addresses is not allowed",
+            {"host": refused.host, "address": refused.address, "reason": refused.reason},
+            422,
+        ) from None
+    except Exception:  # noqa: BLE001 - unresolvable or slow DNS: the fetch checks again
+        return
 
 
 async def _forget_source(brain: BrainClient, user_id: str, source: str, request_id: str) -> int:
@@ -169,6 +353,10 @@ async def _forget_source(brain: BrainClient, user_id: str, source: str, request_
         make_event("calendar.synced", payload.model_dump(mode="json"), request_id),
     )
     return len(ids)
+
+
+def _view(source: CalendarSource | None) -> CalendarSourceView | None:
+    return CalendarSourceView(**source_view(source)) if source else None
 
 
 def _aware(value: datetime) -> datetime:

@@ -23,6 +23,7 @@ from app.frames import FrameThrottle
 from app.schemas import MessageIn
 from mcos.infra.bus import Resync, Subscription, cursor_order, now_ts
 from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.kernel import strict_json
 from mcos.kernel.errors import DomainError
 from mcos.kernel.frames import Frame, FrameType
 from mcos.kernel.ids import new_id
@@ -223,8 +224,8 @@ class _Connection:
             )
             return
         try:
-            frame = json.loads(raw)
-        except (ValueError, RecursionError):
+            frame = strict_json.loads(raw)  # NaN, huge integers, deep nesting: refused
+        except ValueError:
             await self._error("bad_json", "frames must be JSON objects", request_id)
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorKind = Literal["auth", "unavailable", "timeout", "not_found", "invalid", "tool_error"]
+ErrorKind = Literal[
+    "auth", "unavailable", "timeout", "not_found", "invalid", "refused", "tool_error"
+]
 
 # Retrying cannot fix these without the user (or an operator) changing something.
-PERMANENT_KINDS: frozenset[str] = frozenset({"auth", "not_found", "invalid"})
+PERMANENT_KINDS: frozenset[str] = frozenset({"auth", "not_found", "invalid", "refused"})
 
 
 class CalendarSourceError(Exception):
@@ -15,8 +17,9 @@ class CalendarSourceError(Exception):
 
     ``kind`` says why: ``auth`` (missing/invalid credentials), ``unavailable`` (server or
     host not reachable, process failed to start or died), ``timeout``, ``not_found`` (file or
-    URL does not exist), ``invalid`` (the data is not a valid calendar / result), or
-    ``tool_error`` (the MCP tool reported another failure).
+    URL does not exist), ``invalid`` (the data is not a valid calendar / result), ``refused``
+    (the URL, or a redirect, leads to an internal address), or ``tool_error`` (the MCP tool
+    reported another failure).
     """
 
     def __init__(self, message: str, *, kind: ErrorKind, source: str | None = None) -> None:

@@ -5,19 +5,25 @@ for ``list-events`` over the window, and stopped. Whatever goes wrong (no creden
 expired tokens, the command missing, the server dying or hanging) ends as a
 ``CalendarSourceError`` within ``timeout_s``.
 
-Credentials are the server's business: pass ``GOOGLE_OAUTH_CREDENTIALS`` (and optionally
-``GOOGLE_CALENDAR_MCP_TOKEN_PATH``) in ``env``; the MCP SDK only forwards a few safe
-variables (HOME, PATH, …) of this process to the server.
+Credentials reach the server through ``env`` (the MCP SDK only forwards a few safe
+variables — HOME, PATH, … — of this process): ``GOOGLE_OAUTH_CREDENTIALS`` (the OAuth
+client file) and ``GOOGLE_CALENDAR_MCP_TOKEN_PATH`` (its token file). For a user's own
+account, :func:`user_credentials` writes both into a private temporary directory for one
+run: the client id and that user's short-lived access token only — no refresh token, no
+client secret, nothing of any other user — and deletes them afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +50,55 @@ _AUTH_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 _STDERR_TAIL = 600
+# The server's variables that choose whose credentials it uses; a per-user run sets them
+# all, so nothing of the operator's environment can point it at other tokens.
+CREDENTIAL_ENV = (
+    "GOOGLE_OAUTH_CREDENTIALS",
+    "GOOGLE_CALENDAR_MCP_TOKEN_PATH",
+    "GOOGLE_ACCOUNT_MODE",
+)
+TOKEN_ACCOUNT = "normal"  # the server's default account name
+
+
+@contextlib.contextmanager
+def user_credentials(
+    access_token: str, expires_at: datetime, client_id: str
+) -> Iterator[tuple[dict[str, str], str]]:
+    """``(env, directory)`` for one server run with one user's access token: the files the
+    server reads (client file, token file in its multi-account format), mode 0600 in a
+    fresh 0700 directory that is removed on exit. Run the server with ``cwd=directory``
+    too, so its legacy token look-up (``./.gcp-saved-tokens.json``) finds nothing else."""
+    with tempfile.TemporaryDirectory(prefix="mcos-gcal-") as home:
+        keys = Path(home, "oauth-client.json")
+        tokens = Path(home, "tokens.json")
+        _write_private(
+            keys, {"installed": {"client_id": client_id, "redirect_uris": ["http://127.0.0.1"]}}
+        )
+        expiry_ms = int(expires_at.timestamp() * 1000)
+        _write_private(
+            tokens,
+            {
+                TOKEN_ACCOUNT: {
+                    "access_token": access_token,
+                    "token_type": "Bearer",
+                    "expiry_date": expiry_ms,
+                }
+            },
+        )
+        yield (
+            {
+                "GOOGLE_OAUTH_CREDENTIALS": str(keys),
+                "GOOGLE_CALENDAR_MCP_TOKEN_PATH": str(tokens),
+                "GOOGLE_ACCOUNT_MODE": TOKEN_ACCOUNT,
+            },
+            home,
+        )
+
+
+def _write_private(path: Path, content: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(content, out)
 
 
 @dataclass(frozen=True)

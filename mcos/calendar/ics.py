@@ -29,6 +29,7 @@ import recurring_ical_events
 
 from mcos.calendar.errors import CalendarSourceError
 from mcos.calendar.events import make_event, midnight_utc, overlaps
+from mcos.infra.egress import AddressPolicy, AddressRefused, guarded_client
 from mcos.kernel.models import CalendarEvent, CalendarWindow
 
 DEFAULT_TIMEOUT_S = 20.0
@@ -54,19 +55,22 @@ async def fetch_ics(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     *,
     max_bytes: int = MAX_ICS_BYTES,
+    policy: AddressPolicy | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> bytes:
     """The raw bytes of an ICS feed given as a file path, ``file://``, ``http(s)://`` or
     ``webcal://`` URL.
 
-    Raises ``CalendarSourceError`` (``not_found``, ``auth``, ``unavailable``, ``timeout``,
-    ``invalid`` when larger than ``max_bytes``). Error messages never contain the URL's
-    path or query.
+    URLs are fetched through :func:`mcos.infra.egress.guarded_client` with ``policy``
+    (default: public addresses only), for the URL and every redirect, within ``timeout_s``
+    in all. Raises ``CalendarSourceError`` (``not_found``, ``auth``, ``unavailable``,
+    ``timeout``, ``refused`` for an internal address, ``invalid`` when larger than
+    ``max_bytes``). Error messages never contain the URL's path or query.
     """
     scheme = urlsplit(source).scheme.lower()
     if scheme in ("http", "https", "webcal"):
         url = "https" + source[len("webcal") :] if scheme == "webcal" else source
-        return await _fetch_url(url, timeout_s, max_bytes, client)
+        return await _fetch_url(url, timeout_s, max_bytes, policy or AddressPolicy(), client)
     path = Path(unquote(urlsplit(source).path)) if scheme == "file" else Path(source)
     return await _read_file(path, source, max_bytes)
 
@@ -98,30 +102,47 @@ async def _read_file(path: Path, source: str, max_bytes: int) -> bytes:
 
 
 async def _fetch_url(
-    url: str, timeout_s: float, max_bytes: int, client: httpx.AsyncClient | None
+    url: str,
+    timeout_s: float,
+    max_bytes: int,
+    policy: AddressPolicy,
+    client: httpx.AsyncClient | None,
 ) -> bytes:
     shown = redact_source(url)
     owned = client is None
-    http = client or httpx.AsyncClient(follow_redirects=True)
+    http = client or guarded_client(policy, timeout_s)
     try:
         async with asyncio.timeout(timeout_s):
             async with http.stream("GET", url, timeout=timeout_s) as response:
                 _raise_for_status(response.status_code, shown)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise _too_large(max_bytes, shown)
                 chunks: list[bytes] = []
                 received = 0
                 async for chunk in response.aiter_bytes():
                     received += len(chunk)
                     if received > max_bytes:
-                        raise CalendarSourceError(
-                            f"ICS feed is larger than the {max_bytes} bytes allowed",
-                            kind="invalid",
-                            source=shown,
-                        )
+                        raise _too_large(max_bytes, shown)
                     chunks.append(chunk)
                 return b"".join(chunks)
+    except AddressRefused as exc:
+        raise CalendarSourceError(
+            f"ICS feed refused: {exc}; fetching internal addresses is not allowed",
+            kind="refused",
+            source=shown,
+        ) from exc
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise CalendarSourceError(
             f"ICS feed did not answer within {timeout_s:g} s", kind="timeout", source=shown
+        ) from exc
+    except httpx.TooManyRedirects as exc:
+        raise CalendarSourceError(
+            "ICS feed redirected too many times", kind="invalid", source=shown
+        ) from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise CalendarSourceError(
+            "ICS feed redirected to a URL that is not http(s)", kind="refused", source=shown
         ) from exc
     except httpx.HTTPError as exc:
         raise CalendarSourceError(
@@ -130,6 +151,12 @@ async def _fetch_url(
     finally:
         if owned:
             await http.aclose()
+
+
+def _too_large(max_bytes: int, shown: str) -> CalendarSourceError:
+    return CalendarSourceError(
+        f"ICS feed is larger than the {max_bytes} bytes allowed", kind="invalid", source=shown
+    )
 
 
 def _raise_for_status(status: int, shown: str) -> None:

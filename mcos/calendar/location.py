@@ -2,9 +2,10 @@
 
 A remote user names the feed, and the server reads it, so:
 
-* URLs must be ``http``/``https`` (``webcal://`` is read as ``https://``) with a host; in
-  production, hosts that are obviously internal (``localhost``, loopback, private,
-  link-local or reserved IP literals) are refused.
+* URLs must be ``http``/``https`` (``webcal://`` is read as ``https://``) with a host.
+  Where they may lead is the fetch's rule (``mcos.infra.egress``): the host of the URL
+  and of every redirect is resolved, and internal addresses are refused in every
+  environment unless ``MCOS_FETCH_ALLOWED_NETWORKS`` allows them (dev allows loopback).
 * File paths (plain or ``file://``) are only read inside one configured directory
   (``MCOS_CALENDAR_ICS_DIR``, default ``data/calendars``). Relative paths are taken inside
   it; symlinks and ``..`` are resolved first, so nothing outside can be reached.
@@ -16,7 +17,6 @@ before every read (the schedule's arguments could have been written by something
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -27,7 +27,7 @@ URL_SCHEMES = ("http", "https", "webcal")
 MAX_LOCATION = 2048
 
 
-def check_ics_location(location: str, ics_dir: Path, *, production: bool = False) -> str:
+def check_ics_location(location: str, ics_dir: Path) -> str:
     """The location to fetch: the URL as given, or the resolved absolute file path.
 
     Raises ``CalendarSourceError(kind="invalid")`` with a message safe to show the user.
@@ -40,8 +40,10 @@ def check_ics_location(location: str, ics_dir: Path, *, production: bool = False
     if scheme in URL_SCHEMES:
         if not parts.hostname:
             raise CalendarSourceError("ICS URL has no host", kind="invalid")
-        if production and _internal_host(parts.hostname):
-            raise CalendarSourceError("ICS URL points at an internal address", kind="invalid")
+        try:
+            parts.port  # noqa: B018 - raises for a port out of range or not a number
+        except ValueError:
+            raise CalendarSourceError("ICS URL has an invalid port", kind="invalid") from None
         return location
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
@@ -66,22 +68,3 @@ def _inside(path: Path, ics_dir: Path) -> str:
     if target == root:
         raise CalendarSourceError("ICS path names the calendar directory itself", kind="invalid")
     return str(target)
-
-
-def _internal_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
-        ".localhost"
-    ):
-        return True
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False  # a name: resolved at fetch time (DNS rebinding is not covered here)
-    return (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )

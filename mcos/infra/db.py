@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, delete, func
+from sqlalchemy import JSON, Column, Engine, Table, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -39,6 +39,34 @@ class ProfileBackup(SQLModel, table=True):
     updated_at: datetime
 
 
+class GoogleConnection(SQLModel, table=True):
+    """A user's own Google Calendar grant. The refresh token is stored only encrypted
+    (``mcos.infra.secrets``): the row alone reads nothing."""
+
+    __tablename__ = "google_connections"
+
+    user_id: str = Field(primary_key=True, max_length=128)
+    refresh_token_encrypted: str
+    scope: str = Field(max_length=2048)
+    connected_at: datetime
+    refreshed_at: datetime | None = None
+
+
+class GoogleAuthorization(SQLModel, table=True):
+    """A consent in progress: single use, short-lived, bound to one user and one browser.
+    Keys are hashes, so the table alone cannot finish anyone's consent."""
+
+    __tablename__ = "google_authorizations"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True, max_length=128)
+    browser_hash: str = Field(max_length=64)
+    code_verifier_encrypted: str
+    redirect_uri: str = Field(max_length=2048)
+    calendar_id: str = Field(max_length=256)
+    expires_at: int = Field(index=True)  # unix seconds
+
+
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -55,6 +83,10 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def _insert(engine: Engine, table: Any) -> Any:
@@ -139,10 +171,86 @@ def count_archived(engine: Engine, user_id: str) -> int:
 
 
 def delete_user(engine: Engine, user_id: str) -> int:
+    deleted = 0
     with engine.begin() as conn:
-        n = conn.execute(delete(ArchivedMessage).where(ArchivedMessage.user_id == user_id))
-        m = conn.execute(delete(ProfileBackup).where(ProfileBackup.user_id == user_id))
-    return (n.rowcount or 0) + (m.rowcount or 0)
+        for model in (ArchivedMessage, ProfileBackup, GoogleConnection, GoogleAuthorization):
+            table = _table(model)
+            deleted += conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount or 0
+    return deleted
+
+
+# --- Google connections ---------------------------------------------------------------
+
+
+def save_google_authorization(engine: Engine, row: GoogleAuthorization, now: int) -> None:
+    """Store a consent in progress; the user's earlier ones and expired ones go."""
+    table = _table(GoogleAuthorization)
+    stale = (table.c.user_id == row.user_id) | (table.c.expires_at < now)
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(stale))
+        conn.execute(table.insert().values(row.model_dump()))
+
+
+def take_google_authorization(engine: Engine, state_hash: str) -> GoogleAuthorization | None:
+    """The consent in progress for ``state_hash``, removed in the same statement: a second
+    callback with the same state finds nothing."""
+    table = _table(GoogleAuthorization)
+    stmt = delete(table).where(table.c.state_hash == state_hash).returning(*table.c)
+    with engine.begin() as conn:
+        found = conn.execute(stmt).mappings().first()
+    return GoogleAuthorization(**found) if found else None
+
+
+def save_google_connection(
+    engine: Engine, user_id: str, refresh_token_encrypted: str, scope: str
+) -> None:
+    now = datetime.now(UTC)
+    values = {
+        "user_id": user_id,
+        "refresh_token_encrypted": refresh_token_encrypted,
+        "scope": scope,
+        "connected_at": now,
+        "refreshed_at": None,
+    }
+    table = _table(GoogleConnection)
+    stmt = _insert(engine, table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={k: stmt.excluded[k] for k in values if k != "user_id"},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+def load_google_connection(engine: Engine, user_id: str) -> GoogleConnection | None:
+    with Session(engine) as session:
+        return session.get(GoogleConnection, user_id)
+
+
+def record_google_refresh(
+    engine: Engine, user_id: str, refresh_token_encrypted: str | None
+) -> None:
+    """Note a successful refresh (and store the new refresh token if Google rotated it)."""
+    table = _table(GoogleConnection)
+    values: dict[str, Any] = {"refreshed_at": datetime.now(UTC)}
+    if refresh_token_encrypted:
+        values["refresh_token_encrypted"] = refresh_token_encrypted
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.user_id == user_id).values(values))
+
+
+def delete_google_connection(engine: Engine, user_id: str) -> GoogleConnection | None:
+    """Forget the user's grant; the row it was (to revoke its token), or ``None``."""
+    table = _table(GoogleConnection)
+    stmt = delete(table).where(table.c.user_id == user_id).returning(*table.c)
+    with engine.begin() as conn:
+        found = conn.execute(stmt).mappings().first()
+        conn.execute(
+            delete(_table(GoogleAuthorization)).where(
+                _table(GoogleAuthorization).c.user_id == user_id
+            )
+        )
+    return GoogleConnection(**found) if found else None
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -226,7 +226,8 @@ class FlightSearchOutput(BaseModel):
 
 # --- calendar sync ----------------------------------------------------------------------
 
-# "ok", or why the sync failed: auth_error, unavailable, timeout, not_found, invalid, error.
+# "ok", or why the sync failed: auth_error, unavailable, timeout, not_found, invalid,
+# refused (an internal address), error.
 CalendarSyncStatus = Literal["ok"] | ErrorType
 
 

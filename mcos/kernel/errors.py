@@ -39,6 +39,7 @@ class ErrorType(StrEnum):
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
     INVALID = "invalid"
+    REFUSED = "refused"  # the URL (or a redirect) leads to an internal address
     ERROR = "error"
 
     @classmethod

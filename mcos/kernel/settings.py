@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "mcos-dev-secret-change-me-0123456789abcdef"
@@ -102,9 +104,28 @@ class Settings(BaseSettings):
     # ICS file paths are only read under this directory (None: data_dir/calendars); the API
     # never lets a remote user name an arbitrary server file. URLs must be http(s).
     calendar_ics_dir: Path | None = None
+    # Addresses a fetch of a user-named URL (ICS feeds) may reach although they are internal
+    # (loopback, private, link-local…), as CIDRs. None: loopback in dev, nothing in production.
+    fetch_allowed_networks: list[str] | None = None
     google_calendar_mcp_command: str = "npx -y @cocal/google-calendar-mcp"
     google_calendar_mcp_env: dict[str, str] = Field(default_factory=dict)  # JSON in the env
+    # Per-user Google connections (OAuth 2.0 authorization code + PKCE, a web client).
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_revoke_url: str | None = "https://oauth2.googleapis.com/revoke"
+    google_scopes: str = "https://www.googleapis.com/auth/calendar.readonly"
+    google_redirect_url: str | None = None  # None: this API's own callback URL
+    google_connected_url: str = "/"  # where the browser goes after a successful consent
+    google_oauth_timeout_s: float = Field(default=20.0, gt=0)
+    # Single-user mode: this one user's Google syncs run with the operator's own MCP
+    # credentials (below); nobody else ever uses them.
+    google_single_user: str | None = None
     google_oauth_credentials: str | None = None  # path passed as GOOGLE_OAUTH_CREDENTIALS
+    # Fernet keys (comma-separated, the first encrypts) for credentials stored in SQL. Dev
+    # without one: a key file under data_dir; production refuses to store without one.
+    credentials_key: SecretStr | None = None
 
     log_json: bool | None = None  # None: JSON in production, console in dev
     log_level: str = "INFO"
@@ -123,9 +144,41 @@ class Settings(BaseSettings):
     def ics_dir(self) -> Path:
         return self.calendar_ics_dir or self.data_dir / "calendars"
 
+    @property
+    def credential_keys(self) -> list[str]:
+        raw = self.credentials_key.get_secret_value() if self.credentials_key else ""
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        for network in value or []:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("credentials_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        for key in (value.get_secret_value() if value else "").split(","):
+            if key.strip():
+                try:
+                    Fernet(key.strip())
+                except ValueError:
+                    raise ValueError(
+                        "MCOS_CREDENTIALS_KEY must be Fernet keys (32 url-safe base64 bytes)"
+                    ) from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
+        if self.google_client_id and not self.google_client_secret:
+            raise ValueError("MCOS_GOOGLE_CLIENT_ID needs MCOS_GOOGLE_CLIENT_SECRET")
         if self.env == "production":
+            if self.google_client_id and not self.credential_keys:
+                raise ValueError(
+                    "Google connections need MCOS_CREDENTIALS_KEY in production "
+                    "(refresh tokens are stored encrypted)"
+                )
             if self.auth_mode == "off":
                 raise ValueError("MCOS_AUTH_MODE=off is refused in production")
             if self.auth_mode == "hs256" and self.jwt_secret == DEV_JWT_SECRET:

@@ -15,7 +15,16 @@ from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, running_api
 from tests.conftest import user_id
 
-PUBLIC = {"/health", "/ready", "/metrics", "/api/v1/auth/config", "/api/v1/auth/dev-token"}
+PUBLIC = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/api/v1/auth/config",
+    "/api/v1/auth/dev-token",
+    # Google's redirect back carries no bearer token: the single-use state (bound to the
+    # user and the browser) is its authorization (tests/app/test_google_connect.py).
+    "/api/v1/calendar/google/callback",
+}
 SAMPLE_PATH_VALUES = {
     "task_id": "task_" + "0" * 32,
     "memory_id": "mem_" + "0" * 32,

@@ -1,5 +1,6 @@
 """Calendar routes through real HTTP/WebSocket, with the worker embedded: connecting a
-source, the chat-first rule, Google without credentials, adding events, the ICS path rule."""
+source, the chat-first rule, Google without credentials (single-user mode for the test's
+user; anyone else needs their own connection), adding events, the ICS path rule."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from temporalio.client import Client
 
 from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, recv_until
-from tests.conftest import eventually
+from tests.conftest import eventually, user_id
 from tests.support.calendar_sync import (
     FAKE_GCAL_COMMAND,
     activity_types,
@@ -29,12 +30,13 @@ REAL_GCAL_JS = os.environ.get("MCOS_TEST_GCAL_MCP_JS")
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
+def settings(settings: Settings, tmp_path: Path, user: str) -> Settings:
     ics_dir = tmp_path / "calendars"
     ics_dir.mkdir()
     return settings.model_copy(
         update={
             "calendar_ics_dir": ics_dir,
+            "google_single_user": user,
             "google_calendar_mcp_command": FAKE_GCAL_COMMAND,
             "google_calendar_mcp_env": {"FAKE_GCAL_MODE": "missing_credentials"},
             "calendar_fetch_timeout_s": 20.0,
@@ -103,6 +105,7 @@ async def test_status_connect_replace_and_disconnect(api: Api, user: str) -> Non
         assert status["connected"] and status["source"] == {
             "kind": "ics",
             "location": str(api.settings.ics_dir.resolve() / "work.ics"),
+            "calendar_id": None,
         }
         last = status["last_sync"]
         assert last["status"] == "ok" and last["fetched"] == last["upserts"] > 0
@@ -110,7 +113,21 @@ async def test_status_connect_replace_and_disconnect(api: Api, user: str) -> Non
         assert status["interval_minutes"] == 15 and status["next_run"]
         assert status["travel_events"] >= 2
 
-        # Switching to Google (no credentials) drops the ICS events and reports auth_error.
+        # Another user has no Google connection (and is not the single user): 409.
+        async with api.client(user_id()) as other:
+            refused = await other.post("/api/v1/calendar/source", json={"kind": "google"})
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["error"]["code"] == "google_not_connected"
+        assert status["google"] == {
+            "connected": True,
+            "mode": "single_user",
+            "connected_at": None,
+            "refreshed_at": None,
+            "scope": None,
+        }
+
+        # Switching to Google (the operator's credentials, missing) drops the ICS events and
+        # reports auth_error.
         resp = await http.post("/api/v1/calendar/source", json={"kind": "google"})
         assert resp.status_code == 201 and resp.json()["replaced"]["kind"] == "ics"
 

@@ -9,6 +9,9 @@ Behaviour is chosen with environment variables:
 * ``FAKE_GCAL_EVENTS``: path of a JSON file with the Google API events to return.
 * ``FAKE_GCAL_ARGS``: path where the received ``list-events`` arguments are appended,
   one JSON object a line.
+* ``FAKE_GCAL_SEEN``: path where, at start, the credentials the server was given are
+  appended as one JSON line (the credential variables, the contents of the files they
+  name, the working directory) — what the real server would read.
 
 Like the real server, it returns the events overlapping ``timeMin``-``timeMax`` ordered by
 start, at most 250 (Google's default page; the real server asks for no further pages).
@@ -94,7 +97,19 @@ def _overlaps(event: dict[str, Any], time_min: str | None, time_max: str | None)
     return after_min and before_max
 
 
+def _record_credentials(path: str) -> None:
+    names = ("GOOGLE_OAUTH_CREDENTIALS", "GOOGLE_CALENDAR_MCP_TOKEN_PATH", "GOOGLE_ACCOUNT_MODE")
+    seen: dict[str, Any] = {"env": {n: os.environ.get(n) for n in names}, "cwd": os.getcwd()}
+    for name in names[:2]:
+        file = os.environ.get(name)
+        seen[name] = json.loads(Path(file).read_text()) if file and Path(file).exists() else None
+    with Path(path).open("a") as log:
+        log.write(json.dumps(seen) + "\n")
+
+
 if __name__ == "__main__":
+    if seen_path := os.environ.get("FAKE_GCAL_SEEN"):
+        _record_credentials(seen_path)
     if MODE == "missing_credentials":
         sys.stderr.write(MISSING_CREDENTIALS)
         sys.exit(1)

@@ -216,6 +216,7 @@ async def _window_longer(b, uid: str, n: int):  # noqa: ANN001, ANN202
 
 async def test_transient_failures_are_retried_then_reported(stack: Stack) -> None:
     uid = user_id()
+    stack.settings.google_single_user = uid  # the operator's (fake) MCP credentials
     stack.settings.google_calendar_mcp_env = {"FAKE_GCAL_MODE": "crash_on_start"}
     sched = CalendarScheduler(stack.client, stack.settings)
     await sched.connect(uid, CalendarSource(kind="google"))
