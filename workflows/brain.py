@@ -17,6 +17,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -84,7 +85,6 @@ class UserBrainWorkflow:
         self.queue = TurnQueue(self.port, self.turns, self.carry.turns, self._continue_as_new_due)
         self.effects = SideEffects(self.port, self.carry)
         self.erased = False
-        self.invalid_dropped = 0
         self.events_this_run = 0
 
     # --- main loop ------------------------------------------------------------------
@@ -179,7 +179,7 @@ class UserBrainWorkflow:
         self.carry.outbox.extend(frames)
 
     def _drop_duplicate(self, event: Event) -> None:
-        eventlog.count_duplicate(self.carry)
+        eventlog.count_dropped(self.carry, "duplicates_dropped")
         workflow.logger.info(
             "duplicate dropped",
             extra={"event_id": event.event_id, "client_action_id": event.client_action_id},
@@ -188,9 +188,23 @@ class UserBrainWorkflow:
     # --- signals ------------------------------------------------------------------
 
     @workflow.signal(name=SUBMIT)
-    def submit(self, event: Event) -> None:
-        """Chat messages and synced data. Invalid events are counted and dropped."""
+    def submit(self, raw: RawValue) -> None:
+        """Chat messages and synced data. Invalid events are counted and dropped.
+
+        The payload arrives raw and is decoded here, so one that is not an event at all (a
+        hand-typed ``temporal workflow signal``) is counted and logged once, readably,
+        instead of failing in the SDK with a traceback that comes back on every replay.
+        """
         if self.erased:
+            return
+        try:
+            event = workflow.payload_converter().from_payload(raw.payload, Event)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is not an event
+            eventlog.count_dropped(self.carry, "invalid_dropped")
+            workflow.logger.warning(
+                "malformed submit signal dropped",
+                extra={"user_id": self.user_id, "error": eventlog.describe_invalid(exc)},
+            )
             return
         if eventlog.seen_before(self.carry, event):
             self._drop_duplicate(event)
@@ -198,7 +212,7 @@ class UserBrainWorkflow:
         try:
             payload = commands.validate_signal(self.carry.state, self.config, workflow.now(), event)
         except (ValidationError, ValueError, BrainRefusal) as exc:
-            self.invalid_dropped += 1
+            eventlog.count_dropped(self.carry, "invalid_dropped")
             if isinstance(exc, BrainRefusal) and exc.type == ErrorType.RATE_LIMITED:
                 # The message was accepted (202) before the brain saw the day's writes were
                 # used up: tell the user's clients instead of dropping it silently.
@@ -323,7 +337,6 @@ class UserBrainWorkflow:
             self.carry,
             info.get_current_history_length(),
             info.is_continue_as_new_suggested(),
-            self.invalid_dropped,
             self.queue.running,
         )
 

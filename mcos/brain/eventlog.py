@@ -74,11 +74,11 @@ def seen_before(carry: BrainCarry, event: Event) -> ActionRecord | bool:
     return event.event_id in carry.seen_events
 
 
-def count_duplicate(carry: BrainCarry) -> None:
+def count_dropped(carry: BrainCarry, counter: str) -> None:
+    """Count a dropped duplicate (``duplicates_dropped``) or invalid signal
+    (``invalid_dropped``) in the state, so the count survives continue-as-new."""
     state = carry.state
-    counters = state.counters.model_copy(
-        update={"duplicates_dropped": state.counters.duplicates_dropped + 1}
-    )
+    counters = state.counters.model_copy(update={counter: getattr(state.counters, counter) + 1})
     carry.state = state.model_copy(update={"counters": counters})
 
 
@@ -94,7 +94,6 @@ def diagnostics(
     carry: BrainCarry,
     history_length: int,
     continue_as_new_suggested: bool,
-    invalid_dropped: int,
     turn_running: bool,
 ) -> Diagnostics:
     state = carry.state
@@ -107,10 +106,23 @@ def diagnostics(
         history_length=history_length,
         continue_as_new_suggested=continue_as_new_suggested,
         duplicates_dropped=state.counters.duplicates_dropped,
-        invalid_events_dropped=invalid_dropped,
+        invalid_events_dropped=state.counters.invalid_dropped,
         last_event_ids=list(carry.seen_events)[-10:],
         last_client_action_ids=list(carry.seen_actions)[-10:],
         pending_turns=len(carry.turns),
         turn_running=turn_running,
         messages_in_state=len(state.messages),
     )
+
+
+def describe_invalid(exc: Exception) -> str:
+    """One readable line for a signal that is not a valid event."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
+            return f"{len(errors())} problem(s); first: {where}: {first.get('msg')}"
+        except (TypeError, IndexError, KeyError):
+            pass
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -293,6 +293,7 @@ class Usage(BaseModel):
 class Counters(BaseModel):
     events_applied: int = 0
     duplicates_dropped: int = 0
+    invalid_dropped: int = 0  # signals that were not a valid event (malformed or refused)
     messages_total: int = 0
     messages_archived: int = 0
     usage: Usage = Field(default_factory=Usage)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +140,60 @@ async def test_concurrent_commands_all_apply_once(stack: Stack) -> None:
     assert seqs == list(range(1, 31))
     state = await snapshot(stack.client, uid)
     assert len(state.tasks) == 30
+
+
+async def test_a_malformed_signal_is_counted_logged_once_and_replays(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    from temporalio.worker import Replayer
+
+    from workflows.sandbox import workflow_classes, workflow_runner
+
+    uid = user_id()
+    b = brain(stack.client, stack.settings, chat_replies=False)
+    await b.signal_event(uid, user_message("before"))
+    caplog.set_level("WARNING")
+    # what an operator types by hand: the real temporal CLI against the test's dev server
+    temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
+    address = stack.settings.temporal_address or ""
+    proc = await asyncio.create_subprocess_exec(
+        temporal,
+        "workflow",
+        "signal",
+        "--address",
+        address,
+        "--workflow-id",
+        f"user-brain:{uid}",
+        "--name",
+        "submit",
+        "--input",
+        '"x"',
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, stderr.decode()
+    await stack.client.get_workflow_handle(f"user-brain:{uid}").signal("submit", {"type": 7})
+    await b.signal_event(uid, user_message("after"))
+
+    state = await eventually(
+        lambda: _state_with(
+            stack, uid, lambda s: [m.text for m in s.messages] == ["before", "after"]
+        )
+    )
+    assert state.counters.invalid_dropped == 2
+    diag = await b.diagnostics(uid)
+    assert diag is not None and diag.invalid_events_dropped == 2
+    lines = [r for r in caplog.records if "malformed submit signal" in r.getMessage()]
+    assert len(lines) == 2 and all("\n" not in r.getMessage() for r in lines)
+
+    history = await stack.client.get_workflow_handle(f"user-brain:{uid}").fetch_history()
+    replayer = Replayer(
+        workflows=workflow_classes(),
+        workflow_runner=workflow_runner(),
+        data_converter=stack.client.data_converter,
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
