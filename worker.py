@@ -54,6 +54,7 @@ def build_activities(
     return [
         publish.publish_frames,
         sql.archive_messages,
+        sql.archive_tasks,
         sql.backup_profile,
         sql.purge_archive,
         llm.llm_reply,

@@ -10,7 +10,13 @@ from temporalio import activity
 
 from mcos.infra import db
 from mcos.infra.metrics import MESSAGES_ARCHIVED
-from mcos.kernel.contracts import ArchiveInput, ArchiveResult, BackupInput, PurgeInput
+from mcos.kernel.contracts import (
+    ArchiveInput,
+    ArchiveResult,
+    BackupInput,
+    PurgeInput,
+    TaskArchiveInput,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +35,12 @@ class SqlActivities:
             "messages archived", user_id=inp.user_id, count=len(inp.messages), inserted=inserted
         )
         return ArchiveResult(archived_ids=[m["id"] for m in inp.messages], inserted=inserted)
+
+    @activity.defn(name="archive_tasks")
+    async def archive_tasks(self, inp: TaskArchiveInput) -> ArchiveResult:
+        inserted = await asyncio.to_thread(db.archive_tasks, self.engine, inp.user_id, inp.tasks)
+        log.info("tasks archived", user_id=inp.user_id, count=len(inp.tasks), inserted=inserted)
+        return ArchiveResult(archived_ids=[t["id"] for t in inp.tasks], inserted=inserted)
 
     @activity.defn(name="backup_profile")
     async def backup_profile(self, inp: BackupInput) -> bool:

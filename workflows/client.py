@@ -82,6 +82,7 @@ def brain_config(settings: Settings) -> BrainConfig:
         double_texting=settings.brain_double_texting,
         merge_window_ms=settings.brain_merge_window_ms,
         approval_ttl_s=settings.brain_approval_ttl_s,
+        tasks_cap=settings.brain_tasks_cap,
         llm_heartbeat_timeout_s=settings.llm_heartbeat_timeout_s,
         llm_max_attempts=settings.llm_max_attempts,
         tokens_per_day=settings.limit_tokens_per_day,

@@ -16,8 +16,16 @@ with workflow.unsafe.imports_passed_through():
     # Activity modules pass through: only their typed references are used here.
     from activities.publish import PublishActivities
     from activities.sql import SqlActivities
-    from mcos.kernel.contracts import ArchiveInput, BackupInput, BrainCarry, PublishInput
+    from mcos.kernel.contracts import (
+        ArchiveInput,
+        BackupInput,
+        BrainCarry,
+        PublishInput,
+        TaskArchiveInput,
+    )
+    from mcos.kernel.models import Task
 
+from mcos.brain import bounds
 from workflows.turns import BrainPort
 
 # Side effects retry for as long as it takes (no maximum_attempts): a bus or database outage
@@ -48,7 +56,17 @@ class SideEffects:
 
     def pending(self) -> bool:
         """Whether a side effect waits."""
-        return bool(self.carry.outbox) or self.carry.backup_due or self.archive_due()
+        return (
+            bool(self.carry.outbox)
+            or self.carry.backup_due
+            or self.archive_due()
+            or bool(self._tasks_leaving())
+        )
+
+    def _tasks_leaving(self) -> list[Task]:
+        if self.port.version() < 4:
+            return []
+        return bounds.tasks_to_archive(self.carry.state, self.port.config, self.port.now())
 
     async def run_pass(self, v2: bool) -> None:
         """One of each waiting side effect (v1 runs did one per pass): a flood of frames
@@ -69,6 +87,8 @@ class SideEffects:
             await self.backup()
         if self.archive_due():
             await self.archive()
+        if leaving := self._tasks_leaving():
+            await self.archive_tasks(leaving)
 
     def archive_due(self) -> bool:
         return len(self.carry.state.messages) > self.port.config.message_limit
@@ -120,6 +140,19 @@ class SideEffects:
         )
         ids = result.archived_ids
         self.port.record("messages.archived", {"ids": ids, "count": len(ids)})
+
+    async def archive_tasks(self, tasks: list[Task]) -> None:
+        """Copy tasks to SQL (idempotent), then drop them from the state."""
+        result = await workflow.execute_activity_method(
+            SqlActivities.archive_tasks,
+            TaskArchiveInput(
+                user_id=self.port.user_id, tasks=[t.model_dump(mode="json") for t in tasks]
+            ),
+            start_to_close_timeout=SQL_TIMEOUT,
+            retry_policy=SQL_RETRY,
+            summary=f"archive {len(tasks)} task(s)",
+        )
+        self.port.record("tasks.archived", {"ids": result.archived_ids})
 
     async def backup(self) -> None:
         """Back up preferences and memories to SQL (the newest ``seq`` wins there)."""

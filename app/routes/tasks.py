@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from app.deps import Brain, CurrentUser, RequestId
+from app.deps import Brain, CurrentUser, Db, RequestId
 from app.schemas import SnoozeIn, TaskIn, TaskPatch
+from mcos.infra import db
 from mcos.kernel.errors import ValidationFailed
 from mcos.kernel.ids import new_id
 from workflows.client import make_event
@@ -26,6 +28,13 @@ async def list_tasks(user: CurrentUser, brain: Brain) -> dict:
         key=lambda t: (t.status != "open", t.due is None, t.due.isoformat() if t.due else ""),
     )
     return {"tasks": [t.model_dump(mode="json") for t in tasks]}
+
+
+@router.get("/archive")
+async def list_archived_tasks(user: CurrentUser, engine: Db) -> dict:
+    """Tasks that left the brain for the SQL archive (done over a year ago, or past the
+    tasks cap), most recently changed first."""
+    return {"tasks": await asyncio.to_thread(db.archived_tasks, engine, user.user_id)}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

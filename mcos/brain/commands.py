@@ -71,7 +71,6 @@ TURN_COMMANDS: frozenset[CommandName] = frozenset(
     {"respond_approval", "regenerate_message", "edit_message"}
 )
 SIGNAL_TYPES: frozenset[str] = frozenset({"user.message", "calendar.synced"})
-OPEN_TASKS_CAP = 500
 MEMORIES_CAP = 200
 CALENDAR_CHANGE_CAP = 5000
 
@@ -94,7 +93,7 @@ def validate_command(
     check_command_type(name, event)
     check_writes(state, config, now)
     try:
-        _validate_payload(state, event, now)
+        _validate_payload(state, config, event, now)
     except ValidationError as exc:
         raise BrainRefusal(
             ErrorType.INVALID_REQUEST,
@@ -105,7 +104,7 @@ def validate_command(
         raise BrainRefusal(ErrorType.INVALID_REQUEST, str(exc)) from None
 
 
-def _validate_payload(state: BrainState, event: Event, now: datetime) -> None:
+def _validate_payload(state: BrainState, config: BrainConfig, event: Event, now: datetime) -> None:
     p = event.payload
     messages = {m.id: m for m in state.messages}
     if event.type == "approval.resolved":
@@ -129,8 +128,8 @@ def _validate_payload(state: BrainState, event: Event, now: datetime) -> None:
         if task.id in state.tasks:
             raise BrainRefusal(ErrorType.CONFLICT, f"task {task.id} exists")
         open_tasks = sum(1 for t in state.tasks.values() if t.status == "open")
-        if open_tasks >= OPEN_TASKS_CAP:
-            raise BrainRefusal(ErrorType.CONFLICT, f"too many open tasks ({OPEN_TASKS_CAP})")
+        if open_tasks >= config.tasks_cap:
+            raise BrainRefusal(ErrorType.CONFLICT, f"too many open tasks ({config.tasks_cap})")
     elif event.type == "task.updated":
         up = TaskUpdatedPayload.model_validate(p)
         if up.id not in state.tasks:

@@ -80,7 +80,7 @@ def state_slice(state: BrainState, event_type: str) -> dict[str, Any]:
         }
     if event_type == "flights.searched":
         return {"flight_searches": [f.search_id for f in state.flight_searches]}
-    if event_type == "flight.selected":
+    if event_type in ("flight.selected", "tasks.archived"):
         return {"tasks": [t.model_dump(mode="json") for t in state.tasks.values()]}
     if event_type in ("branch.activated", "message.regenerated"):
         return {"active_leaf": state.active_leaf}

@@ -35,13 +35,16 @@ from mcos.kernel.models import (
     ReminderDuePayload,
     Task,
     TaskDeletedPayload,
+    TasksArchivedPayload,
     TaskUpdatedPayload,
     Usage,
     UserMessagePayload,
 )
 
 FLIGHT_SEARCHES_KEPT = 20
-TASKS_CAP = 500
+# A safety bound only: the brain moves tasks to SQL past its (configurable) tasks cap and
+# when done for a year (mcos/brain/bounds.py), long before this is reached.
+TASKS_HARD_LIMIT = 5000
 
 Handler = Callable[[BrainState, Event], BrainState]
 
@@ -231,7 +234,7 @@ def _task_created(state: BrainState, event: Event) -> BrainState:
 
 def _cap_tasks(tasks: dict[str, Task]) -> dict[str, Task]:
     """Past the cap, the oldest completed tasks leave first, then the oldest open ones."""
-    excess = len(tasks) - TASKS_CAP
+    excess = len(tasks) - TASKS_HARD_LIMIT
     if excess <= 0:
         return tasks
     order = sorted(
@@ -341,6 +344,13 @@ def _flight_selected(state: BrainState, event: Event) -> BrainState:
     return state.model_copy(update={"flight_searches": searches, "tasks": _cap_tasks(tasks)})
 
 
+def _tasks_archived(state: BrainState, event: Event) -> BrainState:
+    gone = set(TasksArchivedPayload.model_validate(event.payload).ids)
+    return state.model_copy(
+        update={"tasks": {k: v for k, v in state.tasks.items() if k not in gone}}
+    )
+
+
 def _messages_archived(state: BrainState, event: Event) -> BrainState:
     p = MessagesArchivedPayload.model_validate(event.payload)
     ids = set(p.ids)
@@ -371,4 +381,5 @@ _HANDLERS: dict[str, Handler] = {
     "approval.expired": _approval_expired,
     "branch.activated": _branch_activated,
     "message.regenerated": _message_regenerated,
+    "tasks.archived": _tasks_archived,
 }

@@ -27,6 +27,20 @@ class ArchivedMessage(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class ArchivedTask(SQLModel, table=True):
+    """Tasks that left the brain: completed over a year ago, or past the tasks cap."""
+
+    __tablename__ = "archived_tasks"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True, max_length=128)
+    title: str
+    status: str = Field(max_length=16)
+    updated_at: datetime | None = Field(default=None, index=True)
+    archived_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
 class ProfileBackup(SQLModel, table=True):
     """Preferences and pinned memories, rewritten on every change (newest ``seq`` wins)."""
 
@@ -118,6 +132,41 @@ def archive_messages(engine: Engine, user_id: str, messages: list[dict[str, Any]
         return len(conn.execute(stmt).all())
 
 
+def archive_tasks(engine: Engine, user_id: str, tasks: list[dict[str, Any]]) -> int:
+    """Insert tasks not archived yet (a retried activity adds nothing); how many were new."""
+    if not tasks:
+        return 0
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": t["id"],
+            "user_id": user_id,
+            "title": t["title"],
+            "status": t.get("status", "open"),
+            "updated_at": _as_datetime(t["updated_at"]) if t.get("updated_at") else None,
+            "archived_at": now,
+            "data": t,
+        }
+        for t in tasks
+    ]
+    stmt = _insert(engine, _table(ArchivedTask)).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(_table(ArchivedTask).c.id)
+    with engine.begin() as conn:
+        return len(conn.execute(stmt).all())
+
+
+def archived_tasks(engine: Engine, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The user's archived tasks, most recently changed first."""
+    with Session(engine) as session:
+        query = (
+            select(ArchivedTask)
+            .where(ArchivedTask.user_id == user_id)
+            .order_by(ArchivedTask.updated_at.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return [{**row.data, "archived": True} for row in session.exec(query).all()]
+
+
 def backup_profile(
     engine: Engine, user_id: str, seq: int, preferences: dict[str, Any], memories: list[dict]
 ) -> bool:
@@ -173,7 +222,13 @@ def count_archived(engine: Engine, user_id: str) -> int:
 def delete_user(engine: Engine, user_id: str) -> int:
     deleted = 0
     with engine.begin() as conn:
-        for model in (ArchivedMessage, ProfileBackup, GoogleConnection, GoogleAuthorization):
+        for model in (
+            ArchivedMessage,
+            ArchivedTask,
+            ProfileBackup,
+            GoogleConnection,
+            GoogleAuthorization,
+        ):
             table = _table(model)
             deleted += conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount or 0
     return deleted

@@ -42,6 +42,8 @@ class BrainConfig(BaseModel):
     double_texting: DoubleTexting = "queue"
     merge_window_ms: int = 1500
     approval_ttl_s: float = 24 * 3600
+    tasks_cap: int = 500  # past it, the oldest tasks move to SQL (completed ones first)
+    done_tasks_kept_days: int = 365  # completed tasks older than this move to SQL
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
     tokens_per_day: int = 100_000
@@ -164,6 +166,11 @@ class PublishInput(BaseModel):
 class ArchiveInput(BaseModel):
     user_id: str
     messages: list[dict[str, Any]]
+
+
+class TaskArchiveInput(BaseModel):
+    user_id: str
+    tasks: list[dict[str, Any]]
 
 
 class ArchiveResult(BaseModel):

@@ -33,6 +33,7 @@ EventType = Literal[
     "approval.expired",
     "branch.activated",
     "message.regenerated",
+    "tasks.archived",
 ]
 
 # Events a user (or their client) causes; they count against the daily write limit.
@@ -254,6 +255,10 @@ class MessageRegeneratedPayload(Strict):
 class BranchActivatedPayload(Strict):
     message_id: str = Field(pattern=r"^msg_[0-9a-f]{32}$")
     descend: bool = True  # show the newest branch under it (False: stop at the message)
+
+
+class TasksArchivedPayload(Strict):
+    ids: list[str]
 
 
 class MessagesArchivedPayload(Strict):

@@ -237,3 +237,50 @@ async def test_an_erased_brain_may_start_again(stack: Stack) -> None:
 
     state = await eventually(fresh)
     assert state.tasks == {}
+
+
+async def test_tasks_past_the_cap_move_to_sql_not_away(stack: Stack) -> None:
+    uid = user_id()
+    b = brain(stack.client, stack.settings, chat_replies=False, tasks_cap=5)
+    ids = [
+        (await b.command(uid, "create_task", task_event(f"task {i}"))).entity_id for i in range(5)
+    ]
+    for task_id in ids[:3]:
+        await b.command(
+            uid,
+            "update_task",
+            make_event("task.updated", {"id": task_id, "changes": {"status": "done"}}, None),
+        )
+    for i in range(5, 8):  # three more: eight in all, five kept
+        await b.command(uid, "create_task", task_event(f"task {i}"))
+
+    async def bounded():  # noqa: ANN202
+        s = await snapshot(stack.client, uid)
+        return s if len(s.tasks) == 5 else None
+
+    state = await eventually(bounded)
+    archived = db.archived_tasks(stack.engine, uid)
+    assert sorted(t["title"] for t in archived) == ["task 0", "task 1", "task 2"]
+    assert all(t["archived"] and t["status"] == "done" for t in archived)
+    assert {t.title for t in state.tasks.values()} == {f"task {i}" for i in range(3, 8)}
+    assert db.archive_tasks(stack.engine, uid, archived) == 0  # a retry adds nothing
+
+
+async def test_completed_tasks_past_the_keep_period_move_to_sql(stack: Stack) -> None:
+    uid = user_id()
+    b = brain(stack.client, stack.settings, chat_replies=False, done_tasks_kept_days=0)
+    done = await b.command(uid, "create_task", task_event("filed taxes"))
+    await b.command(uid, "create_task", task_event("still open"))
+    await b.command(
+        uid,
+        "update_task",
+        make_event("task.updated", {"id": done.entity_id, "changes": {"status": "done"}}, None),
+    )
+
+    async def moved():  # noqa: ANN202
+        s = await snapshot(stack.client, uid)
+        return s if done.entity_id not in s.tasks else None
+
+    state = await eventually(moved)
+    assert [t.title for t in state.tasks.values()] == ["still open"]
+    assert [t["title"] for t in db.archived_tasks(stack.engine, uid)] == ["filed taxes"]
