@@ -82,7 +82,9 @@ class UserBrainWorkflow:
             lambda: self.version,
         )
         self.turns = TurnRunner(self.port)
-        self.queue = TurnQueue(self.port, self.turns, self.carry.turns, self._continue_as_new_due)
+        self.queue = TurnQueue(
+            self.port, self.turns, self.carry.turns, self._continue_as_new_due, self._details
+        )
         self.effects = SideEffects(self.port, self.carry)
         self.erased = False
         self.events_this_run = 0
@@ -173,7 +175,12 @@ class UserBrainWorkflow:
         if event.type in PROFILE_EVENTS:
             c.backup_due = True
         c.outbox.extend(frames_for(c.state, event))
+        self._details()
         return event
+
+    def _details(self) -> None:
+        """The Web UI's Current Details: turn running or idle, queue, counts, last event."""
+        workflow.set_current_details(eventlog.current_details(self.carry, self.queue.running))
 
     def emit(self, frames: Any) -> None:
         self.carry.outbox.extend(frames)

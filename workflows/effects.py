@@ -102,7 +102,8 @@ class SideEffects:
         batch = PUBLISH_BATCH if bounded else len(carry.outbox)
         frames, carry.outbox = carry.outbox[:batch], carry.outbox[batch:]
         publish = PublishInput(user_id=self.port.user_id, frames=frames)
-        summary = f"publish {len(frames)} frame(s)"
+        kinds = sorted({f.type for f in frames})
+        summary = f"publish {len(frames)} frame(s): {', '.join(kinds)}"[:200]
         if bounded:
             # A regular activity, not a local one: when a local activity's result reaches
             # the workflow relative to other work in the same task is not reproduced exactly

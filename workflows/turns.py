@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.frames import Frame
     from mcos.kernel.models import BrainState, Event, EventType
 
-from mcos.brain import approvals, frames, limits, tree
+from mcos.brain import approvals, eventlog, frames, limits, tree
 from mcos.skills import core as skills
 
 LLM_START_TO_CLOSE = timedelta(minutes=5)
@@ -263,6 +263,9 @@ class TurnRunner:
         index_offset: int,
     ) -> LlmTurnResult:
         config = self.port.config
+        number = self.port.state().counters.turns + 1
+        step = " · with tool results" if messages and messages[-1].get("role") == "tool" else ""
+        summary = f"LLM reply · turn {number} · ‘{eventlog.snippet(turn.text)}’{step}"
         self._llm = workflow.start_activity_method(
             LlmActivities.llm_reply,
             LlmTurnInput(
@@ -278,7 +281,7 @@ class TurnRunner:
             heartbeat_timeout=timedelta(seconds=config.llm_heartbeat_timeout_s),
             retry_policy=llm_retry(config.llm_max_attempts),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary="LLM reply",
+            summary=summary,
         )
         try:
             return await self._llm
@@ -330,6 +333,19 @@ async def run_tool(
         outcome = skills.run_state_tool(ctx, name, args)
         for event_type, payload in outcome.events:
             port.record(event_type, payload, request_id=request_id)  # type: ignore[arg-type]
+    if port.version() >= 4:
+        # Each tool action is its own entry in the history (the memo shows the last one).
+        workflow.upsert_memo(
+            {
+                "last_action": {
+                    "tool": name,
+                    "summary": describe_action(name, args),
+                    "status": outcome.status,
+                    "operation_id": op_id,
+                    "tool_invocation_id": tool_id,
+                }
+            }
+        )
     port.emit(
         [
             frames.tool_result_frame(
@@ -344,6 +360,19 @@ async def run_tool(
         ]
     )
     return outcome
+
+
+def describe_action(name: str, args: dict[str, Any]) -> str:
+    """``create_task ‘Call John’``: what a tool call did, for operators (a short quote)."""
+    subject = next(
+        (
+            str(args[k])
+            for k in ("title", "title_query", "key", "destination", "range", "task_id")
+            if args.get(k)
+        ),
+        "",
+    )
+    return f"{name} ‘{eventlog.snippet(subject)}’" if subject else name
 
 
 def _ask_approval(
@@ -453,12 +482,18 @@ class TurnQueue:
     nothing is recorded)."""
 
     def __init__(
-        self, port: BrainPort, runner: TurnRunner, turns: list[Turn], hold: Callable[[], bool]
+        self,
+        port: BrainPort,
+        runner: TurnRunner,
+        turns: list[Turn],
+        hold: Callable[[], bool],
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.port = port
         self.runner = runner
         self.turns = turns  # the carried queue (BrainCarry.turns), next first
         self.hold = hold  # True while turns must wait (a continue-as-new is due)
+        self.changed = changed  # the brain refreshes what operators see
         self.running = False
 
     def policy(self) -> DoubleTexting:
@@ -521,11 +556,24 @@ class TurnQueue:
             if self.policy() == "merge" and self.turns[0].approval_id is None:
                 await self._merge()
             self.running = True
+            self.changed()
+            turn = self.turns[0]
             try:
-                await self.runner.run(self.turns[0])
+                if self.port.version() >= 4:
+                    # One group in the Web UI: the turn's LLM calls, tools and timers.
+                    number = self.port.state().counters.turns + 1
+                    group = workflow.create_event_group(
+                        f"turn:{turn.event_id}",
+                        label=f"turn {number} · ‘{eventlog.snippet(turn.text)}’",
+                    )
+                    with group.scope():
+                        await self.runner.run(turn)
+                else:
+                    await self.runner.run(turn)
             finally:
                 self.turns.pop(0)
                 self.running = False
+                self.changed()
 
     async def _merge(self) -> None:
         """Wait until no message came for the merge window; then one turn answers them all

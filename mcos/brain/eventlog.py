@@ -126,3 +126,26 @@ def describe_invalid(exc: Exception) -> str:
         except (TypeError, IndexError, KeyError):
             pass
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def current_details(carry: BrainCarry, turn_running: bool) -> str:
+    """The brain at a glance, for the Web UI's Current Details (Temporal markdown)."""
+    state = carry.state
+    open_tasks = sum(1 for t in state.tasks.values() if t.status == "open")
+    pending = sum(1 for a in state.approvals.values() if a.status == "pending")
+    last = carry.window[-1] if carry.window else None
+    turn = f"turn {state.counters.turns + 1} running" if turn_running else "idle"
+    lines = [
+        f"**{turn}** · {len(carry.turns) - turn_running} queued" if carry.turns else f"**{turn}**",
+        f"{state.counters.messages_total} messages ({len(state.messages)} in state) · "
+        f"{open_tasks} open tasks · {pending} approvals waiting",
+        f"last event: `{last.type}` #{last.seq}" if last else "no events yet",
+        f"run {carry.runs} · seq {state.seq}",
+    ]
+    return "\n\n".join(lines)
+
+
+def snippet(text: str, size: int = 40) -> str:
+    """A short quote of a user's text for summaries (never the whole message)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= size else flat[: size - 1] + "…"

@@ -93,6 +93,7 @@ def _count(counters: Counters, event: Event) -> Counters:
     return counters.model_copy(
         update={
             "events_applied": counters.events_applied + 1,
+            "turns": counters.turns + (event.type == "assistant.message"),
             "usage": usage.model_copy(update=update) if update else usage,
         }
     )

@@ -301,6 +301,7 @@ class Counters(BaseModel):
     invalid_dropped: int = 0  # signals that were not a valid event (malformed or refused)
     messages_total: int = 0
     messages_archived: int = 0
+    turns: int = 0  # assistant replies recorded (a turn's number is this + 1)
     usage: Usage = Field(default_factory=Usage)
 
 
