@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+def default_threads() -> int:
+    """Every core but one: the API, worker and Temporal in the same stack need one while it
+    generates (llama.cpp's threads spin, and on two busy cores one thread was measured
+    twice as fast as two)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class LlamaServer:
     def __init__(
         self,
@@ -55,7 +62,7 @@ class LlamaServer:
     ) -> None:
         self.model = model
         self.ctx = ctx
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or default_threads()
         self.parallel = parallel
         self.host = host
         self.port = port
@@ -164,10 +171,28 @@ def static_prefix() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     )
 
 
+async def _warm(server: LlamaServer) -> None:
+    started = time.perf_counter()
+    try:
+        timings = await server.warm(*static_prefix())
+    except httpx.HTTPError as exc:  # the server still answers; the first turn is slower
+        log.warning("llama.cpp warm-up failed", error=str(exc))
+        return
+    log.info(
+        "llama.cpp prompt prefix warmed",
+        seconds=round(time.perf_counter() - started, 2),
+        prompt_tokens=timings.get("prompt_n"),
+    )
+
+
 @contextlib.asynccontextmanager
 async def local_llm_server(settings: Settings) -> AsyncIterator[Settings]:
     """Run the local server for ``settings`` (provider ``local``); yields the settings that
-    point the provider at it. A configured ``llm_local_url`` is used as it is."""
+    point the provider at it. A configured ``llm_local_url`` is used as it is.
+
+    The warm-up of the static prefix runs while the rest of the stack starts; a first turn
+    that comes sooner simply waits for it in the server's queue.
+    """
     if settings.llm_provider != "local" or settings.llm_local_url:
         yield settings
         return
@@ -183,22 +208,18 @@ async def local_llm_server(settings: Settings) -> AsyncIterator[Settings]:
         log_file=settings.data_dir / "llama-server.log",
     )
     server.start()
+    warming: asyncio.Task[None] | None = None
     try:
         url = await server.wait_ready(settings.llm_local_start_timeout_s)
-        started = time.perf_counter()
-        try:
-            timings = await server.warm(*static_prefix())
-            log.info(
-                "llama.cpp prompt prefix warmed",
-                seconds=round(time.perf_counter() - started, 2),
-                prompt_tokens=timings.get("prompt_n"),
-            )
-        except httpx.HTTPError as exc:  # the server still answers; the first turn is slower
-            log.warning("llama.cpp warm-up failed", error=str(exc))
+        warming = asyncio.create_task(_warm(server))
         yield settings.model_copy(
             update={"llm_local_url": url, "llm_local_model_alias": model.alias}
         )
     finally:
+        if warming is not None:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
         server.stop()
 
 
@@ -210,7 +231,7 @@ def _child(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--alias", default="local")
     parser.add_argument("--ctx", type=int, default=8192)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=default_threads())
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

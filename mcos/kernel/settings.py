@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # None: the bundled ChatML+tools template for the pinned model, the GGUF's own otherwise.
     llm_local_chat_template: Path | None = None
     llm_local_ctx: int = Field(default=8192, ge=256)
-    llm_local_threads: int | None = None  # None: every core
+    llm_local_threads: int | None = None  # None: every core but one
     llm_local_parallel: int = Field(default=1, ge=1)
     llm_local_start_timeout_s: float = 120.0
 

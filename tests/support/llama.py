@@ -38,4 +38,4 @@ def require_local_model() -> LocalModel:
 
 
 def new_server(model: LocalModel, log_file: Path, ctx: int = 4096) -> LlamaServer:
-    return LlamaServer(model, ctx=ctx, threads=os.cpu_count() or 2, log_file=log_file)
+    return LlamaServer(model, ctx=ctx, log_file=log_file)
