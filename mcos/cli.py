@@ -124,7 +124,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_dev(settings, stop)
 
-    asyncio.run(_main())
+    from mcos.llm.local_model import ModelError
+
+    try:
+        asyncio.run(_main())
+    except ModelError as exc:
+        print(f"mcos dev: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -135,7 +136,7 @@ async def test_cancel_mid_stream_stops_the_generation(llama_server: LlamaServer)
         max_tokens=400,
         temperature=0.8,
     )
-    stream = provider.stream(request)
+    stream = cast(AsyncGenerator[Any, None], provider.stream(request))
     received = 0
     async for chunk in stream:
         received += isinstance(chunk, TokenChunk)
