@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     llm_local_url: str | None = None
     llm_local_model_path: Path | None = None  # None: the pinned model in llm_local_model_dir
     llm_local_model_sha256: str | None = None  # pin for a model of your own (checked at start)
-    llm_local_model_dir: Path = Path(".cache/models")
+    llm_local_model_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / ".cache" / "models"
+    )
     llm_local_model_alias: str = "local"
     # None: the bundled ChatML+tools template for the pinned model, the GGUF's own otherwise.
     llm_local_chat_template: Path | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm_reply import LlmActivities
-from mcos.infra.bus import make_bus
+from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
 from mcos.llm.base import Chunk, LlmRequest, TokenChunk, UsageChunk
 

@@ -19,16 +19,10 @@ import pytest
 
 from mcos.infra.llamaserver import LlamaServer, local_llm_server, static_prefix
 from mcos.kernel.settings import Settings
-from mcos.llm.base import (
-    LlmError,
-    LlmRequest,
-    TokenChunk,
-    ToolCallChunk,
-    UsageChunk,
-    make_provider,
-)
+from mcos.llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 from mcos.llm.local_model import PINNED, ModelError, resolve, sha256_file
 from mcos.llm.openai_provider import LlamaCppTokenizer, OpenAIProvider
+from mcos.llm.providers import make_provider
 from mcos.llm.tools import TOOLS_BY_NAME
 from tests.conftest import eventually
 from tests.support.llama import MODEL_DIR, new_server, require_local_model
