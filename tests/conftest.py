@@ -60,6 +60,20 @@ async def serving(app: Any, port: int | None = None, **config: Any) -> AsyncIter
         await asyncio.wait_for(task, timeout=10)
 
 
+@pytest.fixture(scope="session")
+async def llama_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """One real llama.cpp server with the pinned model for the session (see tests.support.llama)."""
+    from tests.support.llama import new_server, require_local_model
+
+    server = new_server(require_local_model(), tmp_path_factory.mktemp("llama") / "server.log")
+    server.start()
+    try:
+        await server.wait_ready(120)
+        yield server
+    finally:
+        server.stop()
+
+
 def service_reachable(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
         return True

@@ -27,7 +27,7 @@ def temporal_binary() -> str:
     return found
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the server gets SIGTERM if this process dies without stopping it."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -90,7 +90,7 @@ class DevServer:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log.info(
             "temporal dev server starting",

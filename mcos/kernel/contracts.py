@@ -210,6 +210,8 @@ class LlmTurnResult(BaseModel):
     tokens_streamed: int = 0
     status: Literal["completed", "interrupted"] = "completed"
     attempt: int = 1
+    # How the generation ended, from the provider (stop/length/tool_calls/content_filter).
+    finish_reason: str | None = None
 
 
 class EraseRequest(BaseModel):

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     retention_archived_message_days: int = 90
 
     # LLM
-    llm_provider: Literal["offline", "openai"] = "offline"
+    llm_provider: Literal["offline", "openai", "local"] = "offline"
     llm_base_url: str = "https://api.cloudflare.com/client/v4/accounts/ACCOUNT_ID/ai/v1"
     llm_api_key: str | None = None
     llm_model: str = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 1024
     llm_timeout_s: float = 60.0
     offline_token_delay_ms: float = 15.0
+    # The local provider: llama.cpp's server (PyPI xllamacpp) as a child process. Set by
+    # `mcos dev`/`worker.py` once started; set it yourself to use a server already running.
+    llm_local_url: str | None = None
+    llm_local_model_path: Path | None = None  # None: the pinned model in llm_local_model_dir
+    llm_local_model_sha256: str | None = None  # pin for a model of your own (checked at start)
+    llm_local_model_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / ".cache" / "models"
+    )
+    llm_local_model_alias: str = "local"
+    # None: the bundled ChatML+tools template for the pinned model, the GGUF's own otherwise.
+    llm_local_chat_template: Path | None = None
+    llm_local_ctx: int = Field(default=8192, ge=256)
+    llm_local_threads: int | None = None  # None: every core but one
+    llm_local_parallel: int = Field(default=1, ge=1)
+    llm_local_start_timeout_s: float = 120.0
 
     # Auth
     auth_mode: Literal["off", "hs256", "jwks"] = "hs256"

@@ -1,4 +1,12 @@
-"""Prompt assembly: stable system prompt, pinned facts, warm context, recent history, message."""
+"""Prompt assembly: the static part first, then what changes, so prompt caches hit.
+
+Layout: one system message with only the stable system prompt (servers render the tools
+right after it, so instructions + tools form a prefix that is the same on every turn and
+stays in the server's prompt/KV cache), the recent history (unchanged between two turns
+except at its old end), then a second system message with the data that changes every
+turn (preferences, pinned memories, the context with the current time), then the user's
+message.
+"""
 
 from __future__ import annotations
 
@@ -60,12 +68,13 @@ def build_messages(
     history: list[dict[str, Any]],
     user_text: str,
 ) -> list[dict[str, Any]]:
-    """OpenAI chat messages for one turn.
+    """OpenAI chat messages for one turn (see the module docstring for the layout).
 
-    One system message (``system_prompt`` or :data:`SYSTEM_PROMPT`, then the PREFERENCES,
-    MEMORIES and CONTEXT blocks), the last :data:`HISTORY_LIMIT` history messages
-    (``{"role": "user"|"assistant", "text"}``), then the user's message. User-provided text
-    is stripped of control characters everywhere.
+    The first system message is ``system_prompt`` (or :data:`SYSTEM_PROMPT`) alone; the last
+    :data:`HISTORY_LIMIT` history messages (``{"role": "user"|"assistant", "text"}``)
+    follow; then, when there is any, a system message with the PREFERENCES, MEMORIES and
+    CONTEXT blocks; then the user's message. User-provided text is stripped of control
+    characters everywhere.
     """
     if isinstance(memories, dict):
         memories = list(memories.values())
@@ -74,21 +83,23 @@ def build_messages(
         for m in memories
         if isinstance(m, dict)
     ]
-    parts = [system_prompt or SYSTEM_PROMPT]
+    data: list[str] = []
     if preferences:
-        parts.append("User preferences:\n" + block("PREFERENCES", preferences))
+        data.append("User preferences:\n" + block("PREFERENCES", preferences))
     if memory_items:
-        parts.append("Pinned memories:\n" + block("MEMORIES", memory_items))
+        data.append("Pinned memories:\n" + block("MEMORIES", memory_items))
     if warm_context:
-        parts.append(
+        data.append(
             "Current context (time, tasks, calendar, travel):\n" + block("CONTEXT", warm_context)
         )
-    messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(parts)}]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt or SYSTEM_PROMPT}]
     for item in history[-HISTORY_LIMIT:]:
         role = item.get("role")
         text = item.get("text", item.get("content"))
         if role not in ("user", "assistant") or not isinstance(text, str) or not text:
             continue
         messages.append({"role": role, "content": strip_control(text)})
+    if data:
+        messages.append({"role": "system", "content": "\n\n".join(data)})
     messages.append({"role": "user", "content": strip_control(user_text)})
     return messages

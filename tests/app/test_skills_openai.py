@@ -32,7 +32,8 @@ CONTEXT_RE = re.compile(r"<<<CONTEXT\n(?P<body>.*?)\n>>>", re.DOTALL)
 
 
 def _context(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    m = CONTEXT_RE.search(messages[0]["content"]) if messages else None
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    m = CONTEXT_RE.search(system)
     data = json.loads(m.group("body")) if m else {}
     assert "now" in data and "timezone" in data, "the prompt must tell the model the time"
     return {"now": data["now"], "timezone": data["timezone"]}
@@ -50,7 +51,7 @@ def _ranking(messages: list[dict[str, Any]]) -> Script:
         }
         for i, o in enumerate(order, start=1)
     ]
-    return Script(chunks=[text(json.dumps({"ranked": ranked})), usage(200, 80)])
+    return Script(chunks=[text(json.dumps({"ranked": ranked})), _chunk({}, "stop"), usage(200, 80)])
 
 
 def answer(body: dict[str, Any]) -> Script:
@@ -67,7 +68,9 @@ def answer(body: dict[str, Any]) -> Script:
             args = json.dumps(intent.arguments)
             if intent.name == "select_flight":  # a model that writes its tool call as text
                 call = json.dumps({"name": intent.name, "arguments": intent.arguments})
-                return Script(chunks=[text(call[:15]), text(call[15:]), usage(300, 30)])
+                return Script(
+                    chunks=[text(call[:15]), text(call[15:]), _chunk({}, "stop"), usage(300, 30)]
+                )
             return Script(
                 chunks=[
                     tool_delta(0, id="call_1", name=intent.name, arguments=args[:10]),
@@ -143,4 +146,5 @@ async def test_travel_with_openai_tool_calls_and_llm_ranking(
     )
     # Preferences learnt in chat reach later prompts.
     last_chat = [r for r in model.requests if r.get("tools")][-1]
-    assert '"home_airport": "SFO"' in last_chat["messages"][0]["content"]
+    data = [m["content"] for m in last_chat["messages"] if m["role"] == "system"][-1]
+    assert '"home_airport": "SFO"' in data  # in the data message after the history

@@ -10,7 +10,7 @@ import pytest
 
 from mcos.kernel.settings import Settings
 from mcos.llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
-from mcos.llm.openai_provider import OpenAIProvider
+from mcos.llm.openai_provider import OpenAIProvider, estimate_tokens
 from mcos.llm.tools import TOOL_SCHEMAS
 from tests.conftest import free_port
 from tests.llm.conftest import Script, StandIn
@@ -55,6 +55,10 @@ def tool_delta(index: int, *, id: str | None = None, name: str | None = None,
     return _chunk({"tool_calls": [call]})
 
 
+def stop(reason: str = "stop") -> dict[str, Any]:
+    return _chunk({}, reason)
+
+
 def usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
@@ -81,7 +85,7 @@ async def test_plain_text_stream_and_exact_request(stand_in: StandIn) -> None:
     out = await collect(OpenAIProvider(settings(stand_in.base_url)), LlmRequest(messages=MESSAGES))
 
     assert [c.text for c in out if isinstance(c, TokenChunk)] == ["Hello", " there", "!"]
-    assert out[-1] == UsageChunk(prompt_tokens=12, completion_tokens=3)
+    assert out[-1] == UsageChunk(prompt_tokens=12, completion_tokens=3, finish_reason="stop")
     assert stand_in.requests == [
         {
             "model": "test-model",
@@ -97,7 +101,7 @@ async def test_plain_text_stream_and_exact_request(stand_in: StandIn) -> None:
 
 
 async def test_request_values_override_settings_and_tools_are_sent(stand_in: StandIn) -> None:
-    stand_in.script = Script(chunks=[text("ok"), usage(1, 1)])
+    stand_in.script = Script(chunks=[text("ok"), stop(), usage(1, 1)])
     request = LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS, max_tokens=64, temperature=0.0)
     await collect(OpenAIProvider(settings(stand_in.base_url)), request)
 
@@ -136,14 +140,14 @@ async def test_tool_call_deltas_split_across_chunks(stand_in: StandIn) -> None:
             },
         ),  # fmt: skip
         ToolCallChunk(id="call_b", name="summarize_agenda", arguments={"range": "today"}),
-        UsageChunk(prompt_tokens=40, completion_tokens=20),
+        UsageChunk(prompt_tokens=40, completion_tokens=20, finish_reason="tool_calls"),
     ]
 
 
 async def test_malformed_native_tool_arguments_are_a_retryable_error(stand_in: StandIn) -> None:
     stand_in.script = Script(
         chunks=[tool_delta(0, id="call_a", name="create_task", arguments='{"title": "Ca'),
-                usage(1, 1)]
+                _chunk({}, "tool_calls"), usage(1, 1)]
     )  # fmt: skip
     request = LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS)
     with pytest.raises(LlmError) as err:
@@ -160,7 +164,7 @@ async def test_malformed_native_tool_arguments_are_a_retryable_error(stand_in: S
     ],
 )
 async def test_json_in_text_becomes_a_tool_call(stand_in: StandIn, pieces: list[str]) -> None:
-    stand_in.script = Script(chunks=[*map(text, pieces), usage(30, 15)])
+    stand_in.script = Script(chunks=[*map(text, pieces), stop(), usage(30, 15)])
     request = LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS)
     out = await collect(OpenAIProvider(settings(stand_in.base_url)), request)
 
@@ -170,12 +174,12 @@ async def test_json_in_text_becomes_a_tool_call(stand_in: StandIn, pieces: list[
         ("create_task", {"title": "Call John", "due": None, "priority": "normal"})
     ]
     assert calls[0].id.startswith("call_")
-    assert out[-1] == UsageChunk(prompt_tokens=30, completion_tokens=15)
+    assert out[-1] == UsageChunk(prompt_tokens=30, completion_tokens=15, finish_reason="stop")
 
 
 async def test_json_text_that_is_not_a_tool_call_is_released_as_text(stand_in: StandIn) -> None:
     pieces = ['{"answer": ', "42}"]
-    stand_in.script = Script(chunks=[*map(text, pieces), usage(1, 2)])
+    stand_in.script = Script(chunks=[*map(text, pieces), stop(), usage(1, 2)])
     request = LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS)
     out = await collect(OpenAIProvider(settings(stand_in.base_url)), request)
     assert [c.text for c in out if isinstance(c, TokenChunk)] == ['{"answer": 42}']
@@ -184,14 +188,14 @@ async def test_json_text_that_is_not_a_tool_call_is_released_as_text(stand_in: S
 
 async def test_json_tool_call_text_without_tools_offered_stays_text(stand_in: StandIn) -> None:
     body = '{"name": "create_task", "arguments": {"title": "Call John"}}'
-    stand_in.script = Script(chunks=[text(body), usage(1, 2)])
+    stand_in.script = Script(chunks=[text(body), stop(), usage(1, 2)])
     out = await collect(OpenAIProvider(settings(stand_in.base_url)), LlmRequest(messages=MESSAGES))
     assert [c.text for c in out if isinstance(c, TokenChunk)] == [body]
 
 
 async def test_prose_streams_before_the_end_even_with_tools(stand_in: StandIn) -> None:
     stand_in.script = Script(
-        chunks=[text("Sure"), text(", "), text("here"), text(" you go."), usage(5, 4)],
+        chunks=[text("Sure"), text(", "), text("here"), text(" you go."), stop(), usage(5, 4)],
         delay_s=0.2,
     )
     provider = OpenAIProvider(settings(stand_in.base_url))
@@ -238,7 +242,7 @@ async def test_stall_mid_stream_times_out_as_retryable(stand_in: StandIn) -> Non
 
 async def test_slow_but_steady_stream_completes(stand_in: StandIn) -> None:
     words = ["one", " two", " three", " four", " five"]
-    stand_in.script = Script(chunks=[*map(text, words), usage(3, 5)], delay_s=0.25)
+    stand_in.script = Script(chunks=[*map(text, words), stop(), usage(3, 5)], delay_s=0.25)
     provider = OpenAIProvider(settings(stand_in.base_url, llm_timeout_s=0.6))
     started = time.monotonic()
     out = await collect(provider, LlmRequest(messages=MESSAGES))
@@ -253,9 +257,21 @@ async def test_connection_refused_is_retryable() -> None:
     assert err.value.retryable is True
 
 
-async def test_missing_usage_is_estimated(stand_in: StandIn) -> None:
-    stand_in.script = Script(chunks=[text("abcdefgh")])
-    out = await collect(OpenAIProvider(settings(stand_in.base_url)), LlmRequest(messages=MESSAGES))
-    assert out[-1] == UsageChunk(
-        prompt_tokens=(len(json.dumps(MESSAGES)) + 3) // 4, completion_tokens=2
+async def test_missing_usage_is_estimated_with_the_tools_counted(stand_in: StandIn) -> None:
+    stand_in.script = Script(chunks=[text("abcdefgh"), stop()])
+    provider = OpenAIProvider(settings(stand_in.base_url))
+    plain = (await collect(provider, LlmRequest(messages=MESSAGES)))[-1]
+    stand_in.script = Script(chunks=[text("abcdefgh"), stop()])
+    with_tools = (await collect(provider, LlmRequest(messages=MESSAGES, tools=TOOL_SCHEMAS)))[-1]
+
+    assert plain == UsageChunk(
+        prompt_tokens=estimate_tokens(MESSAGES, []), completion_tokens=2,
+        finish_reason="stop", estimated=True,
+    )  # fmt: skip
+    # The tool schemas are most of a real prompt: the estimate must count them (the old
+    # one, 4 characters a token over the messages alone, said 408 for 1,570 real tokens).
+    schema_chars = len(json.dumps(TOOL_SCHEMAS))
+    assert with_tools.prompt_tokens - plain.prompt_tokens == round(schema_chars / 3) or (
+        abs(with_tools.prompt_tokens - plain.prompt_tokens - schema_chars / 3) <= 1
     )
+    assert with_tools.prompt_tokens > 3 * plain.prompt_tokens

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from mcos.brain.reducer import reduce
 from mcos.kernel.contracts import Turn
 from mcos.kernel.models import BrainState, Event, Memory, Message
+from mcos.llm.prompt import SYSTEM_PROMPT
 from mcos.skills import core as skills
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # Wednesday 10:00 in Los Angeles
@@ -41,14 +42,15 @@ def state() -> BrainState:
 def test_build_prompt_carries_preferences_memories_local_time_and_history() -> None:
     turn = Turn(message_id="msg_c", event_id="evt_x", text="Find flights to Boston")
     messages = skills.build_prompt(state(), turn, "UTC", NOW)
-    system = messages[0]["content"]
-    assert messages[0]["role"] == "system"
+    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}  # the static prefix
+    system = messages[-2]["content"]  # the data that changes, after the history
+    assert messages[-2]["role"] == "system"
     assert "<<<PREFERENCES" in system and '"home_airport": "SFO"' in system
     assert '"prefer_nonstop": true' in system
     assert "<<<MEMORIES" in system and "expires March 2027" in system
     assert '"now": "2026-11-25T10:00-08:00"' in system and '"weekday": "Wednesday"' in system
     assert '"timezone": "America/Los_Angeles"' in system
-    assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant", "system", "user"]
     assert messages[-1]["content"] == "Find flights to Boston"  # the turn, not repeated
 
 
