@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.context import AppContext
 from app.views import state_view
 from mcos.infra import db
-from workflows.brain import workflow_id
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from workflows.client import BrainClient
 
 log = structlog.get_logger(__name__)

@@ -35,9 +35,9 @@ from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
 from mcos.infra.devserver import DevServer  # noqa: E402
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES  # noqa: E402
+from mcos.kernel.contracts import brain_workflow_id as workflow_id  # noqa: E402
 from mcos.kernel.frames import Frame  # noqa: E402
 from mcos.kernel.settings import Settings  # noqa: E402
-from workflows.brain import workflow_id  # noqa: E402
 from workflows.sandbox import workflow_runner  # noqa: E402
 
 

@@ -8,7 +8,8 @@ calls (``workflows/turns.py``). The pure rules live in ``mcos/brain``.
 
 Versions (``workflow.patched`` ids), so histories recorded by earlier code still replay:
 v2 published frames by a regular activity, one of each side effect per loop pass; v3
-continues as new by history length and carries the backlog instead of draining it first.
+continues as new by history length, carrying the backlog; v4 adds the durable timer
+(reminders, approval deadlines), approvals, task archival and operator-facing entries.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ with workflow.unsafe.imports_passed_through():
         Delta,
         Diagnostics,
         EraseRequest,
-        brain_workflow_id,
     )
     from mcos.kernel.errors import BrainRefusal, ErrorType
-    from mcos.kernel.frames import Frame
     from mcos.kernel.ids import id_from_parts
     from mcos.kernel.models import BrainState, Event, UserMessagePayload
 
@@ -57,7 +56,6 @@ from workflows.turns import (
 SUBMIT = "submit"  # the signal's name (the client's signal-with-start needs it)
 V2_SIDE_EFFECTS = "side-effects-v2"
 V3_CARRY_BACKLOG = "carry-backlog-v3"
-# v4: reminders and approval deadlines on a durable timer, approval before side effects.
 V4_TRANCHE2 = "reminders-approvals-v4"
 CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
 PROFILE_EVENTS = frozenset({"preference.set", "memory.pinned", "memory.unpinned"})
@@ -346,8 +344,3 @@ class UserBrainWorkflow:
             info.is_continue_as_new_suggested(),
             self.queue.running,
         )
-
-
-workflow_id = brain_workflow_id
-
-__all__ = ["Frame", "UserBrainWorkflow", "workflow_id"]

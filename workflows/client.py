@@ -37,6 +37,7 @@ from mcos.kernel.contracts import (
     Diagnostics,
     EraseRequest,
 )
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.errors import (
     BrainUnavailable,
     Conflict,
@@ -49,7 +50,7 @@ from mcos.kernel.errors import (
 from mcos.kernel.ids import new_id
 from mcos.kernel.models import BrainState, Event
 from mcos.kernel.settings import Settings
-from workflows.brain import SUBMIT, UserBrainWorkflow, workflow_id
+from workflows.brain import SUBMIT, UserBrainWorkflow
 
 COMMANDS: dict[CommandName, UpdateMethodMultiParam[[UserBrainWorkflow, Event], CommandResult]] = {
     "create_task": UserBrainWorkflow.create_task,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, recv_until
 from tests.conftest import eventually, user_id
@@ -23,7 +24,6 @@ from tests.support.calendar_sync import (
     build_sync_ics,
     wait_for_run,
 )
-from workflows.brain import workflow_id
 from workflows.schedules import CalendarScheduler
 
 REAL_GCAL_JS = os.environ.get("MCOS_TEST_GCAL_MCP_JS")

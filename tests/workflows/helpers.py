@@ -7,10 +7,10 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from mcos.kernel.contracts import BrainInput
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.ids import new_id
 from mcos.kernel.models import BrainState, Event
 from mcos.kernel.settings import Settings
-from workflows.brain import workflow_id
 from workflows.client import BrainClient, make_event
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
 
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.settings import Settings
 from tests.conftest import eventually
 from tests.workflows.helpers import brain, snapshot, task_event, user_message
-from workflows.brain import workflow_id
 from workflows.client import make_event
 
 

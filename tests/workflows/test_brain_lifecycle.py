@@ -9,11 +9,11 @@ import pytest
 from temporalio.client import Client
 
 from mcos.infra import db
+from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.errors import BrainUnavailable
 from mcos.kernel.settings import Settings
 from tests.conftest import POSTGRES_URL, Stack, eventually, require_service, running_worker, user_id
 from tests.workflows.helpers import brain, snapshot, task_event, user_message
-from workflows.brain import workflow_id
 from workflows.client import make_event
 
 
