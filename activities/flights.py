@@ -80,30 +80,32 @@ class FlightActivities:
             ) from None
         self.breaker.record_success()
         options = normalize_offers(offers)
-        ranked, ranked_by = await self._rank(options, inp)
+        billed = [0]  # the ranking model's tokens (this call's own counter)
+        ranked, ranked_by = await self._rank(options, inp, billed)
         keep = {r.flight_id for r in ranked[:MAX_OPTIONS_KEPT]}
         self._log("success", time.perf_counter() - started, len(options))
         return FlightSearchOutput(
             options=[o.model_dump(mode="json") for o in options if o.id in keep],
             ranking=[r.model_dump(mode="json") for r in ranked[:MAX_OPTIONS_KEPT]],
             ranked_by=ranked_by,
+            billed_tokens=billed[0],
         )
 
     async def _rank(
-        self, options: list[FlightOption], inp: FlightSearchInput
+        self, options: list[FlightOption], inp: FlightSearchInput, billed: list[int]
     ) -> tuple[list[RankedFlight], str]:
         busy = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in inp.busy]
         if self.provider is not None and options:
-            ranked = await self._rank_with_llm(options, inp)
+            ranked = await self._rank_with_llm(options, inp, billed)
             if ranked:
                 return ranked, "llm"
         return rank_options(options, inp.preferences, busy), "scorer"
 
     async def _rank_with_llm(
-        self, options: list[FlightOption], inp: FlightSearchInput
+        self, options: list[FlightOption], inp: FlightSearchInput, billed: list[int]
     ) -> list[RankedFlight] | None:
         """Ask the model for ``{ranked: [...]}``; one fix-up attempt, then the scorer."""
-        from mcos.llm.base import LlmError, LlmRequest, TokenChunk
+        from mcos.llm.base import LlmError, LlmRequest, TokenChunk, UsageChunk
 
         brief = [
             o.model_dump(
@@ -135,19 +137,19 @@ class FlightActivities:
                 ),
             },
         ]
+        billable = getattr(self.provider, "billable", True)
         for _ in range(2):
+            parts: list[str] = []
             try:
-                text = "".join(
-                    [
-                        c.text
-                        async for c in self.provider.stream(
-                            LlmRequest(messages=messages, max_tokens=600)
-                        )
-                        if isinstance(c, TokenChunk)
-                    ]
-                )
+                async for c in self.provider.stream(LlmRequest(messages=messages, max_tokens=600)):
+                    if isinstance(c, TokenChunk):
+                        parts.append(c.text)
+                    elif isinstance(c, UsageChunk) and billable:
+                        # ranking calls spend the user's budget like chat replies do
+                        billed[0] += c.prompt_tokens + c.completion_tokens
             except LlmError:
                 return None
+            text = "".join(parts)
             ranked = validate_llm_ranking(text, options)
             if ranked:
                 return ranked

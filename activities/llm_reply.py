@@ -2,36 +2,63 @@
 
 Tokens never enter Temporal history; only the result does. A retried attempt first
 publishes ``llm.restarted`` so clients drop the failed attempt's partial text. A cancelled
-generation returns what it has so far as ``interrupted``. The activity heartbeats on a
-timer while the stream is open, not only per chunk: a server that is still evaluating a long
-prompt (local llama.cpp, cold cache) sends nothing for a while, and that is not a dead
-worker; the provider's own read timeout bounds a stalled server.
+generation returns what it has so far as ``interrupted``.
+
+It also carries the brain's frames both ways, so a plain turn needs no publish activity:
+frames the brain hands in (the user's message) go out before the first token, and when the
+answer is final the reply's ``message.created``/``message.completed`` go out at once, built
+from the brain's draft exactly as the brain would build them. A bus that cannot be reached
+costs only those frames (the brain publishes them later); the reply is still returned.
+Tokens billed (failed attempts included, carried in heartbeats) come back for the budget.
+
+The activity heartbeats on a timer while the stream is open, not only per chunk: a server
+that is still evaluating a long prompt (local llama.cpp, cold cache) sends nothing for a
+while, and that is not a dead worker; the provider's own read timeout bounds a stalled
+server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from mcos.brain.frames import message_frames, reply_message, reply_outcome
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
 from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
 from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
 from mcos.llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
+from mcos.llm.offline import OfflineProvider
+from mcos.llm.openai_provider import estimate_tokens
 
 log = structlog.get_logger(__name__)
 
 
 class LlmActivities:
-    def __init__(self, provider: LlmProvider, bus: RealtimeBus) -> None:
+    def __init__(
+        self, provider: LlmProvider, bus: RealtimeBus, offline: LlmProvider | None = None
+    ) -> None:
         self.provider = provider
         self.bus = bus
+        self.offline = offline or OfflineProvider(token_delay_ms=0)
+
+    async def _publish(self, user_id: str, frames: list[Frame]) -> bool:
+        if not frames:
+            return True
+        try:
+            await self.bus.publish(user_id, frames)
+        except Exception as exc:  # noqa: BLE001 - a bus outage must not fail the turn
+            log.warning("frames not published", error=str(exc)[:200], frames=len(frames))
+            return False
+        return True
 
     @activity.defn(name="llm_reply")
     async def llm_reply(self, inp: LlmTurnInput) -> LlmTurnResult:
@@ -39,8 +66,12 @@ class LlmActivities:
         structlog.contextvars.bind_contextvars(
             user_id=inp.user_id, operation_id=inp.operation_id, request_id=inp.request_id
         )
+        frames_published = await self._publish(inp.user_id, inp.frames)
+        provider = self.offline if inp.offline else self.provider
+        billable = getattr(provider, "billable", True)
+        billed = _billed_before(activity.info().heartbeat_details) if billable else 0
         if attempt > 1:
-            await self.bus.publish(
+            await self._publish(
                 inp.user_id,
                 [
                     Frame(
@@ -63,14 +94,20 @@ class LlmActivities:
         usage = UsageChunk()
         index = inp.index_offset
         started = time.perf_counter()
-        beating = asyncio.create_task(_heartbeat_until_cancelled(lambda: index))
+        prompt_estimate = estimate_tokens(inp.messages, inp.tools) if billable else 0
+
+        def progress() -> dict[str, int]:
+            # what this attempt has cost so far, should it fail: the prompt and the tokens
+            return {"index": index, "billed": billed + prompt_estimate + (index - inp.index_offset)}
+
+        beating = asyncio.create_task(_heartbeat_until_cancelled(progress))
         try:
-            async for chunk in self.provider.stream(request):
+            async for chunk in provider.stream(request):
                 if isinstance(chunk, TokenChunk):
                     if not parts:
                         LLM_TTFT.observe(time.perf_counter() - started)
                     parts.append(chunk.text)
-                    await self.bus.publish(
+                    await self._publish(
                         inp.user_id,
                         [
                             Frame(
@@ -87,17 +124,15 @@ class LlmActivities:
                         ],
                     )
                     index += 1
-                    activity.heartbeat(index)
+                    activity.heartbeat(progress())
                 elif isinstance(chunk, ToolCallChunk):
                     calls.append(ToolCall(id=chunk.id, name=chunk.name, arguments=chunk.arguments))
-                    activity.heartbeat(index)
+                    activity.heartbeat(progress())
                 elif isinstance(chunk, UsageChunk):
                     usage = chunk
         except asyncio.CancelledError:
             log.info("generation interrupted", tokens=index - inp.index_offset)
-            return self._result(
-                parts, calls, usage, index - inp.index_offset, attempt, "interrupted"
-            )
+            status: Literal["completed", "interrupted"] = "interrupted"
         except LlmError as exc:
             LLM_FAILURES.inc()
             log.warning(
@@ -105,18 +140,18 @@ class LlmActivities:
             )
             raise ApplicationError(
                 str(exc),
+                {"billed_tokens": progress()["billed"], "finish_reason": exc.finish_reason},
                 type=ErrorType.LLM_RETRYABLE if exc.retryable else ErrorType.LLM_PERMANENT,
                 non_retryable=not exc.retryable,
             ) from exc
+        else:
+            status = "completed"
+            LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+            LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         finally:
             beating.cancel()
-        LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
-        LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
-        return self._result(parts, calls, usage, index - inp.index_offset, attempt, "completed")
-
-    @staticmethod
-    def _result(parts, calls, usage, streamed, attempt, status) -> LlmTurnResult:  # noqa: ANN001
-        return LlmTurnResult(
+        streamed = index - inp.index_offset
+        result = LlmTurnResult(
             text="".join(parts),
             tool_calls=calls,
             tokens_prompt=usage.prompt_tokens,
@@ -125,10 +160,53 @@ class LlmActivities:
             status=status,
             attempt=attempt,
             finish_reason=usage.finish_reason,
+            frames_published=frames_published,
         )
+        if billable:
+            spent = result.tokens_prompt + result.tokens_completion
+            result.billed_tokens = billed + (spent or prompt_estimate + streamed)
+        if inp.reply is not None and not calls:
+            await self._publish_reply(inp, result)
+        return result
+
+    async def _publish_reply(self, inp: LlmTurnInput, result: LlmTurnResult) -> None:
+        """The final answer's frames, as the brain will record it (see ReplyDraft)."""
+        draft = inp.reply
+        assert draft is not None
+        text, status = reply_outcome(
+            draft.text_prefix, result.text, result.status, result.finish_reason
+        )
+        finished_at = datetime.now(UTC)
+        message = reply_message(
+            draft,
+            text,
+            status,
+            finished_at,
+            inp.operation_id,
+            draft.tokens_prompt + result.tokens_prompt,
+            draft.tokens_completion + result.tokens_completion,
+        )
+        frames = [
+            # no seq: the brain assigns it when it records the reply (clients get it then)
+            f.model_copy(
+                update={"seq": None, "data": {k: v for k, v in f.data.items() if k != "seq"}}
+            )
+            for f in message_frames(
+                message, draft.branch, inp.request_id, f"msg:{draft.message_id}"
+            )
+        ]
+        if await self._publish(inp.user_id, frames):
+            result.reply_published = True
+            result.finished_at = finished_at
 
 
-async def _heartbeat_until_cancelled(progress: Callable[[], int]) -> None:
+def _billed_before(details: Sequence[Any]) -> int:
+    """Tokens the earlier, failed attempts of this call billed (from their heartbeats)."""
+    last = details[0] if details else None
+    return int(last.get("billed", 0)) if isinstance(last, dict) else 0
+
+
+async def _heartbeat_until_cancelled(progress: Callable[[], dict[str, int]]) -> None:
     """Heartbeat every third of the heartbeat timeout (0.5–10 s) until cancelled."""
     timeout = activity.info().heartbeat_timeout
     interval = min(10.0, max(0.5, timeout.total_seconds() / 3)) if timeout else 5.0

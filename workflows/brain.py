@@ -78,10 +78,12 @@ class UserBrainWorkflow:
             self.new_id,
             workflow.now,
             lambda: self.version,
+            lambda: self.effects.lend(),
+            lambda frames, published: self.effects.give_back(frames, published),
         )
         self.turns = TurnRunner(self.port)
         self.queue = TurnQueue(
-            self.port, self.turns, self.carry.turns, self._continue_as_new_due, self._details
+            self.port, self.turns, self.carry.turns, self._continue_as_new_due, self._turn_changed
         )
         self.effects = SideEffects(self.port, self.carry)
         self.erased = False
@@ -162,8 +164,9 @@ class UserBrainWorkflow:
         now_ms = int(workflow.now().timestamp() * 1000)
         return id_from_parts(prefix, now_ms, workflow.random().getrandbits(74))
 
-    def apply(self, event: Event) -> Event:
-        """Assign the next seq, reduce, log, remember the id and queue the client frames."""
+    def apply(self, event: Event, publish: bool = True) -> Event:
+        """Assign the next seq, reduce, log, remember the id and queue the client frames
+        (unless they are out already: ``publish=False``)."""
         c = self.carry
         event = event.model_copy(update={"seq": c.state.seq + 1})
         c.state = reduce(c.state, event)
@@ -172,9 +175,15 @@ class UserBrainWorkflow:
         eventlog.log_event(c, event, self.config, workflow.now())
         if event.type in PROFILE_EVENTS:
             c.backup_due = True
-        c.outbox.extend(frames_for(c.state, event))
+        if publish:
+            c.outbox.extend(frames_for(c.state, event))
         self._details()
         return event
+
+    def _turn_changed(self, ended: bool) -> None:
+        self._details()
+        if ended and self.version >= 4:  # the reply went out with the LLM call: no publish
+            self.effects.upsert_search_attributes()
 
     def _details(self) -> None:
         """The Web UI's Current Details: turn running or idle, queue, counts, last event."""
@@ -234,7 +243,12 @@ class UserBrainWorkflow:
         if self.config.chat_replies and self.queue.refuses():
             self.emit([busy_frame(event)])  # double texting "reject": nothing recorded
             return
-        self.queue.reply_to(self.apply(event), payload.message_id, payload.text)
+        # v4: a message the brain answers at once rides with the LLM call (no publish first)
+        ride = self.version >= 4 and not self.carry.outbox and self.queue.starts_now()
+        applied = self.apply(event, publish=not ride)
+        frames = frames_for(self.carry.state, applied) if ride else []
+        if not self.queue.reply_to(applied, payload.message_id, payload.text, frames=frames):
+            self.emit(frames)
 
     @workflow.signal(name="cancel_generation")
     def cancel_generation(self, req: CancelRequest) -> None:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         PublishInput,
         TaskArchiveInput,
     )
+    from mcos.kernel.frames import Frame
     from mcos.kernel.models import Task
 
 from mcos.brain import bounds
@@ -53,15 +54,38 @@ class SideEffects:
         self.port = port
         self.carry = carry
         self._sa_values: tuple[Any, ...] | None = None
+        self.publishing = False  # a publish activity is out
+        self.lent = 0  # LLM calls out with frames of the outbox: later frames wait for them
 
     def pending(self) -> bool:
         """Whether a side effect waits."""
         return (
-            bool(self.carry.outbox)
+            self._publish_due()
             or self.carry.backup_due
             or self.archive_due()
             or bool(self._tasks_leaving())
         )
+
+    def _publish_due(self) -> bool:
+        return bool(self.carry.outbox) and not self.lent
+
+    def lend(self) -> list[Frame] | None:
+        """The outbox for an LLM call to publish first, and leave to publish the reply at
+        once. Frames go out in order: ``None`` (publish nothing early) while a publish
+        activity is out; later frames wait until the call is back."""
+        if self.publishing:
+            return None
+        frames, self.carry.outbox[:] = list(self.carry.outbox), []
+        self.lent += 1
+        return frames
+
+    def give_back(self, frames: list[Frame] | None, published: bool) -> None:
+        """After the LLM call: what it could not publish goes back to the outbox's front."""
+        if frames is None:
+            return
+        self.lent = max(self.lent - 1, 0)
+        if frames and not published:
+            self.carry.outbox[:0] = frames
 
     def _tasks_leaving(self) -> list[Task]:
         if self.port.version() < 4:
@@ -72,7 +96,7 @@ class SideEffects:
         """One of each waiting side effect (v1 runs did one per pass): a flood of frames
         must not starve archival, or the other way round."""
         if not v2:
-            if self.carry.outbox:
+            if self._publish_due():
                 await self.publish(bounded=False)
                 self.upsert_search_attributes()
             elif self.carry.backup_due:
@@ -80,7 +104,7 @@ class SideEffects:
             elif self.archive_due():
                 await self.archive(batch_size=500)
             return
-        if self.carry.outbox:
+        if self._publish_due():
             await self.publish()
             self.upsert_search_attributes()
         if self.carry.backup_due:
@@ -100,10 +124,17 @@ class SideEffects:
         """Publish the oldest frames of the outbox (v1 runs published all of it at once)."""
         carry = self.carry
         batch = PUBLISH_BATCH if bounded else len(carry.outbox)
-        frames, carry.outbox = carry.outbox[:batch], carry.outbox[batch:]
+        frames, carry.outbox[:] = carry.outbox[:batch], carry.outbox[batch:]
         publish = PublishInput(user_id=self.port.user_id, frames=frames)
         kinds = sorted({f.type for f in frames})
         summary = f"publish {len(frames)} frame(s): {', '.join(kinds)}"[:200]
+        self.publishing = True
+        try:
+            await self._publish(publish, summary, bounded)
+        finally:
+            self.publishing = False
+
+    async def _publish(self, publish: PublishInput, summary: str, bounded: bool) -> None:
         if bounded:
             # A regular activity, not a local one: when a local activity's result reaches
             # the workflow relative to other work in the same task is not reproduced exactly

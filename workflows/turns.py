@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         FlightSearchOutput,
         LlmTurnInput,
         LlmTurnResult,
+        ReplyDraft,
         Turn,
     )
     from mcos.kernel.errors import BrainRefusal, ErrorType
@@ -76,25 +77,32 @@ class BrainPort:
     user_id: str
     config: BrainConfig
     state: Callable[[], BrainState]
-    apply: Callable[[Event], Event]  # assign the next seq, reduce, log, queue its frames
+    apply: Callable[[Event, bool], Event]  # seq, reduce, log; queue its frames if True
     emit: Callable[[Sequence[Frame]], None]  # queue frames that no event carries
     new_id: Callable[[str], str]
     now: Callable[[], datetime]
     version: Callable[[], int]  # the brain's behaviour version (workflow.patched)
+    lend: Callable[[], list[Frame] | None]  # frames an LLM call publishes first (None: wait)
+    give_back: Callable[[list[Frame] | None, bool], None]  # ... back after the call
 
     def record(
-        self, type_: EventType, payload: dict[str, Any], request_id: str | None = None
+        self,
+        type_: EventType,
+        payload: dict[str, Any],
+        request_id: str | None = None,
+        timestamp: datetime | None = None,
+        publish: bool = True,
     ) -> Event:
-        """Apply a new event made by the brain itself."""
-        return self.apply(
-            Event(
-                event_id=self.new_id("evt"),
-                type=type_,
-                payload=payload,
-                timestamp=self.now(),
-                request_id=request_id,
-            )
+        """Apply a new event made by the brain itself (``publish=False``: its frames are
+        already out)."""
+        event = Event(
+            event_id=self.new_id("evt"),
+            type=type_,
+            payload=payload,
+            timestamp=timestamp or self.now(),
+            request_id=request_id,
         )
+        return self.apply(event, publish)
 
     def timezone(self) -> str:
         return skills.user_timezone(self.state(), self.config.default_timezone)
@@ -102,12 +110,25 @@ class BrainPort:
 
 @dataclass
 class _Reply:
+    message_id: str
     text: list[str]
     cards: list[dict[str, Any]]
     tokens_prompt: int = 0
     tokens_completion: int = 0
+    billed: int = 0
     streamed: int = 0
     status: str = "completed"
+    finish_reason: str | None = None
+    published: ReplyDraft | None = None  # the draft the LLM activity published
+    finished_at: datetime | None = None
+
+    def add(self, result: LlmTurnResult) -> None:
+        self.tokens_prompt += result.tokens_prompt
+        self.tokens_completion += result.tokens_completion
+        self.billed += result.billed_tokens
+        self.streamed += result.tokens_streamed
+        self.text.append(result.text)
+        self.finish_reason = result.finish_reason
 
 
 class TurnRunner:
@@ -131,16 +152,22 @@ class TurnRunner:
         try:
             before = limits.usage_today(port.state(), port.now()).tokens
             limit = port.config.tokens_per_day
-            if before >= limit:
-                text = limits.BUDGET_MESSAGE.format(used=before, limit=limit)
-                self._record(op_id, turn, _Reply([text], []))
+            spent = port.config.llm_billable and before >= limit
+            # Ids come from workflow.random in a fixed order, and some (archived message ids)
+            # come back in activity results: runs recorded before v4 drew the reply's id last.
+            reply = _Reply(port.new_id("msg") if port.version() >= 4 else "", [], [])
+            if spent and port.version() < 4:
+                reply.text = [limits.BUDGET_MESSAGE.format(used=before, limit=limit)]
+                self._record(op_id, turn, reply)
                 return
+            if spent:  # the free offline model answers; the reply says what still works
+                reply.text = [limits.BUDGET_MESSAGE_OFFLINE.format(used=before, limit=limit)]
             if turn.approval_id is not None:
-                await self._after_approval(op_id, turn, turn.approval_id)
+                await self._after_approval(op_id, turn, turn.approval_id, reply, spent)
             else:
-                await self._reply(op_id, turn)
+                await self._reply(op_id, turn, reply, spent)
             after = limits.usage_today(port.state(), port.now()).tokens
-            if limits.budget_warning_crossed(before, after, limit):
+            if port.config.llm_billable and limits.budget_warning_crossed(before, after, limit):
                 day = port.now().date().isoformat()
                 port.emit(
                     [
@@ -160,28 +187,14 @@ class TurnRunner:
         branch = state.model_copy(update={"messages": tree.path_to(state, turn.message_id)})
         return skills.build_prompt(branch, turn, tz, now), skills.offline_context(state, now, tz)
 
-    async def _reply(self, op_id: str, turn: Turn) -> None:
+    async def _reply(self, op_id: str, turn: Turn, reply: _Reply, offline: bool) -> None:
         port = self.port
         messages, context = self._prompt(turn)
         tools = skills.tool_schemas()
-        reply = _Reply([], [])
         for step in range(MAX_TOOL_STEPS + 1):
-            try:
-                result = await self._call_llm(op_id, turn, messages, tools, context, reply.streamed)
-            except ActivityError as err:
-                if isinstance(err.cause, CancelledError):
-                    reply.status = "interrupted"
-                    break
-                workflow.logger.warning(
-                    "LLM failed after retries",
-                    extra={"operation_id": op_id, "error": str(err.cause)},
-                )
-                reply.text, reply.status = [APOLOGY], "failed"
+            result = await self._call(op_id, turn, messages, tools, context, reply, offline)
+            if result is None:
                 break
-            reply.tokens_prompt += result.tokens_prompt
-            reply.tokens_completion += result.tokens_completion
-            reply.streamed += result.tokens_streamed
-            reply.text.append(result.text)
             if result.status == "interrupted":
                 reply.status = "interrupted"
                 break
@@ -201,16 +214,20 @@ class TurnRunner:
                 ask = " and ".join(waiting)
                 reply.text.append(f"\n\nShall I go ahead? ({ask}) Approve or reject it below.")
                 reply.status = "awaiting_approval"
+                reply.published = None  # the text grew after the last call
                 break
             tools = []  # the answer after tool results is plain text
         self._record(op_id, turn, reply)
 
-    async def _after_approval(self, op_id: str, turn: Turn, approval_id: str) -> None:
+    async def _after_approval(
+        self, op_id: str, turn: Turn, approval_id: str, reply: _Reply, offline: bool
+    ) -> None:
         """The user answered: run the tool (or tell the model they declined), then reply."""
         port = self.port
         approval = port.state().approvals[approval_id]
         messages, context = self._prompt(turn)
         call_id = f"call_{approval_id}"
+        arguments = json.dumps(approval.arguments)
         messages.append(
             {
                 "role": "assistant",
@@ -219,11 +236,8 @@ class TurnRunner:
                     {
                         "id": call_id,
                         "type": "function",
-                        "function": {
-                            "name": approval.tool,
-                            "arguments": json.dumps(approval.arguments),
-                        },
-                    }
+                        "function": {"name": approval.tool, "arguments": arguments},
+                    },
                 ],
             }
         )
@@ -236,22 +250,84 @@ class TurnRunner:
                 "You declined, so I did not do it.", code=ErrorType.DECLINED
             )
         messages.append(skills.tool_result_message(call_id, approval.tool, outcome.result))
-        reply = _Reply([], [outcome.card] if outcome.card else [])
-        try:
-            result = await self._call_llm(op_id, turn, messages, [], context, 0)
-        except ActivityError as err:
-            if not isinstance(err.cause, CancelledError):
-                reply.text, reply.status = [APOLOGY], "failed"
-            else:
-                reply.status = "interrupted"
-            self._record(op_id, turn, reply)
-            return
-        reply.text.append(result.text)
-        reply.tokens_prompt, reply.tokens_completion = (
-            result.tokens_prompt,
-            result.tokens_completion,
-        )
+        if outcome.card:
+            reply.cards.append(outcome.card)
+        result = await self._call(op_id, turn, messages, [], context, reply, offline)
+        if result is not None and result.status == "interrupted":
+            reply.status = "interrupted"
         self._record(op_id, turn, reply)
+
+    async def _call(
+        self,
+        op_id: str,
+        turn: Turn,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        context: dict[str, Any],
+        reply: _Reply,
+        offline: bool,
+    ) -> LlmTurnResult | None:
+        """One LLM call of the turn, its result added to ``reply``; ``None`` when it failed
+        for good (the reply is then the apology) or was cancelled."""
+        port, v4 = self.port, self.port.version() >= 4
+        max_tokens: int | None = None
+        for retry in (False, True):
+            outbox = port.lend() if v4 else None
+            if outbox is None:  # a publish is out: frames go after it, the reply too
+                port.emit(turn.frames)
+                lent, draft = None, None
+            else:
+                lent, draft = [*turn.frames, *outbox], self._draft(turn, reply)
+            turn.frames = []
+            extras = LlmExtras(lent or [], draft, offline=offline, max_tokens=max_tokens)
+            try:
+                result = await self._call_llm(
+                    op_id, turn, messages, tools, context, reply.streamed, extras
+                )
+            except ActivityError as err:
+                port.give_back(lent, False)
+                if isinstance(err.cause, CancelledError):
+                    reply.status = "interrupted"
+                    return None
+                cause = err.cause if isinstance(err.cause, ApplicationError) else None
+                details = cause.details[0] if cause and cause.details else {}
+                if isinstance(details, dict):
+                    reply.billed += int(details.get("billed_tokens") or 0)
+                    if v4 and not retry and details.get("finish_reason") == "length":
+                        # The model's tool call was cut at the token limit: ask once more
+                        # with room for it (the identical request would be cut again).
+                        max_tokens = port.config.llm_max_tokens * 2
+                        continue
+                workflow.logger.warning(
+                    "LLM failed after retries",
+                    extra={"operation_id": op_id, "error": str(err.cause)},
+                )
+                reply.text, reply.status, reply.published = [APOLOGY], "failed", None
+                return None
+            port.give_back(lent, result.frames_published)
+            reply.add(result)
+            if result.reply_published and draft is not None:
+                reply.published, reply.finished_at = draft, result.finished_at
+            return result
+        return None
+
+    def _draft(self, turn: Turn, reply: _Reply) -> ReplyDraft:
+        """The reply as the brain will record it if this call is the last (see ReplyDraft)."""
+        state = self.port.state()
+        follows = tree.on_active_branch(state, turn.message_id)
+        parent = state.active_leaf if follows else turn.message_id
+        siblings = sum(1 for m in state.messages if m.parent_id == parent and m.role == "assistant")
+        return ReplyDraft(
+            message_id=reply.message_id,
+            reply_to=turn.message_id,
+            parent_id=parent,
+            seq=state.seq + 1,
+            branch={"index": siblings, "count": siblings + 1},
+            text_prefix="".join(reply.text),
+            cards=list(reply.cards),
+            tokens_prompt=reply.tokens_prompt,
+            tokens_completion=reply.tokens_completion,
+        )
 
     async def _call_llm(
         self,
@@ -261,6 +337,7 @@ class TurnRunner:
         tools: list[dict[str, Any]],
         context: dict[str, Any],
         index_offset: int,
+        extras: LlmExtras,
     ) -> LlmTurnResult:
         config = self.port.config
         number = self.port.state().counters.turns + 1
@@ -274,8 +351,12 @@ class TurnRunner:
                 request_id=turn.request_id,
                 messages=messages,
                 tools=tools,
-                context=context,
+                context=context if extras.offline or config.llm_offline else {},
                 index_offset=index_offset,
+                frames=extras.frames,
+                reply=extras.reply,
+                offline=extras.offline,
+                max_tokens=extras.max_tokens,
             ),
             start_to_close_timeout=LLM_START_TO_CLOSE,
             heartbeat_timeout=timedelta(seconds=config.llm_heartbeat_timeout_s),
@@ -289,23 +370,50 @@ class TurnRunner:
             self._llm = None
 
     def _record(self, op_id: str, turn: Turn, reply: _Reply) -> None:
-        text = "".join(reply.text)
-        if not text.strip() and reply.status == "completed":
-            text = "Done."
+        prefix, text = "".join(reply.text[:-1]), reply.text[-1] if reply.text else ""
+        text, status = frames.reply_outcome(prefix, text, reply.status, reply.finish_reason)
+        state, draft = self.port.state(), reply.published
+        # The LLM activity already published the reply when the brain records it as drafted.
+        published = (
+            draft is not None
+            and draft.seq == state.seq + 1
+            and draft.parent_id
+            == (
+                state.active_leaf
+                if tree.on_active_branch(state, turn.message_id)
+                else turn.message_id
+            )
+        )
+        payload = {
+            "message_id": reply.message_id or self.port.new_id("msg"),
+            "text": text,
+            "operation_id": op_id,
+            "status": status,
+            "tokens_prompt": reply.tokens_prompt,
+            "tokens_completion": reply.tokens_completion,
+            "reply_to": turn.message_id,
+            "cards": reply.cards,
+        }
+        if self.port.version() >= 4:
+            payload["tokens_billed"] = reply.billed
         self.port.record(
             "assistant.message",
-            {
-                "message_id": self.port.new_id("msg"),
-                "text": text,
-                "operation_id": op_id,
-                "status": reply.status,
-                "tokens_prompt": reply.tokens_prompt,
-                "tokens_completion": reply.tokens_completion,
-                "reply_to": turn.message_id,
-                "cards": reply.cards,
-            },
+            payload,
             request_id=turn.request_id,
+            timestamp=reply.finished_at if published else None,
+            publish=not published,
         )
+
+
+@dataclass
+class LlmExtras:
+    """What else an LLM call carries (v4): frames to publish first, the reply's draft, the
+    free offline model when the budget is spent, a larger token limit for a retry."""
+
+    frames: list[Frame]
+    reply: ReplyDraft | None
+    offline: bool = False
+    max_tokens: int | None = None
 
 
 # --- tools ------------------------------------------------------------------------------
@@ -454,6 +562,7 @@ async def flight_search(
             skills.friendly_tool_error(err.cause), code=ErrorType.TOOL_ERROR
         )
     payload = skills.flights_searched_payload(port.new_id("fs"), request, found, tool_id)
+    payload["tokens_billed"] = found.billed_tokens  # the ranking model's, if it ran
     port.record("flights.searched", payload, request_id=request_id)
     return skills.flights_outcome(payload)
 
@@ -487,13 +596,13 @@ class TurnQueue:
         runner: TurnRunner,
         turns: list[Turn],
         hold: Callable[[], bool],
-        changed: Callable[[], None] = lambda: None,
+        changed: Callable[[bool], None] = lambda ended: None,
     ) -> None:
         self.port = port
         self.runner = runner
         self.turns = turns  # the carried queue (BrainCarry.turns), next first
         self.hold = hold  # True while turns must wait (a continue-as-new is due)
-        self.changed = changed  # the brain refreshes what operators see
+        self.changed = changed  # the brain refreshes what operators see (True: a turn ended)
         self.running = False
 
     def policy(self) -> DoubleTexting:
@@ -515,21 +624,38 @@ class TurnQueue:
         if self.running and self.policy() == "interrupt":
             self.runner.cancel()
 
+    def starts_now(self) -> bool:
+        """Whether a turn queued now would start at once (nothing runs or waits)."""
+        return (
+            self.port.config.chat_replies
+            and not self.busy()
+            and not self.hold()
+            and self.policy() != "merge"
+        )
+
     def reply_to(
-        self, event: Event, message_id: str, text: str, approval_id: str | None = None
-    ) -> None:
+        self,
+        event: Event,
+        message_id: str,
+        text: str,
+        approval_id: str | None = None,
+        frames: list[Frame] | None = None,
+    ) -> bool:
         """Queue the chat turn that answers a message (when the brain replies at all)."""
-        if self.port.config.chat_replies:
-            self.add(
-                Turn(
-                    message_id=message_id,
-                    event_id=event.event_id,
-                    request_id=event.request_id,
-                    text=text,
-                    queued_at=self.port.now(),
-                    approval_id=approval_id,
-                )
+        if not self.port.config.chat_replies:
+            return False
+        self.add(
+            Turn(
+                message_id=message_id,
+                event_id=event.event_id,
+                request_id=event.request_id,
+                text=text,
+                queued_at=self.port.now(),
+                approval_id=approval_id,
+                frames=frames or [],
             )
+        )
+        return True
 
     def after_command(self, name: str, event: Event) -> None:
         """The chat turn a command starts: answer an edit, redo a reply, or go on after an
@@ -556,7 +682,7 @@ class TurnQueue:
             if self.policy() == "merge" and self.turns[0].approval_id is None:
                 await self._merge()
             self.running = True
-            self.changed()
+            self.changed(False)
             turn = self.turns[0]
             try:
                 if self.port.version() >= 4:
@@ -573,7 +699,7 @@ class TurnQueue:
             finally:
                 self.turns.pop(0)
                 self.running = False
-                self.changed()
+                self.changed(True)
 
     async def _merge(self) -> None:
         """Wait until no message came for the merge window; then one turn answers them all

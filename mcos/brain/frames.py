@@ -11,9 +11,10 @@ from typing import Any
 
 from mcos.brain import tree
 from mcos.brain.limits import day_end
+from mcos.kernel.contracts import ReplyDraft
 from mcos.kernel.errors import BrainRefusal
 from mcos.kernel.frames import Frame, FrameType
-from mcos.kernel.models import BrainState, Event
+from mcos.kernel.models import BrainState, Event, Message
 
 
 def frames_for(state: BrainState, event: Event) -> list[Frame]:
@@ -24,19 +25,7 @@ def frames_for(state: BrainState, event: Event) -> list[Frame]:
         msg = state.messages[-1] if state.messages else None
         if msg is None or msg.seq != event.seq:
             return []
-        data = {**msg.model_dump(mode="json"), "branch": tree.branch_of(state, msg)}
-        frames = [Frame(type="message.created", key=key, data=data, **base)]
-        if event.type == "assistant.message":
-            frames.append(
-                Frame(
-                    type="llm.interrupted" if msg.status == "interrupted" else "message.completed",
-                    key=f"{key}:done",
-                    operation_id=msg.operation_id,
-                    data=data,
-                    **base,
-                )
-            )
-        return frames
+        return message_frames(msg, tree.branch_of(state, msg), event.request_id, key)
     if event.type in ("task.created", "task.updated", "task.deleted"):
         task_id = event.payload.get("id")
         task = state.tasks.get(task_id) if isinstance(task_id, str) else None
@@ -65,6 +54,79 @@ def frames_for(state: BrainState, event: Event) -> list[Frame]:
             )
         return [Frame(type=kind, key=key, data=data, **base)]
     return [Frame(type="state.updated", key=key, data=state_slice(state, event.type), **base)]
+
+
+def message_frames(
+    msg: Message, branch: dict[str, int], request_id: str | None, key: str
+) -> list[Frame]:
+    """``message.created`` (and for a reply ``message.completed`` or ``llm.interrupted``).
+
+    The brain builds these when it records a message; the LLM activity builds the same for
+    the reply it just generated (from the brain's :class:`ReplyDraft`), so clients see the
+    finished answer without waiting for another activity.
+    """
+    data = {**msg.model_dump(mode="json"), "branch": branch}
+    seq = msg.seq or None
+    frames = [Frame(type="message.created", key=key, data=data, seq=seq, request_id=request_id)]
+    if msg.role == "assistant":
+        frames.append(
+            Frame(
+                type="llm.interrupted" if msg.status == "interrupted" else "message.completed",
+                key=f"{key}:done",
+                operation_id=msg.operation_id,
+                data=data,
+                seq=seq,
+                request_id=request_id,
+            )
+        )
+    return frames
+
+
+FILTERED = (
+    "I can't answer that: the model's content filter stopped the reply. Try asking another way."
+)
+
+
+def reply_outcome(
+    prefix: str, text: str, status: str, finish_reason: str | None
+) -> tuple[str, str]:
+    """The reply's final text and status, the same in the brain and the LLM activity: a
+    reply cut by the length limit is ``truncated``; one stopped by a content filter says so;
+    an empty finished reply is "Done."."""
+    if status == "interrupted":
+        return prefix + text, "interrupted"
+    if finish_reason == "content_filter":
+        return prefix + FILTERED, "completed"
+    full = prefix + text
+    if finish_reason == "length":
+        return full, "truncated"
+    return (full if full.strip() else "Done."), status
+
+
+def reply_message(
+    draft: ReplyDraft,
+    text: str,
+    status: str,
+    created_at: datetime,
+    operation_id: str,
+    tokens_prompt: int,
+    tokens_completion: int,
+) -> Message:
+    """The assistant message a draft becomes (what the brain's reducer will record)."""
+    return Message(
+        id=draft.message_id,
+        role="assistant",
+        text=text,
+        created_at=created_at,
+        seq=draft.seq,
+        parent_id=draft.parent_id,
+        reply_to=draft.reply_to,
+        status=status,
+        operation_id=operation_id,
+        tokens_prompt=tokens_prompt,
+        tokens_completion=tokens_completion,
+        cards=draft.cards,
+    )
 
 
 def state_slice(state: BrainState, event_type: str) -> dict[str, Any]:

@@ -19,6 +19,12 @@ BUDGET_MESSAGE = (
     "You've used today's assistant budget ({used:,} of {limit:,} tokens). "
     "It resets at midnight UTC; your tasks and reminders keep working meanwhile."
 )
+# Since v4 the free offline model answers once the budget is spent, after this line.
+BUDGET_MESSAGE_OFFLINE = (
+    "(You've used today's assistant budget, {used:,} of {limit:,} tokens; it resets at "
+    "midnight UTC. Until then the offline assistant answers: it can still add and change "
+    "tasks and reminders, show your agenda, remember things and search flights.)\n\n"
+)
 
 
 def usage_today(state: BrainState, now: datetime) -> Usage:

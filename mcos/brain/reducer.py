@@ -78,16 +78,26 @@ def _day(ts: datetime) -> str:
     return (ts.astimezone(UTC) if ts.tzinfo else ts).date().isoformat()
 
 
+def billed_tokens(event: Event) -> int:
+    """Tokens an event spends of the daily budget: a reply's (and a flight search's
+    ranking) as billed by the provider; replies recorded before billing existed count their
+    prompt and completion tokens."""
+    p = event.payload
+    if p.get("tokens_billed") is not None:
+        return int(p["tokens_billed"])
+    if event.type == "assistant.message":
+        return int(p.get("tokens_prompt", 0)) + int(p.get("tokens_completion", 0))
+    return 0
+
+
 def _count(counters: Counters, event: Event) -> Counters:
     usage = usage_for_day(counters.usage, _day(event.timestamp))
     update: dict[str, int] = {}
     if event.type in USER_WRITE_TYPES:
         update["writes"] = usage.writes + 1
-    if event.type == "assistant.message":
-        p = event.payload
-        update["tokens"] = (
-            usage.tokens + int(p.get("tokens_prompt", 0)) + int(p.get("tokens_completion", 0))
-        )
+    billed = billed_tokens(event)
+    if billed:
+        update["tokens"] = usage.tokens + billed
     if event.type == "flights.searched":
         update["flight_searches"] = usage.flight_searches + 1
     return counters.model_copy(

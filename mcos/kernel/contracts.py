@@ -43,6 +43,9 @@ class BrainConfig(BaseModel):
     merge_window_ms: int = 1500
     approval_ttl_s: float = 24 * 3600
     tasks_cap: int = 500  # past it, the oldest tasks move to SQL (completed ones first)
+    llm_billable: bool = False  # the configured model bills tokens (an OpenAI-compatible API)
+    llm_offline: bool = True  # the configured model is the offline one (it reads `context`)
+    llm_max_tokens: int = 1024
     done_tasks_kept_days: int = 365  # completed tasks older than this move to SQL
     llm_heartbeat_timeout_s: float = 15.0
     llm_max_attempts: int = 3
@@ -72,6 +75,7 @@ class Turn(BaseModel):
     text: str
     queued_at: datetime | None = None
     approval_id: str | None = None  # a turn that goes on after the user answered an approval
+    frames: list[Frame] = Field(default_factory=list)  # its message's frames, sent with the LLM
 
 
 class BrainCarry(BaseModel):
@@ -191,6 +195,24 @@ class ToolCall(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class ReplyDraft(BaseModel):
+    """What the brain will record if this LLM call is the turn's last: the LLM activity then
+    publishes the reply's frames itself (one publish activity less per turn), without a
+    ``seq`` (the brain assigns it when it records the reply). The brain predicts the
+    ``parent_id`` and ``branch``; when the recorded message differs, it publishes the
+    corrected frames."""
+
+    message_id: str
+    reply_to: str
+    parent_id: str | None = None
+    seq: int
+    branch: dict[str, int] = Field(default_factory=dict)
+    text_prefix: str = ""  # text of the turn's earlier LLM calls
+    cards: list[dict[str, Any]] = Field(default_factory=list)
+    tokens_prompt: int = 0  # of the earlier calls
+    tokens_completion: int = 0
+
+
 class LlmTurnInput(BaseModel):
     user_id: str
     operation_id: str
@@ -200,6 +222,9 @@ class LlmTurnInput(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int | None = None
     index_offset: int = 0
+    frames: list[Frame] = Field(default_factory=list)  # publish these before streaming
+    reply: ReplyDraft | None = None
+    offline: bool = False  # the budget is spent: the free offline model answers
 
 
 class LlmTurnResult(BaseModel):
@@ -212,6 +237,10 @@ class LlmTurnResult(BaseModel):
     attempt: int = 1
     # How the generation ended, from the provider (stop/length/tool_calls/content_filter).
     finish_reason: str | None = None
+    billed_tokens: int = 0  # counted against the daily budget (failed attempts included)
+    frames_published: bool = True  # the input's frames reached the bus
+    reply_published: bool = False  # the activity published the reply's frames
+    finished_at: datetime | None = None  # the reply's created_at when it published them
 
 
 class EraseRequest(BaseModel):
@@ -231,6 +260,7 @@ class FlightSearchOutput(BaseModel):
     options: list[dict[str, Any]]
     ranking: list[dict[str, Any]]
     ranked_by: Literal["llm", "scorer"] = "scorer"
+    billed_tokens: int = 0  # of the ranking model, against the user's daily budget
 
 
 # --- calendar sync ----------------------------------------------------------------------

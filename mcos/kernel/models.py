@@ -96,6 +96,7 @@ class AssistantMessagePayload(Strict):
     status: MessageStatus = "completed"
     tokens_prompt: int = 0
     tokens_completion: int = 0
+    tokens_billed: int | None = None  # of the daily budget (None: prompt + completion)
     reply_to: str | None = None
     cards: list[dict[str, Any]] = Field(default_factory=list)
 

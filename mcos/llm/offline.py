@@ -61,7 +61,9 @@ def count_tokens(text: str) -> int:
 
 
 class OfflineProvider:
-    """Deterministic provider; never does I/O."""
+    """Deterministic provider; never does I/O. Free: it never spends the token budget."""
+
+    billable = False
 
     def __init__(self, token_delay_ms: float = 15.0) -> None:
         self.token_delay_s = max(0.0, token_delay_ms) / 1000.0

@@ -218,6 +218,8 @@ class _PartialCall:
 
 
 class OpenAIProvider:
+    billable = True  # a hosted endpoint bills every token (the local llama.cpp server: not)
+
     def __init__(
         self,
         settings: Settings,

@@ -24,5 +24,7 @@ def make_provider(settings: Settings) -> LlmProvider:
                 "MCOS_LLM_PROVIDER=local needs the local llama.cpp server: run `mcos dev` or "
                 "`python worker.py` (they start it), or set MCOS_LLM_LOCAL_URL to a running one"
             )
-        return OpenAIProvider.for_local_server(settings)
+        local = OpenAIProvider.for_local_server(settings)
+        local.billable = False  # a model on this machine costs nothing per token
+        return local
     raise ValueError(f"unknown llm_provider {settings.llm_provider!r}")

@@ -41,17 +41,24 @@ class TurnFrames:
 
 
 async def say(ws: Any, text: str, timeout: float = 40.0) -> TurnFrames:  # noqa: ASYNC109
-    """Send ``text`` and return every frame up to the assistant's ``message.completed``."""
+    """Send ``text`` and return every frame up to the ``message.completed`` that answers it
+    (matched by ``reply_to``: a late frame of an earlier turn does not end this one)."""
     action = f"c-{next(_ids)}"
     await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
-    frames = await recv_until(
-        ws,
-        lambda f: (
+    sent: dict[str, str] = {}
+
+    def answers(f: dict[str, Any]) -> bool:
+        data = f.get("data") or {}
+        if f["type"] == "message.created" and data.get("client_action_id") == action:
+            sent["id"] = data["id"]
+        return (
             f["type"] in ("message.completed", "llm.interrupted")
-            and f["data"].get("role") == "assistant"
-        ),
-        timeout=timeout,
-    )
+            and data.get("role") == "assistant"
+            and "id" in sent
+            and data.get("reply_to") == sent["id"]
+        )
+
+    frames = await recv_until(ws, answers, timeout=timeout)
     return TurnFrames(frames)
 
 
@@ -69,3 +76,27 @@ async def answer(ws: Any, approval_id: str, decision: str, timeout: float = 40.0
         timeout=timeout,
     )
     return TurnFrames(frames)
+
+
+def replies(frames: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The assistant replies among ``frames``, by message id, each its latest end frame (a
+    reply's frames can come twice: from the LLM call, then corrected by the brain)."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in frames:
+        if (
+            f["type"] in ("message.completed", "llm.interrupted")
+            and (f.get("data") or {}).get("role") == "assistant"
+        ):
+            out[f["data"]["id"]] = f
+    return out
+
+
+def until_replies(count: int) -> Any:
+    """A ``recv_until`` predicate: true once ``count`` different replies have ended."""
+    seen: list[dict[str, Any]] = []
+
+    def done(frame: dict[str, Any]) -> bool:
+        seen.append(frame)
+        return len(replies(seen)) >= count
+
+    return done

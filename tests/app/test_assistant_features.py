@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.client import Client
 
 from mcos.kernel.settings import Settings
-from tests.app.chat_helpers import TurnFrames, answer, say
+from tests.app.chat_helpers import TurnFrames, answer, replies, say
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import SlowProvider
 from tests.app.skills_scenarios import state_of
@@ -261,12 +261,7 @@ async def _two_messages(
 
 
 def _replies(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        f
-        for f in frames
-        if f["type"] in ("message.completed", "llm.interrupted")
-        and f["data"].get("role") == "assistant"
-    ]
+    return list(replies(frames).values())
 
 
 async def test_queue_answers_each_message_in_turn(settings, temporal_client, user) -> None:  # noqa: ANN001

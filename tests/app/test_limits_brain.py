@@ -2,41 +2,124 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 
 from temporalio.client import Client
 
-from mcos.brain.limits import BUDGET_MESSAGE
+from mcos.brain.limits import BUDGET_MESSAGE_OFFLINE
 from mcos.kernel.settings import Settings
+from tests.app import skills_scenarios as flows
+from tests.app.chat_helpers import say
 from tests.app.conftest import recv_until, running_api
+from tests.app.test_skills_openai import _ranking, answer
+from tests.conftest import serving
+from tests.llm.conftest import Script, StandIn, _app
+from tests.llm.test_openai_provider import _chunk, text, usage
 
 
-async def test_token_budget_warns_then_answers_without_the_llm(
+class _Model(StandIn):
+    """An OpenAI-compatible stand-in answering each request with ``reply(request)``."""
+
+    def __init__(self, reply: Callable[[dict], Script]) -> None:
+        super().__init__()
+        self.reply = reply
+
+    @property  # type: ignore[override]
+    def script(self) -> Script:
+        return self.reply(self.requests[-1])
+
+    @script.setter
+    def script(self, value: Script) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def paid_model(reply: Callable[[dict], Script]) -> AsyncIterator[_Model]:
+    model = _Model(reply)
+    async with serving(_app(model)) as url:
+        model.base_url = f"{url}/v1"
+        yield model
+
+
+def _openai(settings: Settings, model: _Model, **more: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "llm_provider": "openai",
+            "llm_base_url": model.base_url,
+            "llm_api_key": "k",
+            "llm_model": "stand-in",
+            **more,
+        }
+    )
+
+
+async def test_the_offline_model_spends_no_budget(
     settings: Settings, temporal_client: Client, user: str
 ) -> None:
-    settings = settings.model_copy(update={"limit_tokens_per_day": 200})
+    settings = settings.model_copy(update={"limit_tokens_per_day": 100})
     async with running_api(settings, temporal_client) as api:
         ws = await api.ws(user)
-        await ws.send(json.dumps({"type": "message.send", "text": "Hello, what can you do?"}))
-        first = await recv_until(ws, lambda f: f["type"] == "limit.warning")
-        assert any(f["type"] == "llm.token" for f in first)
-        warning = first[-1]["data"]
-        assert warning["limit_type"] == "tokens_per_day" and warning["limit"] == 200
-        assert warning["current"] >= 160 and warning["message"]
-
-        await ws.send(json.dumps({"type": "message.send", "text": "And now?"}))
-        second = await recv_until(ws, lambda f: f["type"] == "message.completed")
+        for i in range(3):  # one offline turn's prompt alone is far over 100 tokens
+            turn = await say(ws, f"Hello, what can you do? ({i})")
+            assert not turn.of("limit.warning")
+            assert not turn.text.startswith(BUDGET_MESSAGE_OFFLINE[:20]), turn.text
         await ws.close()
-        assert not any(f["type"] in ("llm.token", "limit.warning") for f in second)
-        reply = second[-1]["data"]
-        assert reply["text"].startswith(BUDGET_MESSAGE.split("(")[0])
-        assert reply["tokens_prompt"] == 0 and reply["tokens_completion"] == 0
-
         async with api.client(user) as http:
             state = (await http.get("/api/v1/state")).json()
-        assert [m["role"] for m in state["messages"]] == ["user", "assistant"] * 2
-        assert state["counters"]["usage"]["tokens"] == warning["current"]
+    assert state["counters"]["usage"]["tokens"] == 0
+    assert all(m["tokens_prompt"] > 0 for m in state["messages"] if m["role"] == "assistant")
+
+
+def _paid(body: dict) -> Script:
+    """A model that answers every call with a short text and reports usage."""
+    if body["messages"][0]["content"].startswith("Rank flight options"):
+        return _ranking(body["messages"])
+    return Script(chunks=[text("Sure."), _chunk({}, "stop"), usage(300, 50)])
+
+
+async def test_billed_tokens_stop_at_the_budget_and_ranking_counts(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
+    async with (
+        paid_model(_paid) as model,
+        running_api(_openai(settings, model, limit_tokens_per_day=1000), temporal_client) as api,
+    ):
+        ws = await api.ws(user)
+        first = await say(ws, "Hello")  # 350 tokens
+        assert not first.of("limit.warning")
+        second = await say(ws, "Hello again")  # 700
+        assert not second.of("limit.warning")
+        await say(ws, "And once more")  # 1,050: over 80 %, over the limit
+        warned = await recv_until(ws, lambda f: f["type"] == "limit.warning")
+        warning = warned[-1]["data"]
+        assert warning["current"] == 1050 and warning["limit"] == 1000
+        calls = len(model.requests)
+        fourth = await say(ws, "Remind me to call Ana tomorrow at 9am")
+        await ws.close()
+        assert len(model.requests) == calls, "no paid call once the budget is spent"
+        assert fourth.text.startswith(BUDGET_MESSAGE_OFFLINE.split(",")[0]), fourth.text
+        assert [a["name"] for a in fourth.actions] == ["create_task"]  # tasks still work
+        async with api.client(user) as http:
+            state = (await http.get("/api/v1/state")).json()
+        assert state["counters"]["usage"]["tokens"] == 1050
+        assert [t["title"] for t in state["tasks"]] == ["Call Ana"]
+
+
+async def test_flight_ranking_spends_the_budget_too(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
+    async with (
+        paid_model(answer) as model,
+        running_api(_openai(settings, model), temporal_client) as api,
+    ):
+        state = await flows.travel_flow(api, user, ranked_by_llm=True)
+    replies = [m for m in state["messages"] if m["role"] == "assistant"]
+    chat = sum(m["tokens_prompt"] + m["tokens_completion"] for m in replies)
+    ranking = 200 + 80  # the stand-in's usage for the ranking call
+    assert state["counters"]["usage"]["tokens"] == chat + ranking
 
 
 async def test_no_warning_below_80_percent(
