@@ -123,6 +123,9 @@ _AGENDA = re.compile(
     r"\b(?:agenda|schedule|calendar|itinerary|plans?\s+for|to-?do\s+list|my\s+tasks|"
     r"what'?s\s+(?:on|up|next|coming\s+up)|what\s+is\s+(?:on|up|next)|"
     r"what\s+do\s+i\s+have|what\s+have\s+i\s+got|anything\s+(?:on|due)|"
+    r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:anything|something|much)\s+"
+    r"(?:on\s+|planned\s+|scheduled\s+)?(?:for\s+)?"
+    r"(?:today|tomorrow|this\s+week)|"
     r"(?:summari[sz]e|recap|overview\s+of|brief\s+me\s+on)\s+(?:my|the|this|today|tomorrow)|"
     r"review\s+my\s+(?:day|week|agenda|schedule)|"
     r"how\s+does\s+my\s+(?:day|week)\s+look|am\s+i\s+(?:free|busy))",

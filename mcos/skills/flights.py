@@ -463,7 +463,9 @@ def recognise_select(u: Utterance, conv: Conversation) -> Intent | None:
 
 
 _FLIGHT_WORDS = re.compile(
-    r"\b(?:flights?|fly(?:ing)?|plane\s+tickets?|airfare|air\s+tickets?)\b", re.IGNORECASE
+    r"\b(?:flights?|fly(?:ing)?|plane\s+tickets?|airfare|air\s+tickets?|round[\s-]?trip|"
+    r"one[\s-]way\s+(?:trip|ticket))\b",
+    re.IGNORECASE,
 )
 _PLACE_STOP = (
     r"(?=\s+(?:on|next|this|tomorrow|today|tonight|in|for|returning|return|back|coming|"
@@ -513,6 +515,12 @@ def _dates(text: str, conv: Conversation) -> tuple[list[date], date | None]:
     outbound_text, return_text = (text[: ret.start()], text[ret.end() :]) if ret else (text, "")
     dates = list(extract_when(outbound_text, conv.now).dates)
     inbound = extract_when(return_text, conv.now).dates if return_text else []
+    if inbound and dates and inbound[0] < dates[0]:
+        # "next Friday, back Sunday": the Sunday after leaving, not the one before.
+        leaving = datetime.combine(dates[0], conv.now.timetz())
+        again = extract_when(return_text, leaving).dates
+        if again and timedelta(0) <= again[0] - dates[0] <= timedelta(days=31):
+            inbound = again
     return_date: date | None = None
     if inbound:
         return_date = inbound[0]

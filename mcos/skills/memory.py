@@ -90,6 +90,24 @@ def recognise_pin(u: Utterance, conv: Conversation) -> Intent | None:
     return Intent("pin_memory", {"key": key, "value": value, "type": kind})
 
 
+_BARE_FACT = re.compile(
+    r"^(?P<fact>(?:my|our)\s+[a-z][a-z0-9' ]{0,40}?\s+(?:is|are)\s+(?P<y>.+?))[.!]?$",
+    re.IGNORECASE,
+)
+
+
+def recognise_statement(u: Utterance, conv: Conversation) -> Intent | None:
+    """ "My wife's name is Ana" said plainly (no "remember"): worth pinning too."""
+    if u.text.rstrip().endswith("?"):
+        return None
+    m = _BARE_FACT.match(u.raw) or _BARE_FACT.match(u.text)
+    if not m or re.match(r"(?:done|finished|complete[d]?|over|late|due)\b", m.group("y"), re.I):
+        return None
+    return recognise_pin(
+        Utterance(text=f"remember that {u.text}", raw=f"remember that {u.raw}"), conv
+    )
+
+
 # --- recall -----------------------------------------------------------------------------------
 
 _ABOUT_ME = re.compile(
@@ -199,7 +217,11 @@ SKILL = Skill(
             error_intro="I couldn't pin that",
         ),
     ),
-    recognisers=(Recogniser(30, recognise_pin), Recogniser(65, recognise_recall)),
+    recognisers=(
+        Recogniser(30, recognise_pin),
+        Recogniser(65, recognise_recall),
+        Recogniser(80, recognise_statement),
+    ),
     can="remember facts and tell them back (“Remember that my wife's name is Ana”, "
     "“What is my wife's name?”)",
     vocabulary=frozenset({"remember", "forget", "passport", "birthday"}),

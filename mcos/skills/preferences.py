@@ -94,6 +94,21 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
+            r"\b(?:set|change|update|make)\s+my\s+home\s+airport\s+(?:to|=)\s+"
+            r"(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
+            re.IGNORECASE,
+        ),
+        "home_airport",
+    ),
+    (
+        re.compile(
+            r"\buse\s+(?P<v>[A-Za-z][A-Za-z .'-]*?)\s+as\s+my\s+home\s+airport\b",
+            re.IGNORECASE,
+        ),
+        "home_airport",
+    ),
+    (
+        re.compile(
             r"\bi\s+(?:usually\s+|always\s+)?fly\s+(?:out\s+of|from)\s+"
             r"(?P<v>[A-Za-z][A-Za-z .'-]*?)\s*[.!]?$",
             re.IGNORECASE,

@@ -55,8 +55,8 @@ _REQUEST_START = (
 )
 _WEAK_SPLIT = re.compile(r"(?:\s*[,.]\s*(?:and\s+)?|\s+and\s+)(?=" + _REQUEST_START + ")", re.I)
 _POLITE_LEAD = re.compile(
-    r"^(?:(?:hey|ok(?:ay)?|so|please|pls|also|and|then|can\s+you|could\s+you|would\s+you|"
-    r"will\s+you)[,!\s]+)+",
+    r"^(?:(?:hey|ok(?:ay)?|so|please|pls|also|and|then|actually|oh|hmm|um|well|no|yes|yeah|"
+    r"great|cool|can\s+you|could\s+you|would\s+you|will\s+you)[,!\s]+)+",
     re.IGNORECASE,
 )
 _POLITE_TAIL = re.compile(r"[,\s]+(?:please|pls|thanks|thank\s+you)\W*$", re.IGNORECASE)

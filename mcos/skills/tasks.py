@@ -264,7 +264,7 @@ TASK_LEAD = re.compile(
     r"^(?:(?:hey|ok(?:ay)?|so|please|pls|can\s+you|could\s+you|would\s+you|also|and)[,\s]+)*"
     r"(?:"
     r"remind\s+me\s+(?:to\s+|about\s+|of\s+|that\s+i\s+(?:need|have)\s+to\s+)?"
-    r"|(?:add|create|make|set\s+up|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|to-?do|reminder)"
+    r"|(?:add|create|make|set(?:\s+up)?|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|to-?do|reminder)"
     r"(?:\s+(?:to|for|on\s+my\s+list)\b)?[:\s]*"
     r"|add\s+(?P<add>.+?)\s+to\s+my\s+(?:list|tasks|to-?do(?:\s+list)?)\b"
     r"|(?:to-?do|task|reminder)\s*[:\-]\s*"
@@ -291,7 +291,8 @@ def recognise_create(u: Utterance, conv: Conversation) -> Intent | None:
     ):
         return None
     when = extract_when(body, conv.now)
-    title = re.sub(r"^(?:to|that)\s+", "", tidy(when.rest), flags=re.I)
+    # What is left of "set a reminder for 9am tomorrow to take my meds": "for to take…"
+    title = re.sub(r"^(?:(?:for|about)\s+)?(?:to|that)\s+", "", tidy(when.rest), flags=re.I)
     title = sentence_case(title)
     if not title:
         return None
@@ -329,9 +330,11 @@ _UPDATE_MOVE = re.compile(
     r"(?:\s+back)?\s+(?:to|until|till|for)\s+(?P<when>.+)$",
     re.I,
 )
-_MAKE_IT_WHEN = re.compile(r"^(?:make\s+it|do\s+it|actually)\s+(?P<when>.+?)(?:\s+instead)?$", re.I)
+_MAKE_IT_WHEN = re.compile(r"^(?:make\s+it|do\s+it)\s+(?P<when>.+?)(?:\s+instead)?$", re.I)
 _UPDATE_PRIORITY = re.compile(
-    r"^make\s+(?P<q>.+?)\s+(?:a\s+)?(?P<p>high|low|normal|urgent)(?:[\s-]priority)?$", re.I
+    r"^(?:make|change|set|mark)\s+(?P<q>.+?)\s+(?:to\s+|as\s+)?(?:a\s+)?"
+    r"(?P<p>high|low|normal|urgent)(?:[\s-]priority)?$",
+    re.I,
 )
 _RENAME = re.compile(
     r"^(?:rename|retitle)\s+(?P<q>.+?)\s+(?:to|as)\s+[\"“']?(?P<title>.+?)[\"”']?$", re.I
@@ -382,6 +385,9 @@ def recognise_update(u: Utterance, conv: Conversation) -> Intent | Say | None:
             if due is not None:
                 return Intent("update_task", {**which, "due": due.isoformat()})
     m = _MAKE_IT_WHEN.match(body)
+    bare = extract_when(body, conv.now)
+    if bare.found and not bare.rest and conv.focus_of("task") is not None:
+        m = m or re.match(r"(?P<when>.+)", body)  # just "4pm" right after a task was shown
     if m and not re.search(r"priority|urgent", body, re.I):
         when = extract_when(m.group("when"), conv.now)
         if when.found and not when.rest and (task := conv.focus_task()) is not None:

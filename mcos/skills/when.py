@@ -17,6 +17,7 @@ Dates:
   once that Friday has passed); ``(this) weekend``: the coming Saturday (today on a
   Saturday).
 - ``in N days/weeks``; ``in N minutes/hours`` (date and time from ``now``).
+- ``the 15th``: the 15th of this month, or of next month once it has passed.
 - Explicit: ``2026-12-03``, ``Dec 3``/``December 3rd``/``3 Dec`` (optional year),
   ``12/3`` and ``12/3/2026`` (US order: month/day). A date without year that has already
   passed this year means next year.
@@ -194,6 +195,7 @@ _DATE_RULES = [
         + _MON
         + r"(?:,?\s+(?P<y>\d{4})\b)?",
     ),
+    _rule("ordinal_day", _PREP + r"\bthe\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b"),
     _rule("day_after_tomorrow", _PREP + r"\b(?:the\s+)?day\s+after\s+tomorrow\b"),
     _rule("tomorrow", _PREP + r"\b(?:tomorrow|tmrw|tmr)\b"),
     _rule("tonight", _PREP + r"\btonight\b"),
@@ -240,6 +242,11 @@ def _resolve_date(kind: str, m: re.Match[str], today: date) -> date | None:
     if kind in ("month_day", "day_month"):
         month = MONTHS[g["mon"].lower()[:3]]
         return _month_day(today, month, int(g["d"]), int(g["y"]) if g["y"] else None)
+    if kind == "ordinal_day":  # "the 15th": this month's, else next month's
+        day = int(g["d"])
+        if day >= today.day:
+            return date(today.year, today.month, day)
+        return date(today.year + today.month // 12, today.month % 12 + 1, day)
     if kind == "day_after_tomorrow":
         return today + timedelta(days=2)
     if kind == "tomorrow":
