@@ -874,6 +874,106 @@ def _cases() -> list[Case]:
     add("v-pizza", "refusals", ["Order a pizza for me"], calls(), unchanged())
     add("v-math", "refusals", ["What's 17 times 23?"], calls(), unchanged())
     add("v-delete-account", "refusals", ["Delete my account"], calls(), unchanged())
+
+    # written after the offline model's fixes above, and measured before any more
+    add(
+        "h-at-2",
+        "tasks",
+        ["Remind me to call the dentist at 2 tomorrow"],
+        task("call dentist", at(1, 14)),
+    )
+    add(
+        "h-in-minutes",
+        "tasks",
+        ["remind me in 45 minutes to check the oven"],
+        task_due_in("check oven", 45),
+    )
+    add(
+        "h-set-up-task",
+        "tasks",
+        ["Set up a task: prepare slides for Monday's meeting"],
+        task("prepare slides"),
+    )
+    add(
+        "h-next-week-agenda",
+        "agenda",
+        ["What's on my schedule for next week?"],
+        call_args("summarize_agenda", range="week"),
+    )
+    add(
+        "h-agenda-after-add",
+        "agenda",
+        ["Remind me to buy flowers on Friday", "What's on my agenda this week?"],
+        reply(r"buy flowers"),
+    )
+    add("h-vegetarian", "memory", ["I'm vegetarian, please remember that"], memory("vegetarian"))
+    add(
+        "h-passport-number",
+        "memory",
+        ["Remember my passport number is X123", "What's my passport number?"],
+        reply(r"X123"),
+    )
+    add(
+        "h-set-home",
+        "preferences",
+        ["Set my home airport to JFK"],
+        preference("home_airport", "JFK"),
+    )
+    add(
+        "h-rather-business",
+        "preferences",
+        ["I'd rather fly business class"],
+        preference("cabin_class", "business"),
+    )
+    add(
+        "h-any-flights",
+        "flights",
+        ["Any flights to Miami this Saturday?"],
+        searched(destination="MIA", departure_date=coming_weekday(SAT, today_counts=True)),
+        setup=HOME_SFO,
+    )
+    add(
+        "h-two-people",
+        "flights",
+        ["Search flights from Boston to Chicago on Friday for 2 people"],
+        searched(origin="BOS", destination="ORD", departure_date=coming_weekday(FRI), adults=2),
+    )
+    add(
+        "h-cheapest",
+        "flights",
+        ["Find flights to Boston next Friday", "Book the cheapest one"],
+        booked(),
+        setup=HOME_SFO,
+    )
+    add(
+        "h-make-it-5",
+        "follow-ups",
+        ["Remind me to call John tomorrow at 3pm", "Actually make it 5pm"],
+        task("call john", at(1, 17)),
+        open_tasks(1),
+    )
+    add(
+        "h-mark-complete",
+        "follow-ups",
+        ["mark the report as complete"],
+        task("send report", status="done"),
+        setup=Setup(tasks=[{"title": "Send the report", "due": None}]),
+    )
+    add(
+        "h-delete-about",
+        "follow-ups",
+        ["Can you delete the reminder about the plumber?"],
+        no_task("plumber"),
+        setup=Setup(tasks=[{"title": "Call the plumber", "due": None}]),
+    )
+    add(
+        "h-typo-weekday",
+        "typos",
+        ["remind me to renew my passport next wensday"],
+        task("renew passport", weekday_of_next_week(2)),
+    )
+    add("h-what-can-you-do", "small talk", ["Hey, what can you do?"], calls(), reply(r"task"))
+    add("h-joke", "refusals", ["Tell me a joke"], calls(), unchanged())
     return c  # fmt: skip
 
 

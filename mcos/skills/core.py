@@ -122,7 +122,18 @@ def offline_context(state: BrainState, now: datetime, default_tz: str) -> dict[s
         "memories": [m.model_dump(mode="json") for m in state.memories.values()],
         "travel": [t.model_dump(mode="json") for t in state.travel],
         "flight_searches": [
-            {"search_id": s.search_id, "request": s.request, "ranking": s.ranking}
+            {
+                "search_id": s.search_id,
+                "request": s.request,
+                "ranking": s.ranking,
+                "options": [
+                    {
+                        k: o.get(k)
+                        for k in ("id", "total", "duration_minutes", "stops", "departure_at")
+                    }  # fmt: skip
+                    for o in s.options
+                ],
+            }
             for s in state.flight_searches[-3:]
         ],
         "focus": conversation_focus(state),

@@ -431,7 +431,39 @@ _SELECT_IT = re.compile(
     r"(?:\s+please)?\W*$",
     re.IGNORECASE,
 )
+_SELECT_BEST = re.compile(
+    r"\b"
+    + _SELECT_VERB
+    + r"\b.*?\b(?:the\s+)?(?P<by>cheapest|least\s+expensive|lowest[\s-]price[d]?|"
+    r"fastest|shortest|quickest|earliest|first\s+to\s+leave)\b",
+    re.IGNORECASE,
+)
+_BEST_BY: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "cheap": ("total", float),
+    "least": ("total", float),
+    "lowes": ("total", float),
+    "faste": ("duration_minutes", int),
+    "short": ("duration_minutes", int),
+    "quick": ("duration_minutes", int),
+    "earli": ("departure_at", str),
+    "first": ("departure_at", str),
+}
 _FLIGHT_ID = re.compile(r"\b(?P<id>off_[A-Za-z0-9]+)\b")
+
+
+def _best_option(by: str, conv: Conversation) -> str | None:
+    """The id of the latest search's cheapest/fastest/earliest option."""
+    search = conv.latest_search()
+    key, kind = _BEST_BY[by.lower()[:5]]
+    options = []
+    for option in dicts((search or {}).get("options")):
+        try:
+            options.append((kind(option[key]), str(option["id"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return min(options)[1] if options else None
+
+
 _SEARCH_ID = re.compile(r"\b(?P<id>fs_[A-Za-z0-9]+)\b")
 
 
@@ -450,6 +482,8 @@ def recognise_select(u: Utterance, conv: Conversation) -> Intent | None:
         args["option_rank"] = int(option.group("n"))
     elif rank and not re.search(r"\bflights?\s+(?:to|from)\b", text, re.IGNORECASE):
         args["option_rank"] = ORDINALS[rank.group("ord").lower()]
+    elif (best := _SELECT_BEST.search(text)) and (fid := _best_option(best.group("by"), conv)):
+        args["flight_id"] = fid
     elif _SELECT_IT.match(text) and conv.focus_of("flight_search") is not None:
         args["option_rank"] = 1  # "book it" right after a search: its best option
     else:

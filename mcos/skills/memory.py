@@ -68,9 +68,21 @@ _MY_X_IS_Y = re.compile(
 )
 
 
+_REMEMBER_AFTER = re.compile(
+    r"^(?P<fact>.+?)[,.;!]?\s+(?:please\s+)?(?:remember|note|keep\s+in\s+mind)\s+(?:that|this)"
+    r"(?:\s+please)?\W*$",
+    re.IGNORECASE,
+)
+
+
 def recognise_pin(u: Utterance, conv: Conversation) -> Intent | None:
     if u.text.rstrip().endswith("?"):
         return None  # "remember my wife's name?" asks
+    after = _REMEMBER_AFTER.match(u.raw) or _REMEMBER_AFTER.match(u.text)
+    if after:  # "I'm vegetarian, please remember that"
+        u = Utterance(
+            text=f"remember that {after.group('fact')}", raw=f"remember that {after.group('fact')}"
+        )
     m = _REMEMBER.match(u.raw) or _REMEMBER.match(u.text)  # the value as the user wrote it
     if not m:
         return None

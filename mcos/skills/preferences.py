@@ -140,7 +140,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 _PREFER = re.compile(
-    r"\bi\s+(?:(?:really|usually|always)\s+)?(?:prefer|like|want|fly|choose)\b", re.IGNORECASE
+    r"\bi(?:\s+(?:really|usually|always))?\s+(?:prefer|like|want|fly|choose)\b"
+    r"|\bi'?d\s+(?:rather|prefer|like)\b",
+    re.IGNORECASE,
 )
 NONSTOP = re.compile(r"\b(?:non[\s-]?stop|direct)\b", re.IGNORECASE)
 

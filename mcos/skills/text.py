@@ -28,8 +28,9 @@ def correct(text: str, vocabulary: Iterable[str]) -> str:
     """``text`` with misspelt keywords replaced by the ``vocabulary`` word they are closest
     to (optimal string alignment distance: a swap of two letters is one edit).
 
-    Only words of 4+ letters are touched, at most one edit away (two from 8 letters on),
-    and only towards keywords of 5+ letters; a word that is a keyword, an inflection of
+    Only words of 4+ letters are touched, at most one edit away (two when either word has
+    8+ letters and the first and last letters agree), and only towards keywords of 5+
+    letters; a word that is a keyword, an inflection of
     one ("flights", "reminders"), a short form of one ("task") or a known word is left
     alone. A capitalised word inside
     a sentence is likely a name ("Frida") and needs 6+ letters to be corrected.
@@ -51,9 +52,13 @@ def correct(text: str, vocabulary: Iterable[str]) -> str:
             return word
         if word[0].isupper() and m.start() > 0 and len(word) < 6:
             return word
-        limit = max_typos(lower)
         best: tuple[int, str] | None = None
         for candidate in vocab:
+            # Two edits only for long words that keep their first and last letter
+            # ("wensday" → "wednesday", but never "member" → "remember").
+            limit = max_typos(max(lower, candidate, key=len))
+            if limit > 1 and (lower[0] != candidate[0] or lower[-1] != candidate[-1]):
+                limit = 1
             if abs(len(candidate) - len(lower)) > limit:
                 continue
             distance = OSA.distance(lower, candidate, score_cutoff=limit)
