@@ -1116,7 +1116,7 @@ def provider_settings(name: str, base: dict[str, Any]) -> Any:
         return env.model_copy(update={"llm_provider": "openai", **base})
     if name == "local":
         try:
-            return Settings(llm_provider="local", **base)
+            return Settings(**{"llm_provider": name, **base})
         except ValidationError:
             raise Skip("this build has no local provider (MCOS_LLM_PROVIDER=local)") from None
     raise Skip(f"unknown provider {name!r}")
@@ -1156,7 +1156,7 @@ async def serving_api(settings: Any, client: Any) -> AsyncIterator[Api]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -300,7 +300,8 @@ def reply_search(result: dict[str, Any], conv: Conversation) -> str:
     seen = {id(o) for o, _ in ranked}
     ranked += [(o, None) for o in options if id(o) not in seen]
     top = ranked[:3]
-    cheapest = min((_price(o)[0] for o in options if _price(o)[0] is not None), default=None)
+    prices = [p for o in options if (p := _price(o)[0]) is not None]
+    cheapest = min(prices, default=None)
     first = top[0][0]
     route = f"{_code(first.get('origin'))} → {_code(first.get('destination'))}"
     lines = []

@@ -47,7 +47,8 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def reply(result: dict[str, Any], conv: Conversation) -> str:
-    memory = result.get("memory") if isinstance(result.get("memory"), dict) else result
+    found = result.get("memory")
+    memory: dict[str, Any] = found if isinstance(found, dict) else result
     return f"I'll remember that — {_label(str(memory.get('key', 'note')))}: {memory.get('value')}."
 
 
@@ -154,20 +155,32 @@ def _phrase(key: str) -> str:
     return " ".join(parts)
 
 
+# Words that say what kind of fact is asked for, not whose: "my dog's name" must not
+# find "wife_name" through "name" alone.
+_GENERIC = frozenset(
+    {"name", "names", "number", "anything", "something", "date", "time", "day", "address",
+     "email", "phone", "again"}
+)  # fmt: skip
+
+
 def _score(wanted: list[str], key: str, value: str) -> int:
+    """How well a fact answers the question's words; 0 unless a specific word matches."""
     key_words, value_words = words(key), words(value)
-    score = 0
+    score, specific = 0, False
     for w in wanted:
         if any(similar(w, k) for k in key_words):
             score += 2
         elif any(similar(w, v) for v in value_words):
             score += 1
-    return score
+        else:
+            continue
+        specific = specific or w not in _GENERIC
+    return score if specific else 0
 
 
 def recall_answer(memory: dict[str, Any]) -> str:
     key, value = str(memory.get("key", "")), str(memory.get("value", ""))
-    if slug(value) == key or len(words(value)) > 6:  # the memory is a sentence
+    if slug(value.replace("'", "")) == key or len(words(value)) > 6:  # a sentence
         return f"You told me: {value.rstrip('.')}."
     if value[:1].isupper() or value[:1].isdigit():
         return f"Your {_phrase(key)} is {value}."

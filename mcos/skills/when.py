@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 DEFAULT_TIME = time(17, 0)
@@ -94,16 +95,21 @@ def local_now(now: datetime, tz: str) -> datetime:
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 
+# The field names below shadow the types.
+_Date: TypeAlias = date
+_Time: TypeAlias = time
+
+
 @dataclass
 class When:
     """What :func:`extract_when` found, and the text with those phrases removed."""
 
-    date: date | None = None
-    time: time | None = None
+    date: _Date | None = None
+    time: _Time | None = None
     moment: datetime | None = None  # "in 2 hours": an exact local datetime
     duration_minutes: int | None = None
     rest: str = ""
-    dates: list[date] = field(default_factory=list)  # every date found, in text order
+    dates: list[_Date] = field(default_factory=list)  # every date found, in text order
 
     @property
     def found(self) -> bool:
