@@ -7,10 +7,12 @@
 Each conversation runs the way a user's does: a real Temporal dev server, the API with its
 embedded worker (the real brain workflow, turn code, activities and the bundled flights MCP
 server), a WebSocket per conversation sending ``message.send`` frames. Setup (time zone,
-home airport, tasks, calendar events) goes through the REST API. The checks read what the
-user would see and keep: the tool calls announced (``llm.action`` frames), the final reply
-text, and the brain's state (``GET /state``) afterwards. Dates are checked in the user's
-zone (America/Los_Angeles) against the real clock, so "next Friday" is computed from today.
+home airport, tasks, calendar events) goes through the REST API; a tool call that asks for
+the user's approval (booking a flight, deleting a task) is approved, as a user would. The
+checks read what the user would see and keep: the tool calls announced (``llm.action``
+frames), the final reply text, and the brain's state (``GET /state``) afterwards. Dates
+are checked in the user's zone (America/Los_Angeles) against the real clock, so "next
+Friday" is computed from today.
 
 Providers: ``offline`` (always), ``local`` (llama.cpp via xllamacpp: skipped with a message
 when this build or machine cannot start it), ``openai`` (any OpenAI-compatible endpoint,
@@ -984,27 +986,41 @@ CASES_BY_ID = {case.id: case for case in CASES}
 # --- running a case --------------------------------------------------------------------------
 
 
+async def _until_reply(ws: Any, seen: TurnSeen, approvals: list[str]) -> None:
+    while True:
+        frame = json.loads(await ws.recv())
+        kind, data = frame.get("type"), frame.get("data") or {}
+        if kind == "llm.action":
+            call = {"name": data.get("name"), "arguments": data.get("arguments")}
+            if call not in seen.calls:  # an approved call is announced again when it runs
+                seen.calls.append(call)
+        elif kind == "tool.result":
+            seen.results.append(data)
+        elif kind == "approval.requested" and data.get("status") == "pending":
+            approvals.append(str(data.get("approval_id")))
+        elif kind == "rate_limited":
+            raise RuntimeError(f"rate limited: {data}")
+        elif kind in ("message.completed", "llm.interrupted") and data.get("role") == ("assistant"):
+            seen.text = str(data.get("text") or "")
+            return
+
+
 async def _say(ws: Any, text: str, timeout: float) -> TurnSeen:  # noqa: ASYNC109
+    """Send one message; a tool call that asks for approval is approved, as the user
+    would, and the turn's answer after it is the reply."""
     seen = TurnSeen(said=text)
     started = time.perf_counter()
     await ws.send(
         json.dumps({"type": "message.send", "text": text, "client_action_id": uuid.uuid4().hex})
     )
+    approvals: list[str] = []
     async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await ws.recv())
-            kind, data = frame.get("type"), frame.get("data") or {}
-            if kind == "llm.action":
-                seen.calls.append({"name": data.get("name"), "arguments": data.get("arguments")})
-            elif kind == "tool.result":
-                seen.results.append(data)
-            elif kind == "rate_limited":
-                raise RuntimeError(f"rate limited: {data}")
-            elif kind in ("message.completed", "llm.interrupted") and data.get("role") == (
-                "assistant"
-            ):
-                seen.text = str(data.get("text") or "")
-                break
+        await _until_reply(ws, seen, approvals)
+        while approvals:
+            answer = {"type": "approval.respond", "approval_id": approvals.pop(0),
+                      "decision": "approve"}  # fmt: skip
+            await ws.send(json.dumps(answer))
+            await _until_reply(ws, seen, approvals)
     seen.seconds = time.perf_counter() - started
     return seen
 
