@@ -1081,13 +1081,20 @@ async def run_case(api: Endpoint, case: Case, turn_timeout: float = 60.0) -> Out
 
 
 async def run_cases(
-    api: Endpoint, cases: Sequence[Case], turn_timeout: float = 60.0, concurrency: int = 4
+    api: Endpoint,
+    cases: Sequence[Case],
+    turn_timeout: float = 60.0,
+    concurrency: int = 4,
+    progress: bool = False,
 ) -> list[Outcome]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(case: Case) -> Outcome:
         async with gate:
-            return await run_case(api, case, turn_timeout)
+            outcome = await run_case(api, case, turn_timeout)
+        if progress:  # slow providers: show each verdict as it comes
+            print(f"   {'pass' if outcome.passed else 'FAIL'} {case.id}", flush=True)
+        return outcome
 
     return list(await asyncio.gather(*[one(c) for c in cases]))
 
@@ -1256,7 +1263,11 @@ async def main(argv: list[str] | None = None) -> int:
                         concurrency = args.concurrency or (1 if slow else 4)
                         started = time.perf_counter()
                         outcomes = await run_cases(
-                            api, cases, turn_timeout=600 if slow else 60, concurrency=concurrency
+                            api,
+                            cases,
+                            turn_timeout=600 if slow else 60,
+                            concurrency=concurrency,
+                            progress=slow,
                         )
                         report(name, outcomes, time.perf_counter() - started, args.verbose)
                 except Skip as why:
