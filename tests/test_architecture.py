@@ -31,7 +31,6 @@ PURE_CORE = (
     "mcos.skills",
     "mcos.llm.base",
     "mcos.llm.offline",
-    "mcos.llm.intents",
     "mcos.llm.tools",
     "mcos.llm.prompt",
     "mcos.flights.rank",

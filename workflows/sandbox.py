@@ -23,6 +23,7 @@ PASSTHROUGH: dict[str, str] = {
     "typing_extensions": "typing back-ports used by pydantic",
     "uuid_utils": "compiled UUIDv7 helpers (ids are built from workflow.random)",
     "airportsdata": "a static data table",
+    "rapidfuzz": "compiled, pure string-distance functions (the skills' typo tolerance)",
     "zoneinfo": "time-zone data (read-only)",
     # our pure data
     "mcos.kernel": "the models, contracts, frames, ids and error types: pure data",

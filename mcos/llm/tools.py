@@ -1,4 +1,7 @@
-"""OpenAI tool schemas for the chat skills, argument validation, and the JSON-in-text fallback.
+"""Tool calls: deterministic ids, and the JSON-in-text fallback parser.
+
+The tool schemas and their argument validation belong to the skills
+(:mod:`mcos.skills.registry`); they are re-exported here for the providers.
 
 Some models (Llama on Workers AI, small Ollama models) answer a tool request with text
 instead of ``tool_calls``: a bare JSON object/array such as ``{"name": ..., "arguments":
@@ -12,244 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 from mcos.llm.base import ToolCall
+from mcos.skills.registry import REGISTRY
 
-PRIORITIES = ("low", "normal", "high")
-TASK_STATUSES = ("open", "done")
-AGENDA_RANGES = ("today", "tomorrow", "week")
-MEMORY_TYPES = ("fact", "preference", "note")
-CABIN_CLASSES = ("economy", "premium_economy", "business", "first")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _fn(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {"type": "object", "properties": properties, "required": required},
-        },
-    }
-
-
-_DUE = {
-    "type": ["string", "null"],
-    "description": "ISO 8601 datetime with UTC offset in the user's time zone, "
-    "e.g. 2026-12-03T15:00:00-08:00; null when there is no due date.",
-}
-
-TOOL_SCHEMAS: list[dict[str, Any]] = [
-    _fn(
-        "create_task",
-        "Create a task or reminder for the user.",
-        {
-            "title": {"type": "string", "description": "Short imperative title, e.g. 'Call John'."},
-            "due": _DUE,
-            "priority": {"type": "string", "enum": list(PRIORITIES), "default": "normal"},
-            "duration_minutes": {
-                "type": "integer",
-                "minimum": 1,
-                "description": "How long the task takes, when the user said so.",
-            },
-        },
-        ["title"],
-    ),
-    _fn(
-        "update_task",
-        "Change an existing task (complete it, rename it, move its due date, reprioritise). "
-        "Identify it by task_id, or by title_query (words from its title).",
-        {
-            "task_id": {"type": "string"},
-            "title_query": {"type": "string", "description": "Words from the task's title."},
-            "status": {"type": "string", "enum": list(TASK_STATUSES)},
-            "title": {"type": "string"},
-            "due": _DUE,
-            "priority": {"type": "string", "enum": list(PRIORITIES)},
-        },
-        [],
-    ),
-    _fn(
-        "summarize_agenda",
-        "Summarize the user's tasks and calendar for a period.",
-        {"range": {"type": "string", "enum": list(AGENDA_RANGES)}},
-        ["range"],
-    ),
-    _fn(
-        "set_preference",
-        "Remember a user preference, e.g. home_airport, seat, cabin_class, prefer_nonstop, "
-        "budget, preferred_airlines.",
-        {
-            "key": {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,64}$"},
-            "value": {"type": ["string", "number", "boolean"]},
-        },
-        ["key", "value"],
-    ),
-    _fn(
-        "pin_memory",
-        "Pin a fact the user asked you to remember.",
-        {
-            "key": {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,64}$"},
-            "value": {"type": "string"},
-            "type": {"type": "string", "enum": list(MEMORY_TYPES), "default": "fact"},
-        },
-        ["key", "value"],
-    ),
-    _fn(
-        "search_flights",
-        "Search flights. Airports as IATA codes or city names. Omit origin to use the "
-        "user's home airport.",
-        {
-            "origin": {"type": "string", "description": "IATA code or city name."},
-            "destination": {"type": "string", "description": "IATA code or city name."},
-            "departure_date": {"type": "string", "description": "YYYY-MM-DD"},
-            "return_date": {"type": "string", "description": "YYYY-MM-DD, for a round trip."},
-            "cabin_class": {"type": "string", "enum": list(CABIN_CLASSES)},
-            "adults": {"type": "integer", "minimum": 1, "maximum": 9, "default": 1},
-            "max_connections": {"type": "integer", "minimum": 0, "maximum": 3},
-        },
-        ["destination", "departure_date"],
-    ),
-    _fn(
-        "select_flight",
-        "Select one of the options of a flight search (the latest one unless search_id).",
-        {
-            "search_id": {"type": "string"},
-            "option_rank": {"type": "integer", "minimum": 1, "description": "1-based rank."},
-            "flight_id": {"type": "string"},
-        },
-        [],
-    ),
-]
-
+# The tools are declared by the skills (mcos.skills.registry); the parser below accepts a
+# call only when its tool is one of them and its arguments pass the tool's validation.
+TOOL_SCHEMAS: list[dict[str, Any]] = REGISTRY.schemas()
 TOOLS_BY_NAME: dict[str, dict[str, Any]] = {t["function"]["name"]: t for t in TOOL_SCHEMAS}
-TOOL_NAMES: frozenset[str] = frozenset(TOOLS_BY_NAME)
-
-
-# --- validation ------------------------------------------------------------------------
-
-
-def _int(value: Any, field: str, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be an integer")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{field} out of range")
-    return value
-
-
-def _text(args: dict[str, Any], field: str, *, required: bool = False) -> str | None:
-    value = args.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValueError(f"{field} is required")
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string")
-    return value.strip()
-
-
-def _enum(args: dict[str, Any], field: str, allowed: tuple[str, ...]) -> str | None:
-    value = _text(args, field)
-    if value is None:
-        return None
-    value = value.lower().replace(" ", "_").replace("-", "_")
-    if value not in allowed:
-        raise ValueError(f"{field} must be one of {allowed}")
-    return value
-
-
-def _date(args: dict[str, Any], field: str, *, required: bool = False) -> str | None:
-    value = _text(args, field, required=required)
-    if value is not None and not DATE_RE.match(value):
-        raise ValueError(f"{field} must be YYYY-MM-DD")
-    return value
-
-
-def _datetime(args: dict[str, Any], field: str) -> str | None:
-    """An ISO 8601 datetime (or date); one without offset is meant in the user's time zone."""
-    value = _text(args, field)
-    if value is not None:
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{field} must be an ISO 8601 datetime") from None
-    return value
-
-
-def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
-    """Validated, lightly normalised arguments for tool ``name``; raises ``ValueError``.
-
-    Normalises what models commonly get slightly wrong (numeric strings for integers,
-    enum case); never invents a value. Unknown keys are dropped.
-    """
-    if name not in TOOL_NAMES:
-        raise ValueError(f"unknown tool {name!r}")
-    if not isinstance(arguments, dict):
-        raise ValueError("arguments must be an object")
-    a = arguments
-    out: dict[str, Any] = {}
-
-    def put(key: str, value: Any) -> None:
-        if value is not None:
-            out[key] = value
-
-    if name == "create_task":
-        put("title", _text(a, "title", required=True))
-        out["due"] = _datetime(a, "due")
-        put("priority", _enum(a, "priority", PRIORITIES) or "normal")
-        if a.get("duration_minutes") is not None:
-            out["duration_minutes"] = _int(a["duration_minutes"], "duration_minutes", 1, 24 * 60)
-    elif name == "update_task":
-        put("task_id", _text(a, "task_id"))
-        put("title_query", _text(a, "title_query"))
-        if not out:
-            raise ValueError("task_id or title_query is required")
-        put("status", _enum(a, "status", TASK_STATUSES))
-        put("title", _text(a, "title"))
-        put("due", _datetime(a, "due"))
-        put("priority", _enum(a, "priority", PRIORITIES))
-    elif name == "summarize_agenda":
-        rng = _enum(a, "range", AGENDA_RANGES)
-        if rng is None:
-            raise ValueError("range is required")
-        out["range"] = rng
-    elif name == "set_preference":
-        put("key", _text(a, "key", required=True))
-        if "value" not in a:
-            raise ValueError("value is required")
-        out["value"] = a["value"]
-    elif name == "pin_memory":
-        put("key", _text(a, "key", required=True))
-        value = a.get("value")
-        if isinstance(value, int | float | bool):
-            value = str(value)
-        put("value", _text({"value": value}, "value", required=True))
-        put("type", _enum(a, "type", MEMORY_TYPES) or "fact")
-    elif name == "search_flights":
-        put("origin", _text(a, "origin"))
-        put("destination", _text(a, "destination", required=True))
-        put("departure_date", _date(a, "departure_date", required=True))
-        put("return_date", _date(a, "return_date"))
-        put("cabin_class", _enum(a, "cabin_class", CABIN_CLASSES))
-        if a.get("adults") is not None:
-            out["adults"] = _int(a["adults"], "adults", 1, 9)
-        if a.get("max_connections") is not None:
-            out["max_connections"] = _int(a["max_connections"], "max_connections", 0, 3)
-    elif name == "select_flight":
-        put("search_id", _text(a, "search_id"))
-        if a.get("option_rank") is not None:
-            out["option_rank"] = _int(a["option_rank"], "option_rank", 1)
-        put("flight_id", _text(a, "flight_id"))
-        if "option_rank" not in out and "flight_id" not in out:
-            raise ValueError("option_rank or flight_id is required")
-    return out
+TOOL_NAMES: frozenset[str] = REGISTRY.names
+validate_arguments = REGISTRY.validate
 
 
 def tool_call_id(name: str, arguments: dict[str, Any], index: int = 0) -> str:

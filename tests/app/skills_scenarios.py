@@ -17,8 +17,8 @@ def local_today(tz: str = TZ) -> date:
 
 
 def next_weekday(today: date, weekday: int) -> date:
-    """The first such weekday strictly after today (the offline model's "next Friday")."""
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+    """That weekday in next week (Monday–Sunday): "next Friday"."""
+    return today + timedelta(days=7 - today.weekday() + weekday)
 
 
 async def set_timezone(api: Api, user: str, tz: str = TZ) -> None:

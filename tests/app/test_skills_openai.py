@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from temporalio.client import Client
 
 from mcos.kernel.settings import Settings
 from mcos.llm.base import LlmRequest
-from mcos.llm.intents import recognize_intent
 from mcos.llm.offline import respond, split_pieces
 from tests.app import skills_scenarios as flows
 from tests.app.conftest import Api, running_api
@@ -61,31 +59,29 @@ def answer(body: dict[str, Any]) -> Script:
         return _ranking(messages)
     ctx = _context(messages)
     last = messages[-1]
-    if body.get("tools") and last["role"] == "user":
-        now = datetime.fromisoformat(ctx["now"])
-        intent = recognize_intent(last["content"], now, ctx["timezone"])
-        if intent is not None and not intent.problem and not intent.missing:
-            args = json.dumps(intent.arguments)
-            if intent.name == "select_flight":  # a model that writes its tool call as text
-                call = json.dumps({"name": intent.name, "arguments": intent.arguments})
-                return Script(
-                    chunks=[text(call[:15]), text(call[15:]), _chunk({}, "stop"), usage(300, 30)]
-                )
+    # The tool choice is the offline model's, from only what the prompt tells a model.
+    reply = respond(LlmRequest(messages=messages, tools=body.get("tools") or [], context=ctx))
+    if reply.calls and last["role"] == "user":
+        call = reply.calls[0]
+        if call.name == "select_flight":  # a model that writes its tool call as text
+            raw = json.dumps({"name": call.name, "arguments": call.arguments})
             return Script(
-                chunks=[
-                    tool_delta(0, id="call_1", name=intent.name, arguments=args[:10]),
-                    tool_delta(0, arguments=args[10:]),
-                    _chunk({}, "tool_calls"),
-                    usage(300, 25),
-                ]
+                chunks=[text(raw[:15]), text(raw[15:]), _chunk({}, "stop"), usage(300, 30)]
             )
-    reply = respond(LlmRequest(messages=messages, context=ctx))
-    assert isinstance(reply, str)
+        args = json.dumps(call.arguments)
+        return Script(
+            chunks=[
+                tool_delta(0, id="call_1", name=call.name, arguments=args[:10]),
+                tool_delta(0, arguments=args[10:]),
+                _chunk({}, "tool_calls"),
+                usage(300, 25),
+            ]
+        )
     return Script(
         chunks=[
-            *map(text, split_pieces(reply)),
+            *map(text, split_pieces(reply.text)),
             _chunk({}, "stop"),
-            usage(300, len(split_pieces(reply))),
+            usage(300, len(split_pieces(reply.text))),
         ]
     )
 

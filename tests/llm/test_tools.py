@@ -15,8 +15,8 @@ from mcos.llm.tools import (
 
 def test_schemas_cover_the_skills_and_are_well_formed() -> None:
     assert TOOL_NAMES == {
-        "create_task", "update_task", "summarize_agenda", "set_preference", "pin_memory",
-        "search_flights", "select_flight",
+        "create_task", "update_task", "delete_task", "summarize_agenda", "set_preference",
+        "pin_memory", "search_flights", "select_flight",
     }  # fmt: skip
     for tool in TOOL_SCHEMAS:
         assert tool["type"] == "function"

@@ -10,7 +10,8 @@ from mcos.calendar.busy import busy_on_dates
 from mcos.calendar.ics import parse_ics
 from mcos.calendar.window import sync_window
 from mcos.kernel.models import BrainState, CalendarSyncedPayload, Event
-from mcos.skills.core import agenda, busy_intervals
+from mcos.skills.agenda import agenda
+from mcos.skills.flights import busy_intervals
 from tests.support.calendar_sync import base_day, build_sync_ics, weekly_dates
 
 NY = ZoneInfo("America/New_York")

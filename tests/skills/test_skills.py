@@ -11,6 +11,7 @@ from mcos.kernel.contracts import Turn
 from mcos.kernel.models import BrainState, Event, Memory, Message
 from mcos.llm.prompt import SYSTEM_PROMPT
 from mcos.skills import core as skills
+from mcos.skills.agenda import agenda
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # Wednesday 10:00 in Los Angeles
 _n = itertools.count()
@@ -76,9 +77,9 @@ def test_create_task_with_local_due_and_agenda_reads_it() -> None:
             seq=1,
         ),
     )
-    agenda = skills.agenda(s, NOW, "America/Los_Angeles", "tomorrow")
-    assert [t["title"] for t in agenda["tasks"]] == ["Call John"]
-    assert skills.agenda(s, NOW, "America/Los_Angeles", "today")["tasks"] == []
+    tomorrow = agenda(s, NOW, "America/Los_Angeles", "tomorrow")
+    assert [t["title"] for t in tomorrow["tasks"]] == ["Call John"]
+    assert agenda(s, NOW, "America/Los_Angeles", "today")["tasks"] == []
 
 
 def test_bad_preference_values_are_refused_with_a_message() -> None:

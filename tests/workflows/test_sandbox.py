@@ -20,6 +20,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Module .* was imported after ini
 TURN_CODE = [
     "workflows.turns",
     "mcos.skills.core",
+    "mcos.skills.tasks",
+    "mcos.skills.flights",
+    "mcos.skills.when",
     "mcos.brain.limits",
     "mcos.brain.commands",
     "mcos.brain.eventlog",
