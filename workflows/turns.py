@@ -121,6 +121,7 @@ class _Reply:
     finish_reason: str | None = None
     published: ReplyDraft | None = None  # the draft the LLM activity published
     finished_at: datetime | None = None
+    after: str | None = None  # the message it follows when not the one it answers
 
     def add(self, result: LlmTurnResult) -> None:
         self.tokens_prompt += result.tokens_prompt
@@ -203,7 +204,9 @@ class TurnRunner:
             messages = [*messages, skills.assistant_tool_message(result)]
             waiting: list[str] = []
             for call in result.tool_calls:
-                outcome = await run_tool(port, op_id, turn, call.name, call.arguments)
+                outcome = await run_tool(
+                    port, op_id, turn, call.name, call.arguments, message_id=reply.message_id
+                )
                 if outcome.card:
                     reply.cards.append(outcome.card)
                 if outcome.status == "awaiting_approval":
@@ -225,6 +228,7 @@ class TurnRunner:
         """The user answered: run the tool (or tell the model they declined), then reply."""
         port = self.port
         approval = port.state().approvals[approval_id]
+        reply.after = approval.message_id  # the reply goes on after the question it asked
         messages, context = self._prompt(turn)
         call_id = f"call_{approval_id}"
         arguments = json.dumps(approval.arguments)
@@ -314,8 +318,7 @@ class TurnRunner:
     def _draft(self, turn: Turn, reply: _Reply) -> ReplyDraft:
         """The reply as the brain will record it if this call is the last (see ReplyDraft)."""
         state = self.port.state()
-        follows = tree.on_active_branch(state, turn.message_id)
-        parent = state.active_leaf if follows else turn.message_id
+        parent = reply.after or turn.message_id
         siblings = sum(1 for m in state.messages if m.parent_id == parent and m.role == "assistant")
         return ReplyDraft(
             message_id=reply.message_id,
@@ -372,18 +375,9 @@ class TurnRunner:
     def _record(self, op_id: str, turn: Turn, reply: _Reply) -> None:
         prefix, text = "".join(reply.text[:-1]), reply.text[-1] if reply.text else ""
         text, status = frames.reply_outcome(prefix, text, reply.status, reply.finish_reason)
-        state, draft = self.port.state(), reply.published
-        # The LLM activity already published the reply when the brain records it as drafted.
-        published = (
-            draft is not None
-            and draft.seq == state.seq + 1
-            and draft.parent_id
-            == (
-                state.active_leaf
-                if tree.on_active_branch(state, turn.message_id)
-                else turn.message_id
-            )
-        )
+        draft = reply.published
+        # The LLM activity already published the reply, as the brain records it.
+        published = draft is not None and draft.parent_id == (reply.after or turn.message_id)
         payload = {
             "message_id": reply.message_id or self.port.new_id("msg"),
             "text": text,
@@ -396,6 +390,8 @@ class TurnRunner:
         }
         if self.port.version() >= 4:
             payload["tokens_billed"] = reply.billed
+            if reply.after:
+                payload["after"] = reply.after
         self.port.record(
             "assistant.message",
             payload,
@@ -426,12 +422,13 @@ async def run_tool(
     name: str,
     args: dict[str, Any],
     approved: bool = False,
+    message_id: str | None = None,
 ) -> skills.ToolOutcome:
     request_id = turn.request_id
     tool_id = port.new_id("tool")
     port.emit([frames.action_frame(op_id, request_id, tool_id, name, args)])
     if not approved and port.version() >= 4 and approvals.needs_approval(port.state(), name):
-        outcome = _ask_approval(port, op_id, turn, name, args)
+        outcome = _ask_approval(port, op_id, turn, name, args, message_id)
     elif name == "search_flights":
         outcome = await flight_search(port, args, tool_id, request_id)
     else:
@@ -484,7 +481,12 @@ def describe_action(name: str, args: dict[str, Any]) -> str:
 
 
 def _ask_approval(
-    port: BrainPort, op_id: str, turn: Turn, name: str, args: dict[str, Any]
+    port: BrainPort,
+    op_id: str,
+    turn: Turn,
+    name: str,
+    args: dict[str, Any],
+    message_id: str | None,
 ) -> skills.ToolOutcome:
     """Record ``approval.requested``; the tool runs once the user approves."""
     approval_id = port.new_id("apr")
@@ -498,6 +500,7 @@ def _ask_approval(
             "arguments": args,
             "summary": summary,
             "reply_to": turn.message_id,
+            "message_id": message_id,
             "expires_at": (port.now() + timedelta(seconds=port.config.approval_ttl_s)).isoformat(),
         },
         request_id=turn.request_id,
@@ -699,7 +702,7 @@ class TurnQueue:
             finally:
                 self.turns.pop(0)
                 self.running = False
-                self.changed(True)
+            self.changed(True)
 
     async def _merge(self) -> None:
         """Wait until no message came for the merge window; then one turn answers them all

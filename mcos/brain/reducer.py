@@ -135,16 +135,22 @@ def _user_message(state: BrainState, event: Event) -> BrainState:
 def _assistant_message(state: BrainState, event: Event) -> BrainState:
     p = AssistantMessagePayload.model_validate(event.payload)
     state = tree.linked(state)
-    # A reply continues the branch the user sees; if they moved to another branch while it
-    # was being written, it attaches to the message it answers instead, out of sight.
-    follows = p.reply_to is None or tree.on_active_branch(state, p.reply_to)
+    anchor = p.after or p.reply_to
+    if anchor is None:  # recorded before replies named what they answer
+        parent, follows = state.active_leaf, True
+    else:
+        # A reply goes right after what it answers; messages the user sent while it was
+        # being written follow it (the user saw it start before they wrote them). If the
+        # user moved to another branch meanwhile, it stays on its own, out of sight.
+        state, follows = tree.insert_after(state, anchor, p.message_id)
+        parent = anchor
     msg = Message(
         id=p.message_id,
         role="assistant",
         text=p.text,
         created_at=event.timestamp,
         seq=event.seq,
-        parent_id=state.active_leaf if follows else p.reply_to,
+        parent_id=parent,
         reply_to=p.reply_to,
         status=p.status,
         operation_id=p.operation_id,
@@ -152,7 +158,9 @@ def _assistant_message(state: BrainState, event: Event) -> BrainState:
         tokens_completion=p.tokens_completion,
         cards=p.cards,
     )
-    return _append_message(state, msg, activate=follows)
+    return _append_message(
+        state, msg, activate=follows and (anchor is None or state.active_leaf == anchor)
+    )
 
 
 def _append_message(state: BrainState, msg: Message, activate: bool) -> BrainState:

@@ -76,3 +76,22 @@ def linked(state: BrainState) -> BrainState:
         messages.append(m if m.parent_id else m.model_copy(update={"parent_id": previous}))
         previous = m.id
     return state.model_copy(update={"messages": messages, "active_leaf": previous})
+
+
+def insert_after(state: BrainState, anchor: str, new_id: str) -> tuple[BrainState, bool]:
+    """Make room for a new message right after ``anchor`` on the branch the user sees: the
+    message that followed ``anchor`` there (sent meanwhile) now follows ``new_id``. Returns
+    the state and whether ``anchor`` is on that branch at all."""
+    branch = active_branch(state)
+    ids = [m.id for m in branch]
+    if anchor not in ids:
+        return state, False
+    position = ids.index(anchor)
+    if position + 1 == len(branch):
+        return state, True
+    follower = branch[position + 1].id
+    messages = [
+        m.model_copy(update={"parent_id": new_id}) if m.id == follower else m
+        for m in state.messages
+    ]
+    return state.model_copy(update={"messages": messages}), True

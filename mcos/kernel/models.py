@@ -98,6 +98,7 @@ class AssistantMessagePayload(Strict):
     tokens_completion: int = 0
     tokens_billed: int | None = None  # of the daily budget (None: prompt + completion)
     reply_to: str | None = None
+    after: str | None = None  # the message it follows, when not ``reply_to`` (an approval's)
     cards: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -230,6 +231,7 @@ class Approval(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     summary: str = Field(max_length=500)
     reply_to: str  # the user message of the turn that asked
+    message_id: str | None = None  # the assistant message that asked (the turn's reply)
     requested_at: datetime | None = None
     expires_at: datetime
     status: ApprovalStatus = "pending"

@@ -31,6 +31,8 @@ SAMPLE_PATH_VALUES = {
     "user_id": "someone",
     "search_id": "fs_" + "0" * 32,
     "flight_id": "off_0",
+    "message_id": "msg_" + "0" * 32,
+    "approval_id": "apr_" + "0" * 32,
 }
 
 

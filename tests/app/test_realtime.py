@@ -147,8 +147,11 @@ async def test_messages_during_a_turn_are_queued_and_answered_in_order(
         await ws.close()
         async with api.client(user) as http:
             messages = (await http.get("/api/v1/state")).json()["messages"]
-    # the second message lands mid-turn (seq order), its answer comes after the first one
-    assert [m["role"] for m in messages] == ["user", "user", "assistant", "assistant"]
+    # the second message lands mid-turn; each answer sits right after its question (the
+    # user saw the first answer start before they sent the second message)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[1]["reply_to"] == messages[0]["id"]
+    assert messages[3]["reply_to"] == messages[2]["id"]
     assert all(m["status"] == "completed" for m in messages)
 
 
