@@ -5,13 +5,30 @@ from __future__ import annotations
 from app.schemas import MessageAccepted
 from mcos.infra.metrics import MESSAGES_CREATED
 from mcos.infra.ratelimit import RateLimiter, decision_to_error
-from mcos.kernel.errors import RateLimited
+from mcos.kernel.errors import DomainError, RateLimited
 from mcos.kernel.ids import new_id
 from mcos.kernel.settings import Settings
 from workflows.client import BrainClient, make_event
 
 
-async def check_message_rate(limiter: RateLimiter, settings: Settings, user_id: str) -> None:
+def check_message_size(settings: Settings, text: str) -> None:
+    """The operator's ``limit_message_bytes`` (at most the wire format's own cap)."""
+    size = len(text.encode())
+    if size > settings.limit_message_bytes:
+        raise DomainError(
+            "message_too_large",
+            f"the message is {size} bytes; the limit is {settings.limit_message_bytes}",
+            {"bytes": size, "limit": settings.limit_message_bytes},
+            status=413,
+        )
+
+
+async def check_message_rate(
+    limiter: RateLimiter, settings: Settings, user_id: str, text: str | None = None
+) -> None:
+    """Size first (a refused message spends nothing), then the per-minute window."""
+    if text is not None:
+        check_message_size(settings, text)
     decision = await limiter.hit(f"msg:{user_id}", settings.limit_messages_per_minute, 60.0)
     if not decision.allowed:
         raise decision_to_error(decision, "messages_per_minute")
@@ -54,4 +71,4 @@ async def accept_message(
     return MessageAccepted(message_id=message_id, event_id=event.event_id, request_id=request_id)
 
 
-__all__ = ["RateLimited", "accept_message", "check_message_rate"]
+__all__ = ["RateLimited", "accept_message", "check_message_rate", "check_message_size"]

@@ -19,7 +19,7 @@ async def post_message(
     body: MessageIn, user: CurrentUser, brain: Brain, ctx: Ctx, request_id: RequestId
 ) -> MessageAccepted:
     """Send a chat message; the reply streams over the WebSocket."""
-    await check_message_rate(ctx.limiter, ctx.settings, user.user_id)
+    await check_message_rate(ctx.limiter, ctx.settings, user.user_id, body.text)
     return await accept_message(
         brain, user.user_id, body.text, request_id, body.client_action_id, body.channel
     )
@@ -51,7 +51,7 @@ async def edit_message(
     request_id: RequestId,
 ) -> CommandAccepted:
     """An edited copy of a message of yours (a sibling), answered anew."""
-    await check_message_rate(ctx.limiter, ctx.settings, user.user_id)
+    await check_message_rate(ctx.limiter, ctx.settings, user.user_id, body.text)
     result = await brain.edit(user.user_id, message_id, body.text, request_id)
     return CommandAccepted(request_id=request_id, **result.model_dump())
 

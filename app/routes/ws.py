@@ -265,7 +265,7 @@ class _Connection:
             await self._error("internal", "something went wrong on our side", request_id)
 
     async def _message(self, frame: SendFrame, request_id: str) -> None:
-        await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id)
+        await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id, frame.text)
         brain = await self.ctx.brain()
         await accept_message(
             brain,
@@ -299,6 +299,7 @@ class _Connection:
             await brain.activate(self.user_id, target.message_id, request_id)
         else:
             text = EditFrame.model_validate(raw).text
+            await check_message_rate(self.ctx.limiter, self.ctx.settings, self.user_id, text)
             await brain.edit(self.user_id, target.message_id, text, request_id)
 
     async def _error(

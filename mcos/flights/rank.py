@@ -53,7 +53,12 @@ def _truthy(value: Any) -> bool:
 
 
 def _normalized_airlines(preferences: dict[str, Any]) -> set[str]:
-    raw = preferences.get("preferred_airlines") or preferences.get("airlines") or []
+    raw = (
+        preferences.get("preferred_airlines")
+        or preferences.get("preferred_airline")  # what the preferences skill stores
+        or preferences.get("airlines")
+        or []
+    )
     if isinstance(raw, str):
         raw = [part for part in raw.replace(";", ",").split(",")]
     return {str(a).strip().casefold() for a in raw if str(a).strip()}

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     limit_flight_searches_per_day: int = 10
     limit_writes_per_day: int = 1000
     limit_ws_frames_per_minute: int = 1000
-    limit_message_bytes: int = 8192
+    limit_message_bytes: int = Field(default=8192, ge=1, le=8192)  # ≤ the wire cap (MAX_TEXT_BYTES)
 
     # Tools
     flights_mcp_command: str | None = None  # None: the bundled server over stdio

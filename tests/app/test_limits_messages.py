@@ -127,3 +127,35 @@ async def test_websocket_gets_a_rate_limited_frame_with_the_same_body(
         # And REST agrees: the window is per user, whatever the channel.
         async with api.client(user) as http:
             assert (await _send(http, 99)).status_code == 429
+
+
+async def test_the_message_size_setting_is_enforced_on_every_path(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
+    """``limit_message_bytes`` (here 100): REST send and edit get 413, the socket an error
+    frame; nothing reaches the brain and the refused message spends no rate window."""
+    quiet = _quiet(settings, limit_message_bytes=100, limit_messages_per_minute=2)
+    async with running_api(quiet, temporal_client) as api, api.client(user) as http:
+        big = "é" * 51  # 102 bytes, 51 characters: the limit counts bytes
+        for _ in range(3):
+            r = await http.post("/api/v1/message", json={"text": big})
+            assert r.status_code == 413, r.text
+            err = r.json()["error"]
+            assert err["code"] == "message_too_large"
+            assert err["details"] == {"bytes": 102, "limit": 100}
+        ok = await http.post("/api/v1/message", json={"text": "x" * 100})
+        assert ok.status_code == 202, ok.text
+        mine = ok.json()["message_id"]
+        r = await http.post(f"/api/v1/messages/{mine}/edit", json={"text": big})
+        assert r.status_code == 413, r.text
+        ws = await api.ws(user)
+        await ws.send(json.dumps({"type": "message.send", "text": big}))
+        async with asyncio.timeout(10):
+            while (frame := json.loads(await ws.recv()))["type"] != "error":
+                pass
+        assert frame["data"]["code"] == "message_too_large"
+        await ws.close()
+        state = (await http.get("/api/v1/state")).json()
+        assert [m["text"] for m in state["messages"]] == ["x" * 100]
+        # The 413s spent nothing: one send of 2 is used, the second still goes through.
+        assert (await http.post("/api/v1/message", json={"text": "y"})).status_code == 202

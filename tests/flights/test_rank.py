@@ -81,6 +81,14 @@ def test_preferred_airline_and_budget() -> None:
     assert "over your budget of 350" in over.reasoning
 
 
+def test_the_airline_preference_as_the_chat_stores_it_counts() -> None:
+    """ "My favourite airline is Delta" is stored as ``preferred_airline`` (singular)."""
+    plain = rank_options(OPTIONS, {}, [])
+    ranked = rank_options(OPTIONS, {"preferred_airline": "Delta Air Lines"}, [])
+    delta = next(r for r in ranked if "your preferred airline" in r.reasoning)
+    assert delta.score > next(r for r in plain if r.flight_id == delta.flight_id).score
+
+
 def test_calendar_conflict_is_penalised_and_explained() -> None:
     busy = [(datetime(2030, 2, 1, 8, 30), datetime(2030, 2, 1, 10, 0))]
     free = rank_options(OPTIONS, {}, [])
