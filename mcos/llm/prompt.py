@@ -55,7 +55,9 @@ def _clean(value: Any) -> Any:
 
 def block(name: str, data: Any) -> str:
     """A marked JSON block; ``>>>`` inside the data is escaped so it cannot close the block."""
-    body = json.dumps(_clean(data), ensure_ascii=False, sort_keys=True, default=str, indent=1)
+    body = json.dumps(
+        _clean(data), ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")
+    )
     body = body.replace(">>>", ">\\u003e>")  # only possible inside JSON strings
     return f"<<<{name}\n{body}\n>>>"
 

@@ -9,7 +9,7 @@ functions are safe in workflow code and easy to test on plain data.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from mcos.kernel.contracts import LlmTurnResult, Turn
@@ -26,8 +26,12 @@ from mcos.skills.flights import (
     friendly_tool_error,
 )
 from mcos.skills.registry import REGISTRY
+from mcos.skills.tasks import task_ref
 
-HISTORY_FOR_PROMPT = 20
+HISTORY_FOR_PROMPT = 10  # recent messages in the prompt (older ones live in the archive)
+PROMPT_TASKS = 20  # open tasks in the prompt, soonest due first
+PROMPT_EVENTS = 20
+CALENDAR_DAYS = 2
 FOCUS_MESSAGES = 6  # how far back "it" may reach
 
 
@@ -59,8 +63,13 @@ def build_prompt(
 def warm_context(
     state: BrainState, now: datetime | None = None, tz: str | None = None
 ) -> dict[str, Any]:
-    """What the model sees of the user's world: local time, open tasks, calendar, trips,
-    and what the conversation last showed (so "move it to 4pm" has an "it")."""
+    """What the model sees of the user's world, kept small (the prompt is paid per token):
+    local time, open tasks by due (short refs, not 37-character ids), the calendar of the
+    next :data:`CALENDAR_DAYS` days (``summarize_agenda`` reads further), trips, the latest
+    flight search and what the conversation last showed (so "move it to 4pm" has an "it").
+    Times are local wall-clock times in ``timezone``; empty parts are left out."""
+    # Changing this changes every real model's input: measure with bench/prompt_tokens.py.
+    local_zone = zone(tz) if tz else None
     clock: dict[str, Any] = {}
     if now is not None and tz:
         local = now.astimezone(zone(tz))
@@ -69,24 +78,51 @@ def warm_context(
             "weekday": f"{local:%A}",
             "timezone": tz,
         }
-    context: dict[str, Any] = {
-        **clock,
-        "open_tasks": [
-            {"id": t.id, "title": t.title, "due": _iso(t.due), "priority": t.priority}
-            for t in state.tasks.values()
-            if t.status == "open"
-        ][:50],
-        "calendar": [
-            {"title": c.title, "start": _iso(c.start), "end": _iso(c.end), "location": c.location}
-            for c in list(state.calendar.values())[:50]
-        ],
-        "travel": [t.model_dump(mode="json") for t in state.travel[:10]],
-        "latest_flight_search": _latest_search_summary(state),
-    }
+    open_tasks = sorted(
+        (t for t in state.tasks.values() if t.status == "open"),
+        key=lambda t: (t.due is None, t.due.isoformat() if t.due else ""),
+    )[:PROMPT_TASKS]
+    tasks = [
+        [
+            task_ref(t.id),
+            t.title,
+            _local(t.due, local_zone) if t.due else None,
+            None if t.priority == "normal" else t.priority,
+        ]
+        for t in open_tasks
+    ]
+    events = sorted(state.calendar.values(), key=lambda c: c.start.isoformat())
+    if now is not None:
+        until = now + timedelta(days=CALENDAR_DAYS)
+        events = [c for c in events if c.end > now and c.start < until]
+    calendar = [
+        [_local(c.start, local_zone), _local(c.end, local_zone), c.title, c.location]
+        for c in events[:PROMPT_EVENTS]
+    ]
+    context: dict[str, Any] = {**clock}
+    # Rows, not objects: the keys once in the name instead of on every item.
+    if tasks:
+        context["open_tasks [ref, title, due, priority if not normal]"] = tasks
+    if calendar:
+        context[f"calendar next {CALENDAR_DAYS} days [start, end, title, location]"] = calendar
+    if state.travel:
+        context["travel"] = [t.model_dump(mode="json") for t in state.travel[:10]]
+    latest = _latest_search_summary(state)
+    if latest:
+        context["latest_flight_search"] = latest
     focus = conversation_focus(state)
     if focus:
-        context["last_mentioned"] = focus[0]
+        first = dict(focus[0])
+        if first.get("kind") == "task":
+            first["ref"] = task_ref(str(first.pop("id")))
+        context["last_mentioned"] = first
     return context
+
+
+def _local(value: datetime, local_zone: Any) -> str:
+    """A wall-clock time in the user's zone, without the offset ("now" carries it)."""
+    local = value.astimezone(local_zone) if local_zone else value
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def conversation_focus(state: BrainState) -> list[dict[str, Any]]:

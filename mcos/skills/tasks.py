@@ -43,7 +43,10 @@ _DUE = {
     "e.g. 2026-12-03T15:00:00-08:00; null when there is no due date.",
 }
 _WHICH = {
-    "task_id": {"type": "string", "description": "The task's id (from the context)."},
+    "task_id": {
+        "type": "string",
+        "description": "The task's id or its ref from the context (e.g. t3fa9c1).",
+    },
     "title_query": {"type": "string", "description": "Words from the task's title."},
 }
 
@@ -72,6 +75,8 @@ def find_task(state: BrainState, task_id: str | None, query: str | None) -> Task
     tasks and the most recently changed win ties)."""
     if task_id and task_id in state.tasks:
         return state.tasks[task_id]
+    if task_id and (by_ref := _by_ref(state, task_id)) is not None:
+        return by_ref
     if query:
         found = _best(
             [
@@ -83,6 +88,24 @@ def find_task(state: BrainState, task_id: str | None, query: str | None) -> Task
         if found is not None:
             return found  # type: ignore[no-any-return]
     raise SkillInputError(f"I couldn't find a task matching '{query or task_id}'.")
+
+
+REF_HEX = 6  # a task's short reference in the prompt: "t" + the last hex digits of its id
+
+
+def task_ref(task_id: str) -> str:
+    """The short name the prompt gives a task (its id's random tail; ids cost ~20 tokens)."""
+    return "t" + task_id[-REF_HEX:]
+
+
+def _by_ref(state: BrainState, ref: str) -> Task | None:
+    """The one task whose id ends with the reference's hex digits (``t3fa9c1``,
+    ``task_3fa9c1`` or a longer tail); none when no task or several match."""
+    tail = ref.strip().lower().removeprefix("task_").removeprefix("t")
+    if len(tail) < REF_HEX or any(c not in "0123456789abcdef" for c in tail):
+        return None
+    found = [t for t in state.tasks.values() if t.id.endswith(tail)]
+    return found[0] if len(found) == 1 else None
 
 
 def _stamp(value: datetime | None) -> str:

@@ -143,4 +143,4 @@ async def test_travel_with_openai_tool_calls_and_llm_ranking(
     # Preferences learnt in chat reach later prompts.
     last_chat = [r for r in model.requests if r.get("tools")][-1]
     data = [m["content"] for m in last_chat["messages"] if m["role"] == "system"][-1]
-    assert '"home_airport": "SFO"' in data  # in the data message after the history
+    assert '"home_airport":"SFO"' in data  # in the data message after the history

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
+from typing import Any
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -40,17 +43,24 @@ def state() -> BrainState:
     )
 
 
+def _block(content: str, name: str) -> Any:
+    m = re.search(rf"<<<{name}\n(.*?)\n>>>", content, re.DOTALL)
+    assert m, f"no {name} block"
+    return json.loads(m.group(1))
+
+
 def test_build_prompt_carries_preferences_memories_local_time_and_history() -> None:
     turn = Turn(message_id="msg_c", event_id="evt_x", text="Find flights to Boston")
     messages = skills.build_prompt(state(), turn, "UTC", NOW)
     assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}  # the static prefix
     system = messages[-2]["content"]  # the data that changes, after the history
     assert messages[-2]["role"] == "system"
-    assert "<<<PREFERENCES" in system and '"home_airport": "SFO"' in system
-    assert '"prefer_nonstop": true' in system
-    assert "<<<MEMORIES" in system and "expires March 2027" in system
-    assert '"now": "2026-11-25T10:00-08:00"' in system and '"weekday": "Wednesday"' in system
-    assert '"timezone": "America/Los_Angeles"' in system
+    prefs = _block(system, "PREFERENCES")
+    assert prefs["home_airport"] == "SFO" and prefs["prefer_nonstop"] is True
+    assert "expires March 2027" in json.dumps(_block(system, "MEMORIES"))
+    context = _block(system, "CONTEXT")
+    assert context["now"] == "2026-11-25T10:00-08:00" and context["weekday"] == "Wednesday"
+    assert context["timezone"] == "America/Los_Angeles"
     assert [m["role"] for m in messages[1:]] == ["user", "assistant", "system", "user"]
     assert messages[-1]["content"] == "Find flights to Boston"  # the turn, not repeated
 
