@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mcos.brain.reducer import reduce
