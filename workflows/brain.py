@@ -42,16 +42,9 @@ with workflow.unsafe.imports_passed_through():
 from mcos.brain import commands, eventlog
 from mcos.brain.frames import busy_frame, frames_for, refusal_frame
 from mcos.brain.reducer import reduce
+from workflows import turns
 from workflows.effects import SideEffects
 from workflows.timers import Timers
-from workflows.turns import (
-    BrainPort,
-    TurnQueue,
-    TurnRunner,
-    check_flight_quota,
-    direct_flight_search,
-    refused,
-)
 
 SUBMIT = "submit"  # the signal's name (the client's signal-with-start needs it)
 V2_SIDE_EFFECTS = "side-effects-v2"
@@ -69,7 +62,7 @@ class UserBrainWorkflow:
         self.config: BrainConfig = inp.config
         self.carry = inp.carry or BrainCarry(state=BrainState(user_id=inp.user_id))
         self.version = 2  # set first thing in run(): runs recorded earlier replay as before
-        self.port = BrainPort(
+        self.port = turns.BrainPort(
             self.user_id,
             self.config,
             lambda: self.carry.state,
@@ -81,8 +74,8 @@ class UserBrainWorkflow:
             lambda: self.effects.lend(),
             lambda frames, published: self.effects.give_back(frames, published),
         )
-        self.turns = TurnRunner(self.port)
-        self.queue = TurnQueue(
+        self.turns = turns.TurnRunner(self.port)
+        self.queue = turns.TurnQueue(
             self.port, self.turns, self.carry.turns, self._continue_as_new_due, self._turn_changed
         )
         self.effects = SideEffects(self.port, self.carry)
@@ -270,7 +263,7 @@ class UserBrainWorkflow:
                 return  # answered with the original result
             commands.validate_command(self.carry.state, self.config, workflow.now(), name, event)
         except BrainRefusal as exc:
-            raise refused(exc) from None
+            raise turns.refused(exc) from None
 
     def _command(self, name: commands.CommandName, event: Event) -> CommandResult:
         seen = eventlog.seen_before(self.carry, event)
@@ -318,17 +311,17 @@ class UserBrainWorkflow:
     @workflow.update(name="search_flights")
     async def search_flights(self, request: dict[str, Any]) -> dict[str, Any]:
         """A direct flight search (``POST /tools/search_flights``), counted in the quota."""
-        return await direct_flight_search(self.port, request)
+        return await turns.direct_flight_search(self.port, request)
 
     @search_flights.validator
     def _v_search_flights(self, request: dict[str, Any]) -> None:
         if self.erased:
             raise ApplicationError("this account is being erased", type=ErrorType.GONE)
         try:
-            check_flight_quota(self.carry.state, self.config, workflow.now())
+            turns.check_flight_quota(self.carry.state, self.config, workflow.now())
             commands.check_writes(self.carry.state, self.config, workflow.now())
         except BrainRefusal as exc:
-            raise refused(exc) from None
+            raise turns.refused(exc) from None
 
     # --- queries ------------------------------------------------------------------
 
@@ -351,10 +344,5 @@ class UserBrainWorkflow:
     @workflow.query(name="diagnostics")
     def diagnostics(self) -> Diagnostics:
         info = workflow.info()
-        return eventlog.diagnostics(
-            self.user_id,
-            self.carry,
-            info.get_current_history_length(),
-            info.is_continue_as_new_suggested(),
-            self.queue.running,
-        )
+        history = (info.get_current_history_length(), info.is_continue_as_new_suggested())
+        return eventlog.diagnostics(self.user_id, self.carry, *history, self.queue.running)
