@@ -1,5 +1,6 @@
 """The LLM activity (``ActivityEnvironment``): heartbeats while the server is still silent,
-cancellation during that wait, and the finish_reason passed through."""
+cancellation during that wait, the finish_reason passed through, and heartbeats a few times
+a second (not per token) that still carry every token of a failed attempt."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.llm_reply import LlmActivities
+from activities.llm_reply import CHUNK_HEARTBEAT_S, LlmActivities
 from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
-from mcos.llm.base import Chunk, LlmRequest, TokenChunk, UsageChunk
+from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk, UsageChunk
 
 PREFILL_S = 2.0
 
@@ -81,3 +84,49 @@ async def test_cancel_while_waiting_for_the_first_token_interrupts() -> None:
     result = await task
     assert provider.cancelled and provider.first_token_at is None
     assert result.status == "interrupted" and result.text == ""
+
+
+class FastTokens:
+    """Many tokens at once (the offline model at zero delay), then maybe a failure."""
+
+    def __init__(self, count: int, fail: bool = False) -> None:
+        self.count = count
+        self.fail = fail
+
+    async def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
+        for _ in range(self.count):
+            await asyncio.sleep(0)
+            yield TokenChunk(text="tok ")
+        if self.fail:
+            raise LlmError("upstream went away", retryable=True)
+        yield UsageChunk(prompt_tokens=1, completion_tokens=self.count)
+
+
+def recording_env() -> tuple[ActivityEnvironment, list[Any]]:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=15))
+    details: list[Any] = []
+    env.on_heartbeat = lambda *d: details.append(d[0] if d else None)
+    return env, details
+
+
+async def test_a_fast_stream_heartbeats_a_few_times_a_second_not_per_token() -> None:
+    env, details = recording_env()
+    started = time.monotonic()
+    result = await env.run(
+        LlmActivities(FastTokens(3000), make_bus("memory")).llm_reply, turn_input()
+    )
+    took = time.monotonic() - started
+    assert result.tokens_streamed == 3000
+    # at most one per CHUNK_HEARTBEAT_S (plus the first), never one per token
+    assert 1 <= len(details) <= took / CHUNK_HEARTBEAT_S + 2
+    assert len(details) < 3000
+
+
+async def test_a_failed_attempt_heartbeats_exactly_what_it_streamed() -> None:
+    env, details = recording_env()
+    provider = FastTokens(500, fail=True)
+    with pytest.raises(ApplicationError):
+        await env.run(LlmActivities(provider, make_bus("memory")).llm_reply, turn_input())
+    # the next attempt reads the last heartbeat: every streamed token is in it
+    assert details[-1]["index"] == 500
