@@ -2,7 +2,8 @@
 
 At most ``limit`` frames per ``window_s``. Over it, frames wait in order and consecutive
 ``llm.token`` frames of one operation attempt merge into one (texts joined, ``index`` the
-last token's, ``first_index`` the first's, the later cursor) — nothing is dropped.
+last token's, ``first_index`` the first's, the later cursor) — nothing is dropped. The same
+merge serves a client that lags behind its stream (:meth:`FrameThrottle.pop_run`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections import deque
 from collections.abc import Callable
 
 from mcos.kernel.frames import Frame
+
+LAG_FRAMES = 32  # frames waiting for a connection's socket: it lags, merge its tokens
+MAX_RUN = 256  # tokens merged into one frame for a lagging client (a few KB of text)
 
 
 def mergeable(a: Frame, b: Frame) -> bool:
@@ -79,3 +83,22 @@ class FrameThrottle:
             return None
         self.tokens -= 1
         return self.pending.popleft()
+
+    def pop_run(self, lag: int = LAG_FRAMES, max_tokens: int = MAX_RUN) -> Frame | None:
+        """Like :meth:`pop`, but a lagging client (``lag`` frames or more waiting) gets the
+        waiting run of consecutive ``llm.token`` frames as one merged frame (at most
+        ``max_tokens`` tokens), so a socket that cannot keep up costs one send per run, not
+        per token. Nothing is dropped: the texts join, ``first_index``…``index`` say which
+        tokens. A client that keeps up still gets every token as its own frame."""
+        lagging = len(self.pending) >= lag
+        frame = self.pop()
+        if frame is None or not lagging:
+            return frame
+        while (
+            self.pending
+            and frame.data.get("count", 1) + self.pending[0].data.get("count", 1) <= max_tokens
+            and mergeable(frame, self.pending[0])
+        ):
+            frame = merge(frame, self.pending.popleft())
+            self.coalesced += 1
+        return frame

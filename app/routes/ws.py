@@ -190,7 +190,7 @@ class _Connection:
                         )
                         await asyncio.sleep(wait)
                         continue
-                    frame = self.throttle.pop()
+                    frame = self.throttle.pop_run()  # what waited goes as one frame
                     if frame is None:
                         continue
                     self.last = cursor_order(frame.cursor or "0")

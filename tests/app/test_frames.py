@@ -105,3 +105,40 @@ def test_tokens_of_different_attempts_or_gaps_do_not_merge() -> None:
     assert len(drain(th)) == 1
     clock.t += 15
     assert [f.data["text"] for f in drain(th)] == ["d"]
+
+
+def test_a_lagging_client_gets_the_waiting_tokens_merged_and_nothing_else_moves() -> None:
+    th = FrameThrottle(limit=1_000_000, clock=Clock())  # far within the budget
+    for i in range(40):
+        th.push(token(i, f"t{i} "))
+    th.push(Frame(type="task.created", cursor="41", data={"id": "task_1"}))
+    th.push(token(40, "x", attempt=2))  # another attempt: never merged into attempt 1
+    merged = th.pop_run()
+    assert merged is not None and merged.data["first_index"] == 0
+    assert merged.data["index"] == 39 and merged.data["count"] == 40
+    assert merged.data["text"] == "".join(f"t{i} " for i in range(40))
+    assert merged.cursor == "40"  # the last merged frame's: a resume goes on after it
+    rest = [th.pop_run(), th.pop_run(), th.pop_run()]
+    assert [f.type if f else None for f in rest] == ["task.created", "llm.token", None]
+    assert (
+        rest[1] is not None and rest[1].data["attempt"] == 2 and "first_index" not in rest[1].data
+    )
+
+
+def test_a_client_that_keeps_up_gets_every_token_as_its_own_frame() -> None:
+    th = FrameThrottle(limit=1_000_000, clock=Clock())
+    for i in range(5):
+        th.push(token(i, f"t{i}"))
+    out = [th.pop_run() for _ in range(5)]
+    assert [f.data["index"] for f in out if f] == list(range(5))
+    assert all("count" not in f.data for f in out if f) and th.pop_run() is None
+
+
+def test_a_merged_run_is_bounded_and_the_next_run_goes_on_where_it_stopped() -> None:
+    th = FrameThrottle(limit=1_000_000, clock=Clock())
+    for i in range(80):
+        th.push(token(i, "a"))
+    first, second = th.pop_run(max_tokens=64), th.pop_run(max_tokens=64)
+    assert first is not None and first.data["count"] == 64 and first.data["index"] == 63
+    # 16 left: fewer than the lag threshold waiting, so one by one again
+    assert second is not None and second.data["index"] == 64 and "count" not in second.data
