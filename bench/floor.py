@@ -28,6 +28,11 @@ class FloorWorkflow:
     def ping(self, key: str) -> None:
         self.keys.append(key)
 
+    @workflow.query
+    def waiting(self) -> int:
+        """The floor of a query round trip (the state query's baseline)."""
+        return len(self.keys)
+
     @workflow.signal
     def stop(self) -> None:
         self.done = True

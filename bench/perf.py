@@ -456,6 +456,13 @@ class Bench:
                 r = await http.get("/api/v1/state")
                 r.raise_for_status()
                 times.append(time.perf_counter() - t)
+        [floor] = await self.floor_ids(1)
+        handle = self.client.get_workflow_handle(floor)
+        floor_times: list[float] = []
+        for _ in range(60):
+            t = time.perf_counter()
+            await handle.query(FloorWorkflow.waiting)
+            floor_times.append(time.perf_counter() - t)
         diag = await brain.diagnostics(user)
         assert diag is not None
         self.say(
@@ -466,6 +473,10 @@ class Bench:
             f"  GET /api/v1/state p50 {ms(pct(times, 50))} p99 {ms(pct(times, 99))}   "
             f"runs in the chain {diag.run + 1}   history now {diag.history_length} events  "
             "(target p50 < 20 ms)"
+        )
+        self.say(
+            f"  floor: a bare workflow query p50 {ms(pct(floor_times, 50))}   ratio "
+            f"{pct(times, 50) / pct(floor_times, 50):4.2f}"
         )
 
     async def cpu(self) -> None:
