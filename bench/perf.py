@@ -71,6 +71,7 @@ from mcos.llm.offline import OfflineProvider  # noqa: E402
 from workflows.client import BrainClient, make_event  # noqa: E402
 from workflows.sandbox import workflow_runner  # noqa: E402
 
+STALL_S = 60.0
 PARTS = ("ttft", "saturation", "relay", "idle", "chain", "cpu")
 STREAM = "#stream "  # "#stream 5000": the bench model answers with that many tokens
 
@@ -149,6 +150,7 @@ class Bench:
         self.lines: list[str] = []
         self.sockets: dict[str, Any] = {}
         self.floors: list[str] = []
+        self.stalls = 0
 
     def say(self, line: str = "") -> None:
         print(line, flush=True)
@@ -256,6 +258,7 @@ class Bench:
             subprotocols=["bearer", token],  # type: ignore[list-item]
             max_size=None,
             open_timeout=60,
+            ping_interval=None,  # a starved event loop must not end the bench's own sockets
         )
         await ws.send(json.dumps({"type": "ping"}))
         while json.loads(await ws.recv())["type"] != "pong":
@@ -269,22 +272,36 @@ class Bench:
 
         async def start(user: str) -> None:
             self.sockets[user] = await self.connect(user)
-            await self.turn(self.sockets[user])
+            await self.go(user)
 
         t0 = time.perf_counter()
         await gather_limited([lambda u=u: start(u) for u in missing], 20)
         if missing and self.args.verbose:
             print(f"  [{len(missing)} brains started in {time.perf_counter() - t0:.1f} s]")
-        return [self.sockets[u] for u in names]
+        return names
 
-    async def turn(self, ws: Any, text: str = "Hello! What can you do?") -> Turn:
+    async def go(self, user: str) -> Turn | None:
+        """One turn of a user's; a turn with no frame for STALL_S is counted as stalled
+        (the user reconnects) instead of ending the run."""
+        try:
+            return await self.turn(self.sockets[user], patience=STALL_S)
+        except TimeoutError:
+            self.stalls += 1
+            with contextlib.suppress(Exception):
+                await self.sockets[user].close()
+            self.sockets[user] = await self.connect(user)
+            return None
+
+    async def turn(
+        self, ws: Any, text: str = "Hello! What can you do?", patience: float = 120
+    ) -> Turn:
         turn = Turn()
         await ws.send(
             json.dumps({"type": "message.send", "text": text, "client_action_id": uuid.uuid4().hex})
         )
         expected: int | None = None
         while True:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), patience))
             kind = frame["type"]
             if kind == "llm.token":
                 now = time.perf_counter()
@@ -321,13 +338,14 @@ class Bench:
             200: 1 if self.quick else 2,
         }
         for n, count in rounds.items():
-            sockets, floors = await self.users(n), await self.floor_ids(n)
+            names, floors = await self.users(n), await self.floor_ids(n)
             floor: list[float] = []
             project: list[float] = []
             t0 = time.perf_counter()
             for _ in range(count):
                 floor += await asyncio.gather(*[self.floor_once(w) for w in floors])
-                project += [t.ttft for t in await asyncio.gather(*[self.turn(s) for s in sockets])]
+                turns = await asyncio.gather(*[self.go(u) for u in names])
+                project += [t.ttft for t in turns if t is not None]
             took = time.perf_counter() - t0
             f50, p50 = pct(floor, 50), pct(project, 50)
             self.say(
@@ -340,7 +358,7 @@ class Bench:
     async def saturation(self) -> None:
         users = 50
         window = 4.0 if self.quick else 8.0
-        sockets, floors = await self.users(users), await self.floor_ids(users)
+        names, floors = await self.users(users), await self.floor_ids(users)
 
         async def closed_loop(job: Callable[[], Awaitable[Any]], until: float) -> int:
             done = 0
@@ -357,7 +375,7 @@ class Bench:
         floor_rates, project_rates = [], []
         for _ in range(2):  # interleaved
             floor_rates.append(await rate([lambda w=w: self.floor_once(w) for w in floors]))
-            project_rates.append(await rate([lambda s=s: self.turn(s) for s in sockets]))
+            project_rates.append(await rate([lambda u=u: self.go(u) for u in names]))
         f, p = statistics.mean(floor_rates), statistics.mean(project_rates)
         self.say(
             f"Turns/s at saturation ({users} users, closed loop, 2 × {window:.0f} s each, "
@@ -369,16 +387,18 @@ class Bench:
         one = 5000 if self.quick else 20000
         each = 500 if self.quick else 2000
         self.say("Relay (LLM activity → bus → API WebSocket → client; offline model at 0 ms)")
-        [ws] = await self.users(1)
-        turn = await self.turn(ws, f"{STREAM}{one}")
+        [name] = await self.users(1)
+        turn = await self.turn(self.sockets[name], f"{STREAM}{one}")
         assert turn.tokens == one, (turn.tokens, one)
         rate = (turn.tokens - 1) / ((turn.last or 0) - (turn.first or 0))
         self.say(
             f"   1 stream : {rate:9,.0f} tokens/s   ({one} tokens in {turn.frames} frames; "
             "target ≥ 5,000)"
         )
-        sockets = await self.users(100)
-        turns = await asyncio.gather(*[self.turn(s, f"{STREAM}{each}") for s in sockets])
+        names = await self.users(100)
+        turns = await asyncio.gather(
+            *[self.turn(self.sockets[u], f"{STREAM}{each}") for u in names]
+        )
         assert all(t.tokens == each for t in turns)
         span = max(t.last or 0 for t in turns) - min(t.first or 0 for t in turns)
         total = sum(t.tokens for t in turns)
@@ -481,7 +501,7 @@ class Bench:
 
     async def cpu(self) -> None:
         users, count = 50, 2 if self.quick else 4
-        sockets, floors = await self.users(users), await self.floor_ids(users)
+        names, floors = await self.users(users), await self.floor_ids(users)
         me = psutil.Process()
         totals: dict[str, dict[str, float]] = {"floor": {}, "project": {}}
 
@@ -533,7 +553,7 @@ class Bench:
             await asyncio.sleep(1.0)
         for _ in range(count):
             await measured("floor", lambda: asyncio.gather(*[self.floor_once(w) for w in floors]))
-            await measured("project", lambda: asyncio.gather(*[self.turn(s) for s in sockets]))
+            await measured("project", lambda: asyncio.gather(*[self.go(u) for u in names]))
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             await asyncio.to_thread(spy.wait, 60)
@@ -583,7 +603,9 @@ async def idle_clients(n: int, base: str) -> None:
 
     async def one(i: int) -> Any:
         token = issue_dev_token(f"idle-{i}", settings)
-        ws = await websockets.connect(url, subprotocols=["bearer", token], open_timeout=120)  # type: ignore[list-item]
+        ws = await websockets.connect(
+            url, subprotocols=["bearer", token], open_timeout=120, ping_interval=None
+        )  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "ping"}))
         while json.loads(await ws.recv())["type"] != "pong":
             pass
@@ -609,6 +631,7 @@ async def run(args: argparse.Namespace) -> None:
             await getattr(bench, part)()
             if args.verbose:
                 print(f"  [{part}: {time.perf_counter() - t0:.0f} s]", flush=True)
+    bench.say(f"turns stalled (no frame for {STALL_S:.0f} s): {bench.stalls}")
     bench.say(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
