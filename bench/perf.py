@@ -199,7 +199,12 @@ class Bench:
                 app = create_app(self.settings, bus=self.bus, client=client, provider=BenchModel())
                 api = uvicorn.Server(
                     uvicorn.Config(
-                        app, host="127.0.0.1", port=port + 1, log_level="warning", backlog=4096
+                        app,
+                        host="127.0.0.1",
+                        port=port + 1,
+                        log_level="warning",
+                        backlog=4096,
+                        ws_ping_interval=None,  # a starved loop is measured, not ended
                     )
                 )
                 api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -211,7 +216,7 @@ class Bench:
                     async with floor_worker:
                         yield
                 finally:
-                    for ws in self.sockets.values():
+                    for ws in list(self.sockets.values()):
                         await ws.close()
                     for wid in self.floors:
                         with contextlib.suppress(Exception):
