@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from mcos.infra.redis_client import make_redis
 from mcos.kernel.errors import RateLimited, Unavailable
 from mcos.kernel.settings import Settings
 
@@ -180,7 +181,7 @@ class RedisRateLimiter:
         fail_open: bool = False,
         client: aioredis.Redis | None = None,
     ) -> None:
-        self._redis = client or aioredis.from_url(redis_url)
+        self._redis = client or make_redis(redis_url)
         self._owns_client = client is None
         self._prefix = prefix
         self._fail_open = fail_open
