@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from app.chat import accept_message, check_message_rate
 from app.context import AppContext
 from app.deps import authenticate
+from app.errors import as_outage
 from app.frames import FrameThrottle
 from app.schemas import MessageIn
 from mcos.infra.bus import BusUnavailable, Resync, Subscription, cursor_order, now_ts
@@ -297,7 +298,12 @@ class _Connection:
                 await self._error(err.code, err.message, request_id, err.details)
         except (WebSocketDisconnect, asyncio.CancelledError):
             raise
-        except Exception:  # noqa: BLE001 - one bad frame must not end the connection
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the connection
+            outage = as_outage(exc)
+            if outage is not None:
+                log.warning("ws frame: dependency unavailable", type=kind[:40])
+                await self._error(outage.code, outage.message, request_id, outage.details)
+                return
             log.exception("ws frame failed", type=kind[:40])
             await self._error("internal", "something went wrong on our side", request_id)
 
