@@ -21,11 +21,16 @@ COMMAND_TIMEOUT_S = 5.0
 RETRIES = 3
 
 
+MAX_CONNECTIONS = 32  # per client: bursts wait for a connection instead of opening hundreds
+
+
 def make_redis(
     url: str, *, socket_timeout: float | None = COMMAND_TIMEOUT_S, **kw: Any
 ) -> redis.Redis:
-    return redis.from_url(
+    pool = redis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=CONNECT_TIMEOUT_S + COMMAND_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_timeout=socket_timeout,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
@@ -33,3 +38,4 @@ def make_redis(
         health_check_interval=15,
         **kw,
     )
+    return redis.Redis.from_pool(pool)
