@@ -68,6 +68,7 @@ COMMANDS: dict[CommandName, UpdateMethodMultiParam[[UserBrainWorkflow, Event], C
 }
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 UPDATE_ATTEMPTS = 5
 
 
@@ -176,8 +177,10 @@ class BrainClient:
             return WorkflowIDReusePolicy.REJECT_DUPLICATE
         raise BrainUnavailable(status.name if status else "UNKNOWN")
 
-    async def signal_event(self, user_id: str, event: Event) -> None:
-        """Signal-with-start: the first message creates the brain."""
+    async def signal_event(self, user_id: str, event: Event, *, allow_restart: bool = True) -> None:
+        """Signal-with-start: the first message creates the brain. ``allow_restart=False``
+        (background work: a calendar sync) never replaces a closed brain, erased or not:
+        the event is dropped."""
         reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         for _ in range(2):
             try:
@@ -192,7 +195,22 @@ class BrainClient:
                 return
             except WorkflowAlreadyStartedError:
                 reuse = await self._reuse_policy(user_id)
+                if not allow_restart and reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE:
+                    log.info("event dropped: the brain was closed", type=event.type)
+                    return
         raise BrainUnavailable("UNKNOWN")
+
+    async def run_open(self, workflow_id: str, run_id: str) -> bool:
+        """Is that workflow run (a calendar sync, say) still running?"""
+        try:
+            desc = await self.client.get_workflow_handle(workflow_id, run_id=run_id).describe(
+                rpc_timeout=self.rpc_timeout
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return desc.status == WorkflowExecutionStatus.RUNNING
 
     async def command(self, user_id: str, name: CommandName, event: Event) -> CommandResult:
         """A command (event) through update-with-start."""

@@ -53,6 +53,10 @@ class RateLimiter(Protocol):
         self, key: str, limit: int, window_s: float, now: float | None = None
     ) -> RateDecision: ...
 
+    async def forget(self, key: str) -> None:
+        """Drops ``key``'s hits (an erased account leaves nothing behind)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -128,6 +132,9 @@ class MemoryRateLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+    async def forget(self, key: str) -> None:
+        self._hits.pop(key, None)
 
     async def aclose(self) -> None:
         self._hits.clear()
@@ -214,6 +221,9 @@ class RedisRateLimiter:
             now=int(now_ms) / 1000,
             window_s=window_ms / 1000,
         )
+
+    async def forget(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -34,11 +34,11 @@ def redis_server(tmp_path: Path):  # noqa: ANN201
 
 @pytest.fixture
 async def redis_api(
-    settings: Settings, temporal_client, redis_server: RedisProcess  # noqa: ANN001
+    settings: Settings,
+    temporal_client,
+    redis_server: RedisProcess,  # noqa: ANN001
 ) -> AsyncIterator[Api]:
-    s = settings.model_copy(
-        update={"bus_url": redis_server.url, "offline_token_delay_ms": 60}
-    )
+    s = settings.model_copy(update={"bus_url": redis_server.url, "offline_token_delay_ms": 60})
     bus = RedisBus(redis_server.url)
     try:
         async with running_api(s, temporal_client, bus=bus) as api:
@@ -57,7 +57,11 @@ def completed(frame: dict) -> bool:
 
 @pytest.mark.parametrize("down_s", [3.0, 10.0])
 async def test_redis_down_mid_stream_brain_runs_on_turn_recorded_once_client_streams_again(
-    redis_api: Api, redis_server: RedisProcess, temporal_client, user: str, down_s: float  # noqa: ANN001
+    redis_api: Api,
+    redis_server: RedisProcess,
+    temporal_client,
+    user: str,
+    down_s: float,  # noqa: ANN001
 ) -> None:
     ws = await redis_api.ws(user)
     await ws.send(send("Hello! Tell me everything you can do for me.", "t1"))
