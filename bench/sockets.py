@@ -44,7 +44,7 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-async def wait_http(port: int, within_s: float = 60) -> None:
+async def wait_http(port: int, within_s: float = 240) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:

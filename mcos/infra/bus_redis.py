@@ -76,7 +76,8 @@ return published
 
 DEDUP_TTL_S = 3600
 QUEUE_FRAMES = 1000  # per subscription; on overflow it reads the rest from the stream
-SUBSCRIBE_WAIT_S = 3.0
+CONNECT_WAIT_S = 3.0  # Redis unreachable for this long: the socket is told to come back
+ACK_WAIT_S = 15.0  # connected but busy (a burst of new sockets on a loaded machine)
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -185,8 +186,9 @@ class _Hub:
         subs.add(sub)
         acked = self._acked.setdefault(channel, asyncio.Event())
         try:
-            async with asyncio.timeout(SUBSCRIBE_WAIT_S):
+            async with asyncio.timeout(CONNECT_WAIT_S):
                 await self._connected.wait()
+            async with asyncio.timeout(ACK_WAIT_S):
                 if len(subs) == 1 and not acked.is_set():
                     async with self._lock:
                         await self._pubsub.subscribe(channel)
