@@ -76,7 +76,10 @@ class BrainDoor(Protocol):
 
     async def status(self, user_id: str) -> WorkflowExecutionStatus | None: ...
     async def snapshot(self, user_id: str) -> BrainState: ...
-    async def signal_event(self, user_id: str, event: Event) -> None: ...
+    async def signal_event(
+        self, user_id: str, event: Event, *, allow_restart: bool = True
+    ) -> None: ...
+    async def run_open(self, workflow_id: str, run_id: str) -> bool: ...
 
 
 class CalendarActivities:
@@ -207,7 +210,15 @@ class CalendarActivities:
             timestamp=datetime.now(UTC),
             request_id=inp.request_id,
         )
-        await self.brain.signal_event(inp.user_id, event)
+        if activity.in_activity():
+            info = activity.info()
+            if not await self.brain.run_open(info.workflow_id, info.workflow_run_id):
+                # The erase terminates sync runs before it ends the brain: a run it ended
+                # must not signal (and so start) a brain again.
+                log.info("calendar sync skipped: its run was ended (account erased?)")
+                return CalendarApplyOutput()
+        # Never restarts a closed (erased) brain, even if it closed a moment ago.
+        await self.brain.signal_event(inp.user_id, event, allow_restart=False)
         log.info("calendar change signalled", upserts=len(upserts), deletes=len(deletes))
         return CalendarApplyOutput(
             upserts=len(upserts), deletes=len(deletes), signalled=True, event_id=event.event_id

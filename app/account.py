@@ -13,6 +13,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from app.chat import message_rate_key
 from app.context import AppContext
 from app.views import state_view
 from mcos.infra import db
@@ -102,23 +103,73 @@ async def _describe_schedule(client: Client, user_id: str) -> dict[str, Any] | N
 
 
 async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> dict[str, Any]:
-    """End the brain (``erase`` signal), delete its Temporal histories and schedules, the SQL
-    rows and the realtime buffer. The next request starts a fresh brain."""
+    """Erase everything of ``user_id``, in an order that lets nothing bring it back:
+
+    1. the calendar-sync schedule (no new sync starts) and every running sync run
+       (terminated: a run ended by the erase never signals, see ``apply_calendar_sync``);
+    2. the brain (``erase`` signal; it finishes an archive write first), waited for;
+    3. the Temporal histories of the brain and of every calendar sync (they hold the
+       calendar source and its contents);
+    4. the SQL rows;
+    5. the realtime buffer and its dedup keys (a new brain's frames all arrive).
+
+    The next request starts a fresh brain.
+    """
     brain = await ctx.brain()
     client = brain.client
+    namespace = ctx.settings.temporal_namespace
+    schedules = await _delete_schedule(client, user_id)
+    sync_runs = await _sync_runs(client, user_id)
+    for wid, run_id in sync_runs:
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(wid, run_id=run_id).terminate("account erased")
     await brain.erase(user_id, request_id)
     await _wait_closed(brain, user_id)
-    runs = await _delete_histories(client, ctx.settings.temporal_namespace, user_id)
-    schedules = await _delete_schedule(client, user_id)
+    runs = await _delete_histories(client, namespace, user_id)
+    sync_deleted = 0
+    for wid, run_id in sync_runs | await _sync_runs(client, user_id):
+        sync_deleted += await _delete_run(client, namespace, wid, run_id)
     rows = await asyncio.to_thread(db.delete_user, ctx.engine, user_id)
     await ctx.bus.forget(user_id)
-    log.info("account erased", user_id=user_id, runs_deleted=runs, sql_rows_deleted=rows)
+    await ctx.limiter.forget(message_rate_key(user_id))
+    log.info(
+        "account erased",
+        user_id=user_id,
+        runs_deleted=runs,
+        calendar_runs_deleted=sync_deleted,
+        sql_rows_deleted=rows,
+    )
     return {
         "erased": True,
         "runs_deleted": runs,
+        "calendar_runs_deleted": sync_deleted,
         "schedules_deleted": schedules,
         "sql_rows_deleted": rows,
     }
+
+
+async def _sync_runs(client: Client, user_id: str) -> set[tuple[str, str]]:
+    """Every calendar-sync run of the user's schedule still in Temporal (open or closed)."""
+    query = f'TemporalScheduledById = "{calendar_schedule_id(user_id)}"'
+    runs: set[tuple[str, str]] = set()
+    async for wf in client.list_workflows(query):
+        runs.add((wf.id, wf.run_id))
+    return runs
+
+
+async def _delete_run(client: Client, namespace: str, wid: str, run_id: str) -> int:
+    try:
+        await client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(
+                namespace=namespace,
+                workflow_execution=WorkflowExecution(workflow_id=wid, run_id=run_id),
+            )
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return 0
+    return 1
 
 
 async def _wait_closed(brain: BrainClient, user_id: str) -> None:
@@ -148,17 +199,7 @@ async def _delete_histories(client: Client, namespace: str, user_id: str) -> int
             run_ids.add(wf.run_id)
     deleted = 0
     for run_id in run_ids:
-        try:
-            await client.workflow_service.delete_workflow_execution(
-                DeleteWorkflowExecutionRequest(
-                    namespace=namespace,
-                    workflow_execution=WorkflowExecution(workflow_id=wid, run_id=run_id),
-                )
-            )
-            deleted += 1
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        deleted += await _delete_run(client, namespace, wid, run_id)
     return deleted
 
 

@@ -11,6 +11,10 @@ from mcos.kernel.settings import Settings
 from workflows.client import BrainClient, make_event
 
 
+def message_rate_key(user_id: str) -> str:
+    return f"msg:{user_id}"
+
+
 def check_message_size(settings: Settings, text: str) -> None:
     """The operator's ``limit_message_bytes`` (at most the wire format's own cap)."""
     size = len(text.encode())
@@ -29,7 +33,9 @@ async def check_message_rate(
     """Size first (a refused message spends nothing), then the per-minute window."""
     if text is not None:
         check_message_size(settings, text)
-    decision = await limiter.hit(f"msg:{user_id}", settings.limit_messages_per_minute, 60.0)
+    decision = await limiter.hit(
+        message_rate_key(user_id), settings.limit_messages_per_minute, 60.0
+    )
     if not decision.allowed:
         raise decision_to_error(decision, "messages_per_minute")
 

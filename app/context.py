@@ -12,7 +12,7 @@ from temporalio.client import Client
 from mcos.infra.auth import TokenVerifier
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.ratelimit import RateLimiter
-from mcos.infra.temporal import connect_client
+from mcos.infra.temporal import api_retry_config, connect_client
 from mcos.kernel.errors import Unavailable
 from mcos.kernel.settings import Settings
 from workflows.client import BrainClient
@@ -37,7 +37,9 @@ class AppContext:
         async with self._lock:
             if self.client is None:
                 try:
-                    self.client = await connect_client(self.settings)
+                    self.client = await connect_client(
+                        self.settings, retry_config=api_retry_config(self.settings)
+                    )
                 except Exception as exc:  # noqa: BLE001 - any connect failure is a 503
                     raise Unavailable("the assistant's engine (Temporal) is unreachable") from exc
         return self.client

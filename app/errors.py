@@ -7,9 +7,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from mcos.infra.metrics import RATE_LIMIT_REJECTIONS
-from mcos.kernel.errors import DomainError
+from mcos.infra.temporal import is_outage
+from mcos.kernel.errors import DomainError, Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -51,9 +54,30 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(error_body(request, code, str(exc.detail)), status_code=exc.status_code)
 
+    async def _temporal(request: Request, exc: Exception) -> JSONResponse:
+        outage = as_outage(exc)
+        if outage is None:
+            return await _unexpected(request, exc)
+        log.warning("dependency unavailable", path=request.url.path, error=repr(exc)[:200])
+        return await _domain(request, outage)
+
+    # Handled here (not by the catch-all below, which Starlette re-raises to the server).
+    app.add_exception_handler(RPCError, _temporal)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _temporal)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
         return JSONResponse(
             error_body(request, "internal", "something went wrong on our side"), status_code=500
         )
+
+
+ENGINE_DOWN = "the assistant's engine (Temporal) is unavailable; try again shortly"
+
+
+def as_outage(exc: BaseException) -> Unavailable | None:
+    """A Temporal outage (unreachable, timed out, overloaded) as a 503, else ``None``."""
+    if is_outage(exc):
+        return Unavailable(ENGINE_DOWN, {"dependency": "temporal"})
+    return None

@@ -41,6 +41,7 @@ from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.logging import configure_logging
 from mcos.infra.ratelimit import make_rate_limiter
+from mcos.infra.temporal import connect_client
 from mcos.kernel.settings import Settings, get_settings
 
 log = structlog.get_logger("app")
@@ -93,10 +94,11 @@ def create_app(
             from worker import build_worker
             from workflows.schedules import ensure_retention_schedule
 
-            worker = build_worker(
-                await ctx.temporal(), settings, ctx.bus, ctx.engine, provider=provider
-            )
-            await ensure_retention_schedule(await ctx.temporal(), settings)
+            # The worker keeps the SDK's patient retries; the API's own client answers 503
+            # quickly instead (api_retry_config).
+            worker_client = client or await connect_client(settings)
+            worker = build_worker(worker_client, settings, ctx.bus, ctx.engine, provider=provider)
+            await ensure_retention_schedule(worker_client, settings)
             worker_task = asyncio.create_task(worker.run())
             ctx.worker_running = True
             ctx.extras["worker"] = worker

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -68,6 +68,7 @@ COMMANDS: dict[CommandName, UpdateMethodMultiParam[[UserBrainWorkflow, Event], C
 }
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 UPDATE_ATTEMPTS = 5
 
 
@@ -153,6 +154,9 @@ class BrainClient:
         self.client = client
         self.settings = settings
         self.config = brain_config(settings)
+        # Bounded calls: an unreachable or hung Temporal answers 503 quickly, never hangs.
+        self.rpc_timeout = timedelta(seconds=settings.temporal_rpc_timeout_s)
+        self.update_timeout = timedelta(seconds=settings.temporal_update_timeout_s)
 
     def _start_args(self, user_id: str, reuse: WorkflowIDReusePolicy) -> dict[str, Any]:
         return {
@@ -173,8 +177,10 @@ class BrainClient:
             return WorkflowIDReusePolicy.REJECT_DUPLICATE
         raise BrainUnavailable(status.name if status else "UNKNOWN")
 
-    async def signal_event(self, user_id: str, event: Event) -> None:
-        """Signal-with-start: the first message creates the brain."""
+    async def signal_event(self, user_id: str, event: Event, *, allow_restart: bool = True) -> None:
+        """Signal-with-start: the first message creates the brain. ``allow_restart=False``
+        (background work: a calendar sync) never replaces a closed brain, erased or not:
+        the event is dropped."""
         reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         for _ in range(2):
             try:
@@ -183,18 +189,37 @@ class BrainClient:
                     BrainInput(user_id=user_id, config=self.config),
                     start_signal=SUBMIT,  # the SDK takes the start signal by name only
                     start_signal_args=[event],
+                    rpc_timeout=self.rpc_timeout,
                     **self._start_args(user_id, reuse),
                 )
                 return
             except WorkflowAlreadyStartedError:
                 reuse = await self._reuse_policy(user_id)
+                if not allow_restart and reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE:
+                    log.info("event dropped: the brain was closed", type=event.type)
+                    return
         raise BrainUnavailable("UNKNOWN")
+
+    async def run_open(self, workflow_id: str, run_id: str) -> bool:
+        """Is that workflow run (a calendar sync, say) still running?"""
+        try:
+            desc = await self.client.get_workflow_handle(workflow_id, run_id=run_id).describe(
+                rpc_timeout=self.rpc_timeout
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return desc.status == WorkflowExecutionStatus.RUNNING
 
     async def command(self, user_id: str, name: CommandName, event: Event) -> CommandResult:
         """A command (event) through update-with-start."""
         return await self._update(
             lambda start: self.client.execute_update_with_start_workflow(
-                COMMANDS[name], event, start_workflow_operation=start
+                COMMANDS[name],
+                event,
+                start_workflow_operation=start,
+                rpc_timeout=self.update_timeout,
             ),
             user_id,
         )
@@ -250,7 +275,7 @@ class BrainClient:
         )
         return await self._update(
             lambda start: self.client.execute_update_with_start_workflow(
-                update, request, start_workflow_operation=start
+                update, request, start_workflow_operation=start, rpc_timeout=self.update_timeout
             ),
             user_id,
         )
@@ -302,24 +327,36 @@ class BrainClient:
             raise DomainError("internal", f"query failed: {err}", status=500) from None
 
     async def snapshot(self, user_id: str) -> BrainState:
-        state = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.snapshot))
+        state = await self._read(
+            user_id, lambda h: h.query(UserBrainWorkflow.snapshot, rpc_timeout=self.rpc_timeout)
+        )
         return state or BrainState(user_id=user_id)
 
     async def delta(self, user_id: str, since: int) -> Delta:
-        delta = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.delta, since))
+        delta = await self._read(
+            user_id, lambda h: h.query(UserBrainWorkflow.delta, since, rpc_timeout=self.rpc_timeout)
+        )
         return delta or Delta(since=since, seq=0)
 
     async def event_window(self, user_id: str, limit: int = 1000) -> list[Event]:
-        events = await self._read(user_id, lambda h: h.query(UserBrainWorkflow.event_window, limit))
+        events = await self._read(
+            user_id,
+            lambda h: h.query(UserBrainWorkflow.event_window, limit, rpc_timeout=self.rpc_timeout),
+        )
         return events or []
 
     async def action_result(self, user_id: str, client_action_id: str) -> ActionRecord | None:
         return await self._read(
-            user_id, lambda h: h.query(UserBrainWorkflow.action_result, client_action_id)
+            user_id,
+            lambda h: h.query(
+                UserBrainWorkflow.action_result, client_action_id, rpc_timeout=self.rpc_timeout
+            ),
         )
 
     async def diagnostics(self, user_id: str) -> Diagnostics | None:
-        return await self._read(user_id, lambda h: h.query(UserBrainWorkflow.diagnostics))
+        return await self._read(
+            user_id, lambda h: h.query(UserBrainWorkflow.diagnostics, rpc_timeout=self.rpc_timeout)
+        )
 
     async def cancel_generation(self, user_id: str, request_id: str | None) -> None:
         await self._signal(
@@ -335,7 +372,7 @@ class BrainClient:
         """A signal to a running brain; none running is not an error (nothing to stop)."""
         handle = self.client.get_workflow_handle(workflow_id(user_id))
         try:
-            await handle.signal(signal, arg)
+            await handle.signal(signal, arg, rpc_timeout=self.rpc_timeout)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -343,7 +380,8 @@ class BrainClient:
     async def status(self, user_id: str) -> WorkflowExecutionStatus | None:
         """The brain's execution status (``None``: no brain)."""
         try:
-            desc = await self.client.get_workflow_handle(workflow_id(user_id)).describe()
+            handle = self.client.get_workflow_handle(workflow_id(user_id))
+            desc = await handle.describe(rpc_timeout=self.rpc_timeout)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None

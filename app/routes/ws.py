@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, ValidationError
 from app.chat import accept_message, check_message_rate
 from app.context import AppContext
 from app.deps import authenticate
+from app.errors import as_outage
 from app.frames import FrameThrottle
 from app.schemas import MessageIn
-from mcos.infra.bus import Resync, Subscription, cursor_order, now_ts
+from mcos.infra.bus import BusUnavailable, Resync, Subscription, cursor_order, now_ts
 from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
 from mcos.kernel import strict_json
 from mcos.kernel.errors import DomainError
@@ -33,6 +34,7 @@ log = structlog.get_logger("ws")
 MAX_FRAME_BYTES = 16 * 1024
 HOLD_S = 0.5  # how long a new connection waits for a possible `resume` before going live
 MAX_PENDING_FRAMES = 5000  # over the frame budget and still growing: resync, never drop
+CLOSE_TRY_AGAIN = 1013  # the bus is unreachable: the client reconnects with backoff
 
 
 class SendFrame(MessageIn):
@@ -103,7 +105,8 @@ class _Connection:
         self.released = asyncio.Event()
 
     async def run(self, cursor: str | None) -> None:
-        await self._follow(cursor)
+        if not await self._follow(cursor):
+            return
         if cursor is not None:
             self.released.set()
         grace = asyncio.get_running_loop().call_later(HOLD_S, self.released.set)
@@ -127,14 +130,32 @@ class _Connection:
             grace.cancel()
             await self._stop_following()
 
-    async def _follow(self, cursor: str | None) -> None:
+    async def _follow(self, cursor: str | None) -> bool:
+        """Streams from ``cursor`` (``resync`` first when it cannot be served); False when
+        the bus is unreachable, after an ``error`` frame and a 1013 close."""
         await self._stop_following()
+        sub = await self._subscribe(cursor)
+        if sub is None:
+            return False
+        self.sub = sub
+        self.sender = asyncio.create_task(self._pump(sub))
+        return True
+
+    async def _subscribe(self, cursor: str | None) -> Subscription | None:
         try:
-            self.sub = await self.ctx.bus.subscribe(self.user_id, cursor)
-        except Resync:
-            await self._send_local("resync", {"reason": "cursor older than the buffer"})
-            self.sub = await self.ctx.bus.subscribe(self.user_id, None)
-        self.sender = asyncio.create_task(self._pump(self.sub))
+            try:
+                return await self.ctx.bus.subscribe(self.user_id, cursor)
+            except Resync as exc:
+                await self._send_local("resync", {"reason": str(exc)[:120] or "resync"})
+                return await self.ctx.bus.subscribe(self.user_id, None)
+        except BusUnavailable:
+            log.warning("ws.bus_unavailable", user_id=self.user_id)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self._error(
+                    "unavailable", "live updates are unavailable; reconnect shortly", new_id("req")
+                )
+                await self.ws.close(code=CLOSE_TRY_AGAIN, reason="realtime bus unavailable")
+            return None
 
     async def _stop_following(self) -> None:
         if self.sender is not None:
@@ -147,25 +168,41 @@ class _Connection:
             self.sub = None
 
     async def _pump(self, sub: Subscription) -> None:
-        """Reads the subscription into the frame budget; a second task sends from it."""
+        """Reads the subscription into the frame budget; a second task sends from it.
+
+        A ``Resync`` (the cursor fell behind the buffer) is told to the client and the
+        stream goes on live: the socket never goes silent."""
         self.throttle.pending.clear()
         pushed = self.last
         sender = asyncio.create_task(self._send_budgeted())
         try:
-            async for frame in sub:
-                order = cursor_order(frame.cursor or "0")
-                if pushed is not None and order <= pushed:
-                    continue  # already sent on this connection (before a resume)
-                pushed = order
-                self.throttle.push(frame)
-                self.ready.set()
-                if len(self.throttle.pending) > MAX_PENDING_FRAMES:
-                    raise Resync
-        except Resync:
-            sender.cancel()
-            self.throttle.pending.clear()
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await self._send_local("resync", {"reason": "fell behind the buffer"})
+            while True:
+                try:
+                    async for frame in sub:
+                        order = cursor_order(frame.cursor or "0")
+                        if pushed is not None and order <= pushed:
+                            continue  # already sent on this connection (before a resume)
+                        pushed = order
+                        self.throttle.push(frame)
+                        self.ready.set()
+                        if len(self.throttle.pending) > MAX_PENDING_FRAMES:
+                            raise Resync("fell behind the buffer")
+                    return
+                except Resync as exc:
+                    self.throttle.pending.clear()
+                    await self._send_local("resync", {"reason": str(exc)[:120] or "resync"})
+                except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+                    raise
+                except Exception:  # noqa: BLE001 - never leave the socket silent
+                    log.exception("ws.stream_failed", user_id=self.user_id)
+                    self.throttle.pending.clear()
+                    await self._send_local("resync", {"reason": "stream interrupted"})
+                await sub.close()
+                fresh = await self._subscribe(None)
+                if fresh is None:
+                    return
+                self.sub = sub = fresh
+                pushed = None
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
@@ -240,7 +277,8 @@ class _Connection:
                 brain = await self.ctx.brain()
                 await brain.cancel_generation(self.user_id, request_id)
             elif kind == "resume":
-                await self._follow(ResumeFrame.model_validate(frame).cursor)
+                if not await self._follow(ResumeFrame.model_validate(frame).cursor):
+                    raise WebSocketDisconnect(CLOSE_TRY_AGAIN)
             elif kind in (
                 "approval.respond",
                 "message.regenerate",
@@ -260,7 +298,12 @@ class _Connection:
                 await self._error(err.code, err.message, request_id, err.details)
         except (WebSocketDisconnect, asyncio.CancelledError):
             raise
-        except Exception:  # noqa: BLE001 - one bad frame must not end the connection
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the connection
+            outage = as_outage(exc)
+            if outage is not None:
+                log.warning("ws frame: dependency unavailable", type=kind[:40])
+                await self._error(outage.code, outage.message, request_id, outage.details)
+                return
             log.exception("ws frame failed", type=kind[:40])
             await self._error("internal", "something went wrong on our side", request_id)
 

@@ -203,7 +203,9 @@ _SECRET_WORDS = frozenset(
 )
 _SECRET_JOINED = ("apikey", "accesstoken", "refreshtoken", "idtoken", "privatekey", "setcookie")
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
-_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Whole JWTs and cut ones (a repr truncated mid-token still leaks its header and claims).
+_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){0,2}")
+_BEARER_RE = re.compile(r"(bearer[\s,]+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _QUERY_TOKEN_RE = re.compile(r"((?:access_)?token=)[^&\s]+", re.IGNORECASE)
 _MAX_DEPTH = 4
 
@@ -222,8 +224,11 @@ def _scrub(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         if "eyJ" in value:
             value = _JWT_RE.sub(REDACTED, value)
-        if "token=" in value.lower():
+        lowered = value.lower()
+        if "token=" in lowered:
             value = _QUERY_TOKEN_RE.sub(r"\1" + REDACTED, value)
+        if "bearer" in lowered:
+            value = _BEARER_RE.sub(r"\1" + REDACTED, value)
         return value
     if depth >= _MAX_DEPTH:
         return value

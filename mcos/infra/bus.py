@@ -1,7 +1,7 @@
 """The realtime bus: per-user ordered frame streams with a bounded replay buffer.
 
 Two implementations share this interface: :class:`MemoryBus` (worker and API in one
-process) and :class:`mcos.bus_redis.RedisBus` (Redis Streams, separate processes).
+process) and :class:`mcos.infra.bus_redis.RedisBus` (Redis Streams, separate processes).
 
 Frames are :class:`~mcos.kernel.frames.Frame` models. Publishers may set ``key``: a frame
 whose key was already published for that user is dropped, so a retried publishing
@@ -24,6 +24,10 @@ DEDUP_KEYS_KEPT = 5000
 
 class Resync(Exception):
     """The requested cursor is older than the buffer: the client must refetch state."""
+
+
+class BusUnavailable(Exception):
+    """The bus cannot be reached (Redis down): the caller answers 503 / closes 1013."""
 
 
 class Subscription(Protocol):

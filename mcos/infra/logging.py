@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 import sys
+import traceback
+from typing import Any
 
 import structlog
 
 _configured = False
+TRACEBACK_FRAMES = 8  # per exception of a chain
+TRACEBACK_LINES = 60  # in all
+
+
+def short_traceback(exc_info: Any) -> str:
+    """A short plain traceback: the last frames of each chained exception, no local
+    variables (a rich traceback with locals ran to ~11,000 lines and held the loop)."""
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info()
+    if exc_info[0] is None:
+        return ""
+    lines = "".join(
+        traceback.TracebackException(*exc_info, limit=-TRACEBACK_FRAMES).format()
+    ).splitlines()
+    if len(lines) > TRACEBACK_LINES:
+        cut = len(lines) - TRACEBACK_LINES
+        lines = [*lines[:10], f"  ... {cut} lines cut ...", *lines[-(TRACEBACK_LINES - 10) :]]
+    from mcos.infra.auth import redact_text
+
+    return redact_text("\n".join(lines))
+
+
+def _render_exception(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        event_dict["exception"] = short_traceback(exc_info)
+    return event_dict
+
+
+class _HandOff(logging.handlers.QueueHandler):
+    """Hands records to the writer thread untouched: formatting and writing never run on
+    the event loop (a slow terminal or a long record cannot block it)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
 
 
 def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
@@ -27,12 +72,15 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _render_exception,
         redact_secrets,
     ]
     renderer = (
         structlog.processors.JSONRenderer()
         if json_logs
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -44,13 +92,31 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+    global _listener
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=False)
+    _listener.start()
+    atexit.register(_stop_listener)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_HandOff(records)]
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "mcp", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stop_listener() -> None:
+    if _listener is not None:
+        _listener.stop()
+
+
+def flush_logs() -> None:
+    """Writes out every record handed off so far (at exit; tests reading stderr)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener.start()
 
 
 def get_logger(name: str = "mcos") -> structlog.stdlib.BoundLogger:

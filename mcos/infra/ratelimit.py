@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from mcos.infra.redis_client import make_redis
 from mcos.kernel.errors import RateLimited, Unavailable
 from mcos.kernel.settings import Settings
 
@@ -51,6 +52,10 @@ class RateLimiter(Protocol):
     async def hit(
         self, key: str, limit: int, window_s: float, now: float | None = None
     ) -> RateDecision: ...
+
+    async def forget(self, key: str) -> None:
+        """Drops ``key``'s hits (an erased account leaves nothing behind)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -128,6 +133,9 @@ class MemoryRateLimiter:
     def __len__(self) -> int:
         return len(self._hits)
 
+    async def forget(self, key: str) -> None:
+        self._hits.pop(key, None)
+
     async def aclose(self) -> None:
         self._hits.clear()
 
@@ -180,7 +188,7 @@ class RedisRateLimiter:
         fail_open: bool = False,
         client: aioredis.Redis | None = None,
     ) -> None:
-        self._redis = client or aioredis.from_url(redis_url)
+        self._redis = client or make_redis(redis_url)
         self._owns_client = client is None
         self._prefix = prefix
         self._fail_open = fail_open
@@ -213,6 +221,9 @@ class RedisRateLimiter:
             now=int(now_ms) / 1000,
             window_s=window_ms / 1000,
         )
+
+    async def forget(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -140,7 +140,13 @@ class ValidationFailed(_FixedError):
 
 
 class Unavailable(_FixedError):
+    """A dependency (Temporal, Redis) is unreachable: 503 with ``Retry-After``."""
+
     default_code, default_status, default_message = "unavailable", 503, "temporarily unavailable"
+    retry_after_s = 2
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class BrainUnavailable(DomainError):

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     temporal_dev_port: int = 7233
     temporal_search_attributes: bool = False  # set by `mcos dev`, which registers them
     temporal_ui_port: int = 8233
+    # API calls to Temporal: a query/signal/describe gives up after this (503), and the
+    # client's own retries of an unreachable server stop after temporal_api_retry_ms.
+    temporal_rpc_timeout_s: float = 10.0
+    temporal_update_timeout_s: float = 30.0
+    temporal_api_retry_ms: int = 1200
 
     # API
     host: str = "127.0.0.1"
