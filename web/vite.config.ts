@@ -15,5 +15,6 @@ export default defineConfig({
   test: {
     environment: "node",
     include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
+    testTimeout: 20_000, // the first jsdom render imports assistant-ui: slow on a shared machine
   },
 });

@@ -125,11 +125,11 @@ async def chat_flow(
 ) -> None:
     # --- sign in with the dev name field -------------------------------------------------
     await page.goto(base_url + "/")
-    # Dev mode signs in straight away as the default user; signing out shows the name field
-    # (and stops the automatic sign-in).
-    await expect(page.get_by_test_id("current-user")).to_have_text("alice")
-    await page.get_by_test_id("sign-out").click()
+    # Dev mode asks for a name (it used to sign every visitor in as "alice").
     await expect(page.get_by_test_id("login-user")).to_be_visible()
+    await expect(page.get_by_test_id("login-user")).to_have_value("")
+    await expect(page.get_by_test_id("login-submit")).to_be_disabled()
+    assert await page.get_by_test_id("current-user").count() == 0
     await page.get_by_test_id("login-user").fill(user)
     await shot(page, screenshots, "01-login")
     await page.get_by_test_id("login-submit").click()
@@ -182,9 +182,20 @@ async def chat_flow(
     assert [r.strip() for r in ranks] == ["1", "2", "3"]
     await shot(page, screenshots, "04-flight-card")
 
-    # --- choose in chat: the card marks the choice, follow-up tasks join the panel ----------
+    # --- choose in chat: booking asks first; approved, the card marks the choice and the
+    # follow-up tasks join the panel ---------------------------------------------------------
     await send(page, "Book the first one")
-    reply = await wait_reply(page, 5)
+    asking = await wait_reply(page, 5)
+    approval = asking.get_by_test_id("approval-card")
+    await expect(approval).to_be_visible()
+    await expect(approval).to_have_attribute("data-status", "pending")
+    await expect(approval.get_by_test_id("approval-summary")).to_contain_text("Book")
+    await expect(approval.get_by_test_id("approval-reject")).to_be_enabled()
+    await expect(item).to_have_count(1)  # nothing booked yet
+    await shot(page, screenshots, "04b-approval")
+    await approval.get_by_test_id("approval-approve").click()
+    await expect(approval).to_have_attribute("data-status", "approved")
+    reply = await wait_reply(page, 6)
     await expect(reply.get_by_test_id("flight-selected-card")).to_be_visible()
     first = card.get_by_test_id("flight-option").first
     await expect(first).to_have_class(re.compile(r"\bselected\b"))
@@ -192,11 +203,11 @@ async def chat_flow(
     await expect(card.get_by_test_id("flight-select").nth(1)).to_be_disabled()
     await expect(item).not_to_have_count(1)  # follow-up tasks (book, pack, …) joined the panel
     followups = await item.count()
-    await shot(page, screenshots, "04b-flight-chosen")
+    await shot(page, screenshots, "04c-flight-chosen")
 
     # --- choose with the Select button (REST) on a second search ------------------------------
     await send(page, "Find flights to Chicago next Friday")
-    reply = await wait_reply(page, 6, within_ms=40_000)
+    reply = await wait_reply(page, 7, within_ms=40_000)
     card2 = reply.get_by_test_id("flight-card")
     await expect(card2.get_by_test_id("flight-option")).to_have_count(3)
     second = card2.get_by_test_id("flight-option").nth(1)
@@ -205,7 +216,7 @@ async def chat_flow(
     await expect(second).to_have_class(re.compile(r"\bselected\b"))
     await expect(item).not_to_have_count(followups)  # this choice's follow-up tasks
     followups = await item.count()
-    await shot(page, screenshots, "04c-flight-selected-button")
+    await shot(page, screenshots, "04d-flight-selected-button")
 
     # --- complete the task from the side panel --------------------------------------------
     john = item.filter(has_text=re.compile("call john", re.I))
@@ -220,7 +231,9 @@ async def chat_flow(
         "data-status", "connected"
     )
     await expect(page.get_by_test_id("message-user")).to_have_count(6)
-    await expect(assistant(page)).to_have_count(6)
+    await expect(assistant(page)).to_have_count(7)
+    await expect(page.get_by_test_id("approval-card")).to_have_count(1)
+    await expect(page.get_by_test_id("approval-approve")).to_have_count(0)  # answered
     await expect(page.get_by_test_id("message-user").first).to_contain_text("Hello")
     await expect(page.get_by_test_id("task-card")).to_have_count(1)
     cards = page.get_by_test_id("flight-card")
@@ -237,11 +250,11 @@ async def chat_flow(
 
     # --- cut the WebSocket mid-stream: "reconnecting", then the stream resumes ------------
     await send(page, "Hi there! Tell me everything you can do.")
-    current = assistant(page).nth(6)
+    current = assistant(page).nth(7)
     await expect(current).to_have_attribute("data-status", "streaming")
     await expect(current).not_to_have_text("")
     await switch.cut()
-    cut_len = len(await current.inner_text())
+    cut_len = len(await current.locator(".msg-text").inner_text())
     status = page.get_by_test_id("connection-status")
     await expect(status).to_have_attribute("data-status", "reconnecting")
     await expect(page.get_by_test_id("reconnecting-banner")).to_be_visible()
@@ -256,7 +269,7 @@ async def chat_flow(
     stored = await server_messages(base_url, token)
     final = stored[-1]
     assert final["role"] == "assistant"
-    shown = await current.inner_text()
+    shown = await current.locator(".msg-text").inner_text()  # the text, not the tools under it
     assert len(shown) > cut_len
     assert " ".join(shown.split()) == " ".join(final["text"].split())
     await expect(box).to_be_enabled()
@@ -265,7 +278,7 @@ async def chat_flow(
     # --- mouse path: Send button, then Stop (generation.cancel); focus back in the input ----
     await box.fill("Hello again, what can you do?")
     await page.get_by_test_id("send-button").click()
-    current = assistant(page).nth(7)
+    current = assistant(page).nth(8)
     await expect(current).to_have_attribute("data-status", "streaming")
     await expect(box).to_be_focused()
     await page.get_by_test_id("stop-button").click()

@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { ErrorBoundary } from "./components/ErrorBoundary";
+import "@fontsource/noto-emoji/400.css";
 import "./styles.css";
 
 createRoot(document.getElementById("root")!).render(

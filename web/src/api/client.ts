@@ -55,13 +55,29 @@ export const getDevToken = (userId: string) =>
 export function createApi(token: string) {
   return {
     getState: () => request<StateSnapshot>("GET", "/state", token),
-    getHistory: (before: string, limit = 50) =>
-      request<HistoryPage>("GET", `/history?before=${encodeURIComponent(before)}&limit=${limit}`, token),
+    getHistory: (before: string | null, limit = 50) =>
+      request<HistoryPage>(
+        "GET",
+        before ? `/history?before=${encodeURIComponent(before)}&limit=${limit}` : `/history?limit=${limit}`,
+        token,
+      ),
     postMessage: (text: string, clientActionId: string) =>
       request<unknown>("POST", "/message", token, { text, client_action_id: clientActionId }),
     cancelGeneration: () => request<unknown>("POST", "/generation/cancel", token),
     updateTask: (id: string, patch: Partial<Task>) =>
       request<Task | unknown>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, patch),
+    snoozeTask: (id: string, minutes: number) =>
+      request<{ task: Task | null }>("POST", `/tasks/${encodeURIComponent(id)}/snooze`, token, { minutes }),
+    dismissReminder: (id: string) =>
+      request<{ task: Task | null }>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, { clear_remind_at: true }),
+    respondApproval: (id: string, decision: "approve" | "reject", always = false) =>
+      request<unknown>("POST", `/approvals/${encodeURIComponent(id)}`, token, { decision, always }),
+    regenerate: (messageId: string) =>
+      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/regenerate`, token),
+    editMessage: (messageId: string, text: string) =>
+      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/edit`, token, { text }),
+    activateBranch: (messageId: string) =>
+      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/activate`, token),
     deleteTask: (id: string) => request<unknown>("DELETE", `/tasks/${encodeURIComponent(id)}`, token),
     setPreferences: (prefs: Preferences) => request<unknown>("PATCH", "/preferences", token, prefs),
     selectFlight: (searchId: string, flightId: string) =>

@@ -35,6 +35,8 @@ export interface Task {
   status: string;
   tags?: string[];
   source?: string;
+  remind_at?: string | null;
+  reminded_at?: string | null;
 }
 
 export interface FlightsCard {
@@ -57,10 +59,45 @@ export interface FlightSelectedCard {
   tasks?: Task[];
 }
 
-export type Card = FlightsCard | TaskCard | FlightSelectedCard;
+/** The assistant asks before a tool with side effects runs (booking, deleting, calendar). */
+export interface ApprovalCard {
+  type: "approval";
+  approval_id: string;
+  tool: string;
+  arguments?: Record<string, unknown>;
+  summary: string;
+}
+
+export type Card = FlightsCard | TaskCard | FlightSelectedCard | ApprovalCard;
 
 /** Card types the UI renders; others (from a newer server) are dropped, never fatal. */
-export const KNOWN_CARD_TYPES: ReadonlySet<string> = new Set(["flights", "task", "flight_selected"]);
+export const KNOWN_CARD_TYPES: ReadonlySet<string> = new Set(["flights", "task", "flight_selected", "approval"]);
+
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired";
+
+/** An approval as `GET /state` (`approvals`, pending ones) and the approval frames show it. */
+export interface Approval {
+  id: string;
+  approval_id?: string;
+  operation_id?: string;
+  tool: string;
+  arguments?: Record<string, unknown>;
+  summary: string;
+  status: ApprovalStatus;
+  expires_at?: string;
+  decided_by?: string | null;
+  always?: boolean;
+  decision?: "approve" | "reject" | string;
+}
+
+/** The 80 % budget warning (`limit.warning`). */
+export interface LimitWarning {
+  limit_type: string;
+  limit: number;
+  current: number;
+  ratio: number;
+  message: string;
+}
 
 export interface WireMessage {
   id: string;
@@ -74,6 +111,12 @@ export interface WireMessage {
   tokens_prompt?: number;
   tokens_completion?: number;
   cards?: Card[] | null;
+  /** The message before it on its branch (the message tree). */
+  parent_id?: string | null;
+  reply_to?: string | null;
+  /** Position among its siblings (regenerated replies, edited messages). */
+  branch?: { index: number; count: number };
+  archived?: boolean;
 }
 
 export interface Memory {
@@ -95,6 +138,9 @@ export interface StateSnapshot {
   calendar: unknown[];
   travel: unknown[];
   flight_searches: { search_id?: string; selected_flight_id?: string | null }[];
+  active_leaf?: string | null;
+  due_reminders?: Task[];
+  approvals?: Approval[];
 }
 
 export interface HistoryPage {
@@ -148,8 +194,20 @@ export type ServerFrame =
   | FrameBase<"task.deleted", Partial<Task> & { id: string }>
   | FrameBase<
       "state.updated",
-      { preferences?: Preferences; memories?: Memory[]; calendar?: unknown[]; tasks?: Task[]; travel?: unknown[] }
+      {
+        preferences?: Preferences;
+        memories?: Memory[];
+        calendar?: unknown[];
+        tasks?: Task[];
+        travel?: unknown[];
+        active_leaf?: string | null;
+      }
     >
+  | FrameBase<"reminder.due", Task>
+  | FrameBase<"approval.requested", Approval>
+  | FrameBase<"approval.resolved", Approval>
+  | FrameBase<"limit.warning", LimitWarning>
+  | FrameBase<"busy", { client_action_id?: string | null; message: string }>
   | FrameBase<"rate_limited", ErrorBody>
   | FrameBase<"error", { code: string; message: string }>
   | FrameBase<"resync", Record<string, never>>

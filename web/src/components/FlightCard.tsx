@@ -1,7 +1,8 @@
 import { useState } from "react";
 import type { DataMessagePartProps } from "@assistant-ui/react";
 import type { FlightOption, FlightRanking, FlightSelectedCard, FlightsCard } from "../api/types";
-import { useChatController } from "../context";
+import { useChatController, useTimePrefs } from "../context";
+import { formatClock, formatDate, type TimePrefs } from "../format";
 
 interface Ranked {
   option: FlightOption;
@@ -28,11 +29,11 @@ function duration(minutes: number): string {
   return h ? `${h}h ${m.toString().padStart(2, "0")}m` : `${m}m`;
 }
 
-function price(total: string | number, currency: string): string {
+function price(total: string | number, currency: string, tp: TimePrefs): string {
   const n = typeof total === "number" ? total : Number(total);
   if (!Number.isFinite(n)) return `${total} ${currency}`;
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(n);
+    return new Intl.NumberFormat(tp.locale, { style: "currency", currency }).format(n);
   } catch {
     return `${n.toFixed(2)} ${currency}`;
   }
@@ -46,6 +47,7 @@ export function FlightCard({ card }: { card: FlightsCard }) {
   const selected = chat.state.flightSelections[card.search_id] ?? picked;
   const [error, setError] = useState<string | null>(null);
   const top = topFlights(card);
+  const tp = useTimePrefs();
   const first = top[0]?.option;
 
   const select = async (flightId: string) => {
@@ -67,7 +69,7 @@ export function FlightCard({ card }: { card: FlightsCard }) {
         <span className="card-kind">Flights</span>
         {first && (
           <span className="card-title">
-            {first.origin_code} → {first.destination_code} · {first.departure_date}
+            {first.origin_code} → {first.destination_code} · {formatDate(first.departure_date, tp)}
           </span>
         )}
       </header>
@@ -88,10 +90,10 @@ export function FlightCard({ card }: { card: FlightsCard }) {
                 <strong>
                   {o.airline_name} {o.flight_number}
                 </strong>
-                <span className="flight-price">{price(o.total, o.currency)}</span>
+                <span className="flight-price">{price(o.total, o.currency, tp)}</span>
               </div>
               <div className="flight-line muted">
-                {o.departure_time} → {o.arrival_time} · {duration(o.duration_minutes)} ·{" "}
+                {formatClock(o.departure_time, tp)} → {formatClock(o.arrival_time, tp)} · {duration(o.duration_minutes)} ·{" "}
                 {o.stops === 0 ? "non-stop" : `${o.stops} stop${o.stops > 1 ? "s" : ""}`} · {o.cabin_class}
               </div>
               {r?.reasoning && <p className="flight-reason">{r.reasoning}</p>}
@@ -125,22 +127,23 @@ export function FlightCardPart({ data }: DataMessagePartProps<FlightsCard>) {
 export function FlightSelectedCardPart({ data }: DataMessagePartProps<FlightSelectedCard>) {
   const o = data.flight;
   const tasks = data.tasks ?? [];
+  const tp = useTimePrefs();
   return (
     <section className="card flight-card" data-testid="flight-selected-card" data-search-id={data.search_id} aria-label="Chosen flight">
       <header className="card-header">
         <span className="card-kind">Flight chosen</span>
         <span className="card-title">
-          {o.origin_code} → {o.destination_code} · {o.departure_date}
+          {o.origin_code} → {o.destination_code} · {formatDate(o.departure_date, tp)}
         </span>
       </header>
       <div className="flight-line">
         <strong>
           {o.airline_name} {o.flight_number}
         </strong>
-        <span className="flight-price">{price(o.total, o.currency)}</span>
+        <span className="flight-price">{price(o.total, o.currency, tp)}</span>
       </div>
       <div className="flight-line muted">
-        {o.departure_time} → {o.arrival_time} · {duration(o.duration_minutes)}
+        {formatClock(o.departure_time, tp)} → {formatClock(o.arrival_time, tp)} · {duration(o.duration_minutes)}
       </div>
       {tasks.length > 0 && (
         <p className="muted small">

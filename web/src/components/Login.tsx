@@ -1,10 +1,13 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { getAuthConfig, getDevToken, type AuthConfig } from "../api/client";
-import { lastUserId, tokenSubject, wasSignedOut, type Session } from "../api/auth";
+import { lastUserId, tokenSubject, type Session } from "../api/auth";
+
+/** The characters a dev user id may use (the server's `DevTokenIn` pattern). */
+export const DEV_USER_PATTERN = "[A-Za-z0-9_.@:\\-]{1,128}";
 
 function initialUser(): string {
   const fromUrl = new URLSearchParams(window.location.search).get("user");
-  return fromUrl || lastUserId() || "alice";
+  return fromUrl || lastUserId() || "";
 }
 
 export function Login({ onSession }: { onSession: (s: Session) => void }) {
@@ -34,13 +37,12 @@ export function Login({ onSession }: { onSession: (s: Session) => void }) {
     setError(null);
     try {
       const cfg = await getAuthConfig();
+      // Dev mode asks who you are (every visitor used to become the same user).
       setConfig(cfg);
-      // Dev mode signs in straight away unless the user signed out on purpose.
-      if (cfg.mode === "dev" && !wasSignedOut()) void devSignIn(initialUser());
     } catch (err) {
       setError(`Cannot reach the server: ${(err as Error).message}`);
     }
-  }, [devSignIn]);
+  }, []);
 
   useEffect(() => {
     void loadConfig();
@@ -74,9 +76,21 @@ export function Login({ onSession }: { onSession: (s: Session) => void }) {
         {!config && !error && <p className="muted">Loading…</p>}
         {config?.mode === "dev" && (
           <form onSubmit={submitDev} className="login-form">
-            <label htmlFor="user-id">User id (development sign-in)</label>
-            <input id="user-id" data-testid="login-user" value={userId} onChange={(e) => setUserId(e.target.value)} autoFocus />
-            <button type="submit" className="btn primary" data-testid="login-submit" disabled={busy}>
+            <label htmlFor="user-id">Your name (development sign-in)</label>
+            <input
+              id="user-id"
+              data-testid="login-user"
+              value={userId}
+              onChange={(e) => setUserId(e.target.value)}
+              placeholder="e.g. jane"
+              pattern={DEV_USER_PATTERN}
+              title="Letters, digits and . _ @ : - (no spaces)"
+              autoComplete="username"
+              required
+              autoFocus
+            />
+            <p className="muted small">Each name is its own user with its own tasks and chat. No password in dev mode.</p>
+            <button type="submit" className="btn primary" data-testid="login-submit" disabled={busy || !userId.trim()}>
               {busy ? "Signing in…" : "Sign in"}
             </button>
           </form>

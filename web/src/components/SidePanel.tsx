@@ -1,11 +1,13 @@
 import { useState, type FormEvent } from "react";
-import { useChatController } from "../context";
+import { useChatController, useTimePrefs } from "../context";
+import { sortTasks } from "../state/reducer";
 import { formatDue, isDone } from "./TaskCard";
 
 function TasksPanel() {
   const chat = useChatController();
   const [busy, setBusy] = useState<string | null>(null);
-  const tasks = [...chat.state.tasks].sort((a, b) => Number(isDone(a)) - Number(isDone(b)));
+  const tp = useTimePrefs();
+  const tasks = sortTasks(chat.state.tasks);
 
   const run = async (id: string, fn: (id: string) => Promise<void>) => {
     setBusy(id);
@@ -26,7 +28,7 @@ function TasksPanel() {
       {tasks.length === 0 && <p className="muted small">No tasks yet. Try “Remind me to call John tomorrow at 3pm”.</p>}
       <ul className="task-list">
         {tasks.map((t) => {
-          const due = formatDue(t.due);
+          const due = formatDue(t.due, tp);
           return (
             <li key={t.id} className="task-item" data-testid="task-item" data-task-id={t.id} data-status={t.status}>
               <button
@@ -188,9 +190,9 @@ function MemoriesPanel() {
   );
 }
 
-export function SidePanel() {
+export function SidePanel({ open = false }: { open?: boolean }) {
   return (
-    <aside className="side" aria-label="Tasks and preferences">
+    <aside className={open ? "side open" : "side"} id="side-panel" aria-label="Tasks and preferences" data-testid="side-panel">
       <TasksPanel />
       <PreferencesPanel />
       <MemoriesPanel />

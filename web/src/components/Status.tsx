@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import type { ConnectionStatus } from "../realtime/connection";
 import type { RateLimitNotice } from "../state/reducer";
-import { useChatController } from "../context";
+import { useChatController, useTimePrefs } from "../context";
+import { formatTime } from "../format";
 
 const LABELS: Record<ConnectionStatus, string> = {
   connecting: "connecting",
@@ -53,6 +54,7 @@ function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDis
   const [shownAt] = useState(() => Date.now());
   const retryAt = notice.retryAfterSec !== null ? shownAt + notice.retryAfterSec * 1000 : notice.retryAt;
   const now = useNow(retryAt !== null);
+  const tp = useTimePrefs();
   const left = retryAt === null ? null : Math.max(0, Math.ceil((retryAt - now) / 1000));
 
   useEffect(() => {
@@ -67,7 +69,7 @@ function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDis
           <>
             {" "}
             Try again in <span data-testid="rate-limit-retry">{left}s</span>
-            {retryAt !== null && ` (at ${new Date(retryAt).toLocaleTimeString()})`}.
+            {retryAt !== null && ` (at ${formatTime(retryAt, tp)})`}.
           </>
         )}
       </span>
@@ -80,7 +82,7 @@ function RateLimitBanner({ notice, onDismiss }: { notice: RateLimitNotice; onDis
 
 export function Banners({ connection }: { connection: ConnectionStatus }) {
   const chat = useChatController();
-  const { rateLimit, error, loaded } = chat.state;
+  const { rateLimit, error, loaded, limitWarning } = chat.state;
   const { dismiss } = chat;
   const dismissRateLimit = useCallback(() => dismiss("rateLimit"), [dismiss]);
   return (
@@ -89,6 +91,17 @@ export function Banners({ connection }: { connection: ConnectionStatus }) {
         <div className="banner info" role="status" data-testid="reconnecting-banner">
           {connection === "offline" ? "You are offline. " : "Reconnecting… "}
           Messages you send now are delivered as soon as the connection is back.
+        </div>
+      )}
+      {limitWarning && !rateLimit && (
+        <div className="banner warn" role="status" data-testid="budget-warning-banner">
+          <span>
+            <strong>Heads up.</strong> {limitWarning.message} Past the limit the basic offline assistant
+            answers until midnight UTC.
+          </span>
+          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismiss("limitWarning")}>
+            ✕
+          </button>
         </div>
       )}
       {rateLimit && <RateLimitBanner key={rateLimit.n} notice={rateLimit} onDismiss={dismissRateLimit} />}

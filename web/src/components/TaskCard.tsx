@@ -1,13 +1,11 @@
 import { useState } from "react";
 import type { DataMessagePartProps } from "@assistant-ui/react";
 import type { Task, TaskCard as TaskCardData } from "../api/types";
-import { useChatController } from "../context";
+import { useChatController, useTimePrefs } from "../context";
+import { formatDateTime, type TimePrefs } from "../format";
 
-export function formatDue(due: string | null | undefined): string | null {
-  if (!due) return null;
-  const t = Date.parse(due);
-  if (Number.isNaN(t)) return due;
-  return new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: due.length > 10 ? "short" : undefined });
+export function formatDue(due: string | null | undefined, tp: TimePrefs): string | null {
+  return formatDateTime(due, tp);
 }
 
 export function isDone(task: Task): boolean {
@@ -19,7 +17,8 @@ export function TaskCard({ task: initial }: { task: Task }) {
   const live = chat.state.tasks.find((t) => t.id === initial.id);
   const task = live ?? initial;
   const [busy, setBusy] = useState(false);
-  const due = formatDue(task.due);
+  const tp = useTimePrefs();
+  const due = formatDue(task.due, tp);
 
   const complete = async () => {
     setBusy(true);

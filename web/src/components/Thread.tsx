@@ -1,14 +1,30 @@
-import { AuiIf, ComposerPrimitive, MessagePrimitive, ThreadPrimitive, useAuiState } from "@assistant-ui/react";
+import {
+  ActionBarPrimitive,
+  AuiIf,
+  BranchPickerPrimitive,
+  ComposerPrimitive,
+  MessagePrimitive,
+  ThreadPrimitive,
+  useAuiState,
+} from "@assistant-ui/react";
 import { useState } from "react";
 import { useChatController } from "../context";
-import type { MessageCustom } from "../state/convert";
+import { customOf, type MessageCustom } from "../state/convert";
+import { ApprovalCardPart } from "./ApprovalCard";
 import { FlightCardPart, FlightSelectedCardPart } from "./FlightCard";
 import { TaskCardPart } from "./TaskCard";
 import { TextPart } from "./TextPart";
 
 const PART_COMPONENTS = {
   Text: TextPart,
-  data: { by_name: { flights: FlightCardPart, task: TaskCardPart, flight_selected: FlightSelectedCardPart } },
+  data: {
+    by_name: {
+      flights: FlightCardPart,
+      task: TaskCardPart,
+      flight_selected: FlightSelectedCardPart,
+      approval: ApprovalCardPart,
+    },
+  },
 };
 
 const ACTION_LABELS: Record<string, string> = {
@@ -19,8 +35,50 @@ const ACTION_LABELS: Record<string, string> = {
   pin_memory: "Pinning a memory",
 };
 
+/** Our store's view of the message being rendered (looked up by its id: the store is the
+ * source of truth; the runtime's copy of `metadata` can lag one update behind). */
 function useCustom(): MessageCustom | undefined {
-  return useAuiState((s) => s.message.metadata?.custom) as unknown as MessageCustom | undefined;
+  const chat = useChatController();
+  const uiId = useAuiState((s) => s.message.id);
+  const fallback = useAuiState((s) => s.message.metadata?.custom) as unknown as MessageCustom | undefined;
+  const m = chat.state.messages.find((x) => x.uiId === uiId);
+  return m ? customOf(m) : Object.keys(fallback ?? {}).length ? fallback : undefined;
+}
+
+/** assistant-ui's branch picker over the server's message tree (siblings: regenerated
+ * replies, edited messages); paging asks the server to show that branch. */
+function BranchPicker() {
+  return (
+    <BranchPickerPrimitive.Root hideWhenSingleBranch className="branch-picker" data-testid="branch-picker">
+      <BranchPickerPrimitive.Previous className="icon-btn" aria-label="Previous version" data-testid="branch-previous">
+        ‹
+      </BranchPickerPrimitive.Previous>
+      <span className="branch-count" data-testid="branch-count">
+        <BranchPickerPrimitive.Number /> / <BranchPickerPrimitive.Count />
+      </span>
+      <BranchPickerPrimitive.Next className="icon-btn" aria-label="Next version" data-testid="branch-next">
+        ›
+      </BranchPickerPrimitive.Next>
+    </BranchPickerPrimitive.Root>
+  );
+}
+
+function UserEditComposer() {
+  return (
+    <ComposerPrimitive.Root className="msg user editing" data-testid="edit-composer">
+      <div className="edit-box">
+        <ComposerPrimitive.Input className="edit-input" aria-label="Edit message" data-testid="edit-input" submitMode="enter" autoFocus />
+        <div className="edit-actions">
+          <ComposerPrimitive.Cancel className="btn small ghost" data-testid="edit-cancel">
+            Cancel
+          </ComposerPrimitive.Cancel>
+          <ComposerPrimitive.Send className="btn small primary" data-testid="edit-send">
+            Send
+          </ComposerPrimitive.Send>
+        </div>
+      </div>
+    </ComposerPrimitive.Root>
+  );
 }
 
 function UserMessage() {
@@ -37,6 +95,16 @@ function UserMessage() {
       <div className="bubble">
         <MessagePrimitive.Parts components={PART_COMPONENTS} />
       </div>
+      {status === "sent" && (
+        <div className="msg-tools">
+          <BranchPicker />
+          <ActionBarPrimitive.Root hideWhenRunning autohide="not-last" className="action-bar">
+            <ActionBarPrimitive.Edit className="link-btn" data-testid="message-edit" aria-label="Edit message">
+              Edit
+            </ActionBarPrimitive.Edit>
+          </ActionBarPrimitive.Root>
+        </div>
+      )}
       {status === "sending" && <div className="msg-meta">Sending…</div>}
       {status === "failed" && (
         <div className="msg-meta error">
@@ -59,7 +127,10 @@ function AssistantMessage() {
   const placeholder = custom === undefined;
   const status = custom?.status ?? "streaming";
   const pending = custom?.pendingActions ?? [];
-  const failedTools = (custom?.toolNotes ?? []).filter((n) => n.status === "error");
+  // A failed tool is shown once: as a note until the reply's own text explains it.
+  const hasText = useAuiState((s) => s.message.parts.some((p) => p.type === "text" && !!p.text.trim()));
+  const failedTools = hasText ? [] : (custom?.toolNotes ?? []).filter((n) => n.status === "error");
+  const settled = status === "completed" || status === "interrupted" || status === "error";
   return (
     <MessagePrimitive.Root
       className={`msg assistant ${status}`}
@@ -90,6 +161,18 @@ function AssistantMessage() {
         {status === "interrupted" && <div className="msg-meta">Stopped</div>}
         {status === "error" && <div className="msg-meta error">Something went wrong with this answer.</div>}
       </div>
+      {settled && !placeholder && (
+        <div className="msg-tools">
+          <BranchPicker />
+          {!custom?.awaitingApproval && (
+            <ActionBarPrimitive.Root hideWhenRunning autohide="never" className="action-bar">
+              <ActionBarPrimitive.Reload className="link-btn" data-testid="message-regenerate" aria-label="Regenerate answer">
+                Regenerate
+              </ActionBarPrimitive.Reload>
+            </ActionBarPrimitive.Root>
+          )}
+        </div>
+      )}
     </MessagePrimitive.Root>
   );
 }
@@ -158,9 +241,14 @@ export function Thread() {
           </div>
         </AuiIf>
         <ThreadPrimitive.Messages>
-          {({ message }) => (message.role === "user" ? <UserMessage /> : <AssistantMessage />)}
+          {({ message }) =>
+            message.role === "user" ? message.composer.isEditing ? <UserEditComposer /> : <UserMessage /> : <AssistantMessage />
+          }
         </ThreadPrimitive.Messages>
         <ThreadPrimitive.ViewportFooter className="thread-footer">
+          <ThreadPrimitive.ScrollToBottom className="scroll-bottom btn small" data-testid="scroll-to-bottom" aria-label="Scroll to the latest message">
+            ↓ Latest
+          </ThreadPrimitive.ScrollToBottom>
           <Composer />
         </ThreadPrimitive.ViewportFooter>
       </ThreadPrimitive.Viewport>

@@ -1,7 +1,7 @@
 // ChatMessage (our store) → ThreadMessageLike (assistant-ui). Cards become `data-<type>` parts.
 
-import type { ThreadMessageLike } from "@assistant-ui/react";
-import { cardKey, type ChatMessage } from "./reducer";
+import { ExportedMessageRepository, type ThreadMessageLike } from "@assistant-ui/react";
+import { cardKey, visibleMessages, type ChatMessage, type ChatState } from "./reducer";
 
 export interface MessageCustom {
   serverId: string;
@@ -11,6 +11,7 @@ export interface MessageCustom {
   toolNotes: ChatMessage["toolNotes"];
   tokensPrompt?: number;
   tokensCompletion?: number;
+  awaitingApproval?: boolean;
 }
 
 type Content = Exclude<ThreadMessageLike["content"], string>;
@@ -35,15 +36,7 @@ export function toThreadMessage(m: ChatMessage): ThreadMessageLike {
     content.push({ type: `data-${card.type}`, id: cardKey(card), data: card });
   }
   const created = Date.parse(m.createdAt);
-  const custom: MessageCustom = {
-    serverId: m.id,
-    status: m.status,
-    clientActionId: m.clientActionId,
-    pendingActions: m.pendingActions,
-    toolNotes: m.toolNotes,
-    tokensPrompt: m.tokensPrompt,
-    tokensCompletion: m.tokensCompletion,
-  };
+  const custom = customOf(m);
   return {
     id: m.uiId,
     role: m.role,
@@ -52,4 +45,47 @@ export function toThreadMessage(m: ChatMessage): ThreadMessageLike {
     status: m.role === "assistant" ? assistantStatus(m) : undefined,
     metadata: { custom: custom as unknown as Record<string, unknown> },
   };
+}
+
+export function customOf(m: ChatMessage): MessageCustom {
+  return {
+    serverId: m.id,
+    status: m.status,
+    clientActionId: m.clientActionId,
+    pendingActions: m.pendingActions,
+    toolNotes: m.toolNotes,
+    tokensPrompt: m.tokensPrompt,
+    tokensCompletion: m.tokensCompletion,
+    awaitingApproval: m.awaitingApproval,
+  };
+}
+
+/**
+ * The message tree as assistant-ui's repository: the branch shown (head = its last message)
+ * plus every known sibling under its parent, so BranchPicker counts and pages them.
+ */
+export function toRepository(state: Pick<ChatState, "messages" | "activeLeaf">): ExportedMessageRepository {
+  const visible = visibleMessages(state);
+  const uiIdOf = new Map(state.messages.map((m) => [m.id, m.uiId]));
+  const items: { message: ThreadMessageLike; parentId: string | null }[] = [];
+  const included = new Set<string>();
+  visible.forEach((m, i) => {
+    items.push({ message: toThreadMessage(m), parentId: i > 0 ? visible[i - 1].uiId : null });
+    included.add(m.id);
+  });
+  // Off-branch messages join under a parent already included (parents first, seq order).
+  const rest = state.messages
+    .filter((m) => !included.has(m.id) && typeof m.parentId === "string" && !m.id.startsWith("local:") && !m.id.startsWith("op:"))
+    .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const m of rest) {
+      if (included.has(m.id) || !included.has(m.parentId as string)) continue;
+      items.push({ message: toThreadMessage(m), parentId: uiIdOf.get(m.parentId as string) ?? null });
+      included.add(m.id);
+      grew = true;
+    }
+  }
+  return ExportedMessageRepository.fromBranchableArray(items, { headId: visible.at(-1)?.uiId ?? null });
 }

@@ -2,7 +2,9 @@
 // No I/O, no clocks, no randomness: everything the reducer needs arrives in the action.
 
 import type {
+  Approval,
   Card,
+  LimitWarning,
   ErrorBody,
   HistoryPage,
   Memory,
@@ -54,6 +56,10 @@ export interface ChatMessage {
   toolNotes: ToolNote[];
   tokensPrompt?: number;
   tokensCompletion?: number;
+  /** Server id of the message before it on its branch (the message tree); null: a root. */
+  parentId?: string | null;
+  /** The assistant asked for approval in this message (it waits for the user's answer). */
+  awaitingApproval?: boolean;
 }
 
 export interface RateLimitNotice {
@@ -70,7 +76,16 @@ export interface RateLimitNotice {
 
 export interface ChatState {
   loaded: boolean;
+  /** Every message the client knows: the branch shown and its siblings (see visibleMessages). */
   messages: ChatMessage[];
+  /** Newest message of the branch the user sees (server `active_leaf`); null: one line. */
+  activeLeaf: string | null;
+  /** Approvals by id: pending ones from /state, answered ones as frames tell. */
+  approvals: Record<string, Approval>;
+  /** Reminders that fired and wait for snooze/done/dismiss (newest last). */
+  reminders: Task[];
+  /** Today's token budget crossed its warning threshold. */
+  limitWarning: LimitWarning | null;
   tasks: Task[];
   preferences: Preferences;
   memories: Memory[];
@@ -106,18 +121,28 @@ export type LocalAction =
   | { type: "local.cancel" }
   | { type: "local.rate_limited"; body: ErrorBody; now: number }
   | { type: "local.error"; code: string; message: string }
-  | { type: "local.dismiss"; what: "rateLimit" | "error" }
+  | { type: "local.dismiss"; what: Dismissable }
   | { type: "local.task_upsert"; task: Task }
   | { type: "local.task_remove"; id: string }
   | { type: "local.preferences"; preferences: Preferences }
   | { type: "local.flight_selected"; searchId: string; flightId: string }
+  | { type: "local.tree"; messages: WireMessage[] }
+  | { type: "local.send_started" }
+  | { type: "local.activate"; messageId: string }
+  | { type: "local.approval"; approval: Approval }
+  | { type: "local.reminder_clear"; taskId: string }
   | { type: "local.reset" };
 
 export type Action = ServerFrame | LocalAction;
+export type Dismissable = "rateLimit" | "error" | "limitWarning";
 
 export const initialState: ChatState = {
   loaded: false,
   messages: [],
+  activeLeaf: null,
+  approvals: {},
+  reminders: [],
+  limitWarning: null,
   tasks: [],
   preferences: {},
   memories: [],
@@ -207,6 +232,8 @@ function wireStatus(wire: WireMessage, fallback: MessageStatus): MessageStatus {
   if (wire.role === "user") return "sent";
   switch (wire.status) {
     case "completed":
+    case "awaiting_approval":
+    case "truncated":
       return "completed";
     case "interrupted":
       return "interrupted";
@@ -238,6 +265,8 @@ function fromWire(wire: WireMessage, status: MessageStatus): ChatMessage {
     toolNotes: [],
     tokensPrompt: wire.tokens_prompt,
     tokensCompletion: wire.tokens_completion,
+    parentId: wire.parent_id,
+    awaitingApproval: wire.status === "awaiting_approval" || undefined,
   };
 }
 
@@ -294,10 +323,15 @@ function upsertWire(state: ChatState, wire: WireMessage, fallbackStatus: Message
       pendingActions: final ? [] : prev.pendingActions,
       tokensPrompt: wire.tokens_prompt ?? prev.tokensPrompt,
       tokensCompletion: wire.tokens_completion ?? prev.tokensCompletion,
+      parentId: wire.parent_id !== undefined ? wire.parent_id : prev.parentId,
+      awaitingApproval: wire.status ? wire.status === "awaiting_approval" || undefined : prev.awaitingApproval,
     };
     messages[idx] = merged;
   }
+  // First time the server names this message (a reply's frames may carry no seq yet).
+  const isNew = idx < 0 || state.messages[idx].id !== wire.id;
   let next: ChatState = { ...state, messages: orderMessages(messages) };
+  if (isNew) next = placeInTree(next, merged);
   if (merged.role === "assistant" && merged.status !== "streaming") {
     next = {
       ...next,
@@ -354,6 +388,8 @@ export function cardKey(card: Card): string {
       return `task:${card.task?.id}`;
     case "flight_selected":
       return `flight_selected:${card.search_id}`;
+    case "approval":
+      return `approval:${card.approval_id}`;
     default:
       return `${String((card as { type?: unknown }).type)}:${JSON.stringify(card).length}`;
   }
@@ -366,6 +402,7 @@ export function knownCards(cards: Card[] | null | undefined): Card[] {
     if (c.type === "flights") return typeof c.search_id === "string";
     if (c.type === "task") return !!c.task && typeof c.task.id === "string";
     if (c.type === "flight_selected") return typeof c.search_id === "string" && !!c.flight;
+    if (c.type === "approval") return typeof c.approval_id === "string";
     return false;
   });
 }
@@ -420,6 +457,98 @@ function upsertTask(tasks: Task[], task: Task): Task[] {
   const next = [...tasks];
   next[idx] = { ...next[idx], ...task };
   return next;
+}
+
+/** Open tasks first, then by due time (earliest first; no due time last), then title. */
+export function sortTasks(tasks: Task[]): Task[] {
+  const done = (t: Task) => t.status === "done" || t.status === "completed";
+  const due = (t: Task) => {
+    const at = t.due ? Date.parse(t.due) : NaN;
+    return Number.isNaN(at) ? Infinity : at;
+  };
+  return [...tasks].sort(
+    (a, b) => Number(done(a)) - Number(done(b)) || due(a) - due(b) || a.title.localeCompare(b.title),
+  );
+}
+
+function upsertReminder(reminders: Task[], task: Task): Task[] {
+  return [...reminders.filter((t) => t.id !== task.id), task];
+}
+
+/** A reminder leaves the list once its task is done, re-armed (snoozed) or cleared. */
+function stillDue(reminders: Task[], task: Task): Task[] {
+  const at = reminders.findIndex((t) => t.id === task.id);
+  if (at < 0) return reminders;
+  const keep = task.status === "open" && !!task.remind_at && !!task.reminded_at;
+  if (keep) {
+    const next = [...reminders];
+    next[at] = { ...next[at], ...task };
+    return next;
+  }
+  return reminders.filter((t) => t.id !== task.id);
+}
+
+// ---------------------------------------------------------------------------
+// Message tree (regenerate, edit): the server keeps every branch and the active leaf; the
+// client mirrors what the brain's reducer does when a message is recorded.
+
+/** Named by the server (not an optimistic send or a stream's placeholder). */
+function fromServer(m: ChatMessage): boolean {
+  return !m.id.startsWith("local:") && !m.id.startsWith("op:");
+}
+
+function pathTo(messages: ChatMessage[], leafId: string | null): ChatMessage[] | null {
+  if (!leafId) return null;
+  const byId = new Map(messages.filter(fromServer).map((m) => [m.id, m]));
+  let current = byId.get(leafId);
+  if (!current) return null;
+  const path: ChatMessage[] = [];
+  const seen = new Set<string>();
+  while (current && !seen.has(current.id)) {
+    seen.add(current.id);
+    path.push(current);
+    current = current.parentId ? byId.get(current.parentId) : undefined;
+  }
+  return path.reverse();
+}
+
+/** What the user sees: the active branch (oldest first), then unconfirmed sends and streams. */
+export function visibleMessages(state: Pick<ChatState, "messages" | "activeLeaf">): ChatMessage[] {
+  const path = pathTo(state.messages, state.activeLeaf);
+  if (!path) return orderMessages(state.messages);
+  const onPath = new Set(path.map((m) => m.id));
+  return [...path, ...state.messages.filter((m) => isLocal(m) && !onPath.has(m.id))];
+}
+
+/** A just-recorded message joins the tree as the server's reducer puts it there. */
+function placeInTree(state: ChatState, msg: ChatMessage): ChatState {
+  if (msg.parentId === undefined) return state; // a server without the tree: one line
+  if (msg.role === "user") return { ...state, activeLeaf: msg.id };
+  const anchor = msg.parentId;
+  const path = pathTo(state.messages, state.activeLeaf);
+  if (!path || anchor === null) return state.activeLeaf === null ? { ...state, activeLeaf: msg.id } : state;
+  const at = path.findIndex((m) => m.id === anchor);
+  if (at < 0) return state; // the user moved to another branch meanwhile: out of sight
+  // Messages sent while the reply was written now follow it.
+  if (path.some((m) => m.id === msg.id)) return state; // already in place
+  const follower = path[at + 1];
+  const messages = follower
+    ? state.messages.map((m) => (m.id === follower.id ? { ...m, parentId: msg.id } : m))
+    : state.messages;
+  return { ...state, messages, activeLeaf: state.activeLeaf === anchor ? msg.id : state.activeLeaf };
+}
+
+/** Whether the branch shown has siblings the client has not loaded (after a reload). */
+export function missingSiblings(snapshot: { messages?: WireMessage[] }, known: ChatMessage[]): boolean {
+  const counts = new Map<string, number>();
+  for (const m of known) {
+    if (m.parentId === undefined || !fromServer(m)) continue;
+    const key = `${m.parentId}|${m.role}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return (snapshot.messages ?? []).some(
+    (w) => (w.branch?.count ?? 1) > (counts.get(`${w.parent_id ?? null}|${w.role}`) ?? 1),
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -542,19 +671,62 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
 
     case "task.created":
     case "task.updated":
-      return { ...state, tasks: upsertTask(state.tasks, frame.data) };
+      return {
+        ...state,
+        tasks: upsertTask(state.tasks, frame.data),
+        reminders: stillDue(state.reminders, frame.data),
+      };
 
     case "task.deleted":
-      return { ...state, tasks: state.tasks.filter((t) => t.id !== frame.data.id) };
+      return {
+        ...state,
+        tasks: state.tasks.filter((t) => t.id !== frame.data.id),
+        reminders: state.reminders.filter((t) => t.id !== frame.data.id),
+      };
 
     case "state.updated": {
-      const { preferences, memories, calendar, tasks } = frame.data;
-      return {
+      const { preferences, memories, calendar, tasks, active_leaf: leaf } = frame.data;
+      const next = {
         ...state,
         tasks: tasks ?? state.tasks,
         preferences: preferences ?? state.preferences,
         memories: memories ?? state.memories,
         calendar: calendar ?? state.calendar,
+      };
+      if (typeof leaf !== "string") return next;
+      // Another branch is shown (regenerate, a branch picker here or in another tab): a leaf
+      // the client does not hold yet comes with a fresh snapshot.
+      const known = state.messages.some((m) => m.id === leaf && fromServer(m));
+      return { ...next, activeLeaf: leaf, needsResync: next.needsResync || !known };
+    }
+
+    case "approval.requested":
+    case "approval.resolved": {
+      const a = frame.data;
+      const id = a.approval_id ?? a.id;
+      if (typeof id !== "string") return state;
+      return { ...state, approvals: { ...state.approvals, [id]: { ...state.approvals[id], ...a, id } } };
+    }
+
+    case "reminder.due":
+      return {
+        ...state,
+        tasks: upsertTask(state.tasks, frame.data),
+        reminders: upsertReminder(state.reminders, frame.data),
+      };
+
+    case "limit.warning":
+      return { ...state, limitWarning: frame.data };
+
+    case "busy": {
+      const cid = frame.data?.client_action_id;
+      return {
+        ...state,
+        pendingReply: false,
+        error: { code: "busy", message: frame.data?.message ?? "Still answering your previous message." },
+        messages: state.messages.map((m) =>
+          m.role === "user" && m.clientActionId === cid && m.status === "sending" ? { ...m, status: "failed" as const } : m,
+        ),
       };
     }
 
@@ -590,15 +762,18 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
       const serverActions = new Set(server.map((m) => m.clientActionId).filter(Boolean));
       const serverOps = new Set(server.map((m) => m.operationId).filter(Boolean));
       // Keep what the snapshot cannot know yet: unconfirmed sends, running streams, newer frames.
+      const tree = snap.active_leaf !== undefined && snap.active_leaf !== null;
       const kept = state.messages.filter((m) => {
         if (serverIds.has(m.id)) return false;
         if (m.clientActionId && serverActions.has(m.clientActionId)) return false;
         if (m.operationId && serverOps.has(m.operationId)) return false;
         if (isLocal(m)) return true;
-        return m.seq !== undefined && m.seq > snap.seq;
+        if (m.seq !== undefined && m.seq > snap.seq) return true;
+        // Siblings off the branch shown stay known (the branch picker pages to them).
+        return tree && m.parentId !== undefined;
       });
       const messages = orderMessages([...server, ...kept]);
-      const oldest = server.length ? orderMessages(server)[0].id : null;
+      const oldest = server.length ? server[0].id : null;
       const streamingLeft = messages.some((m) => m.status === "streaming");
       return {
         ...state,
@@ -610,6 +785,12 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
         preferences: snap.preferences ?? {},
         memories: snap.memories ?? [],
         calendar: snap.calendar ?? [],
+        activeLeaf: snap.active_leaf ?? null,
+        approvals: {
+          ...Object.fromEntries(Object.entries(state.approvals).filter(([, a]) => a.status !== "pending")),
+          ...Object.fromEntries((snap.approvals ?? []).map((a) => [a.id, a])),
+        },
+        reminders: snap.due_reminders ?? state.reminders,
         snapshotSeq: snap.seq ?? 0,
         maxSeq: Math.max(state.maxSeq, snap.seq ?? 0),
         maxSeqTypes: (snap.seq ?? 0) >= state.maxSeq ? [] : state.maxSeqTypes,
@@ -670,6 +851,10 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
     case "local.cancel":
       return { ...state, pendingReply: false };
 
+    case "local.send_started":
+      // A regenerate or edit was accepted: its answer is on the way.
+      return { ...state, pendingReply: true, error: null, rateLimit: null };
+
     case "local.rate_limited":
       return {
         ...state,
@@ -681,13 +866,44 @@ function reduceLocal(state: ChatState, action: LocalAction): ChatState {
       return { ...state, error: { code: action.code, message: action.message } };
 
     case "local.dismiss":
-      return action.what === "rateLimit" ? { ...state, rateLimit: null } : { ...state, error: null };
+      return { ...state, [action.what]: null };
 
     case "local.task_upsert":
-      return { ...state, tasks: upsertTask(state.tasks, action.task) };
+      return {
+        ...state,
+        tasks: upsertTask(state.tasks, action.task),
+        reminders: stillDue(state.reminders, action.task),
+      };
+
+    case "local.tree": {
+      // Siblings from /history: known, shown only when the user pages to them.
+      const known = new Set(state.messages.map((m) => m.id));
+      const more = action.messages
+        .filter((w) => !known.has(w.id) && w.parent_id !== undefined)
+        .map((w) => fromWire(w, wireStatus(w, "completed")));
+      return more.length ? { ...state, messages: [...state.messages, ...more] } : state;
+    }
+
+    case "local.activate":
+      return state.messages.some((m) => m.id === action.messageId && fromServer(m))
+        ? { ...state, activeLeaf: action.messageId }
+        : state;
+
+    case "local.approval":
+      return {
+        ...state,
+        approvals: { ...state.approvals, [action.approval.id]: { ...state.approvals[action.approval.id], ...action.approval } },
+      };
+
+    case "local.reminder_clear":
+      return { ...state, reminders: state.reminders.filter((t) => t.id !== action.taskId) };
 
     case "local.task_remove":
-      return { ...state, tasks: state.tasks.filter((t) => t.id !== action.id) };
+      return {
+        ...state,
+        tasks: state.tasks.filter((t) => t.id !== action.id),
+        reminders: state.reminders.filter((t) => t.id !== action.id),
+      };
 
     case "local.preferences":
       return { ...state, preferences: { ...state.preferences, ...action.preferences } };

@@ -2,9 +2,9 @@
 
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { ApiError, createApi } from "../api/client";
-import type { Preferences } from "../api/types";
+import type { Preferences, Task } from "../api/types";
 import { RealtimeConnection, type ConnectionStatus } from "../realtime/connection";
-import { initialState, reducer, type ChatState } from "./reducer";
+import { initialState, missingSiblings, reducer, type ChatState, type Dismissable } from "./reducer";
 
 export interface ChatController {
   state: ChatState;
@@ -17,7 +17,18 @@ export interface ChatController {
   deleteTask: (id: string) => Promise<void>;
   setPreferences: (prefs: Preferences) => Promise<void>;
   selectFlight: (searchId: string, flightId: string) => Promise<void>;
-  dismiss: (what: "rateLimit" | "error") => void;
+  dismiss: (what: Dismissable) => void;
+  respondApproval: (approvalId: string, decision: "approve" | "reject", always?: boolean) => Promise<void>;
+  snoozeReminder: (taskId: string, minutes: number) => Promise<void>;
+  finishReminder: (taskId: string) => Promise<void>;
+  dismissReminder: (taskId: string) => Promise<void>;
+  regenerate: (messageId: string) => Promise<void>;
+  edit: (messageId: string, text: string) => Promise<void>;
+  activate: (messageId: string) => Promise<void>;
+}
+
+function isTask(value: unknown): value is Task {
+  return !!value && typeof value === "object" && "id" in value && "status" in value;
 }
 
 function newActionId(): string {
@@ -86,6 +97,12 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
       const snapshot = await api.getState();
       dispatch({ type: "local.snapshot", snapshot });
       adoptTimeZone(snapshot.preferences);
+      // The snapshot holds the branch shown; its siblings (other answers, edits) come from
+      // the history, which lists every branch.
+      if (missingSiblings(snapshot, stateRef.current.messages)) {
+        const page = await api.getHistory(null, 200);
+        dispatch({ type: "local.tree", messages: page.messages });
+      }
     } catch (err) {
       try {
         handleError(err);
@@ -239,7 +256,88 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
     [api, handleError],
   );
 
-  const dismiss = useCallback((what: "rateLimit" | "error") => dispatch({ type: "local.dismiss", what }), []);
+  const dismiss = useCallback((what: Dismissable) => dispatch({ type: "local.dismiss", what }), []);
+
+  /** A refusal (409: answered elsewhere, expired) is shown where the user acted, not twice. */
+  const quiet = useCallback((err: unknown): never => {
+    if (err instanceof ApiError && err.status === 401) unauthorizedRef.current();
+    throw err;
+  }, []);
+
+  const respondApproval = useCallback(
+    async (approvalId: string, decision: "approve" | "reject", always = false) => {
+      try {
+        await api.respondApproval(approvalId, decision, always);
+      } catch (err) {
+        quiet(err);
+      }
+    },
+    [api, quiet],
+  );
+
+  const reminderCall = useCallback(
+    async (taskId: string, call: () => Promise<{ task: Task | null } | unknown>) => {
+      try {
+        const res = (await call()) as { task?: unknown } | undefined;
+        const task = res && typeof res === "object" && "task" in res ? res.task : res;
+        if (isTask(task)) dispatch({ type: "local.task_upsert", task });
+        dispatch({ type: "local.reminder_clear", taskId });
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [handleError],
+  );
+
+  const snoozeReminder = useCallback(
+    (taskId: string, minutes: number) => reminderCall(taskId, () => api.snoozeTask(taskId, minutes)),
+    [api, reminderCall],
+  );
+  const finishReminder = useCallback(
+    (taskId: string) => reminderCall(taskId, () => api.updateTask(taskId, { status: "done" })),
+    [api, reminderCall],
+  );
+  const dismissReminder = useCallback(
+    (taskId: string) => reminderCall(taskId, () => api.dismissReminder(taskId)),
+    [api, reminderCall],
+  );
+
+  const regenerate = useCallback(
+    async (messageId: string) => {
+      try {
+        await api.regenerate(messageId);
+        dispatch({ type: "local.send_started" });
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const edit = useCallback(
+    async (messageId: string, text: string) => {
+      try {
+        await api.editMessage(messageId, text);
+        dispatch({ type: "local.send_started" });
+      } catch (err) {
+        handleError(err);
+      }
+    },
+    [api, handleError],
+  );
+
+  const activate = useCallback(
+    async (messageId: string) => {
+      dispatch({ type: "local.activate", messageId });
+      try {
+        await api.activateBranch(messageId);
+      } catch (err) {
+        void fetchState(); // back to what the server shows
+        handleError(err);
+      }
+    },
+    [api, handleError, fetchState],
+  );
 
   return {
     state,
@@ -253,5 +351,12 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
     setPreferences,
     selectFlight,
     dismiss,
+    respondApproval,
+    snoozeReminder,
+    finishReminder,
+    dismissReminder,
+    regenerate,
+    edit,
+    activate,
   };
 }
