@@ -90,7 +90,7 @@ function UserMessage() {
       className={`msg user ${status}`}
       data-testid="message-user"
       data-status={status}
-      data-message-id={custom?.serverId}
+      data-server-id={custom?.serverId}
     >
       <div className="bubble">
         <MessagePrimitive.Parts components={PART_COMPONENTS} />
@@ -98,7 +98,7 @@ function UserMessage() {
       {status === "sent" && (
         <div className="msg-tools">
           <BranchPicker />
-          <ActionBarPrimitive.Root hideWhenRunning autohide="not-last" className="action-bar">
+          <ActionBarPrimitive.Root hideWhenRunning autohide="never" className="action-bar">
             <ActionBarPrimitive.Edit className="link-btn" data-testid="message-edit" aria-label="Edit message">
               Edit
             </ActionBarPrimitive.Edit>
@@ -136,7 +136,7 @@ function AssistantMessage() {
       className={`msg assistant ${status}`}
       data-testid={placeholder ? "message-assistant-pending" : "message-assistant"}
       data-status={status}
-      data-message-id={custom?.serverId}
+      data-server-id={custom?.serverId}
       aria-busy={status === "streaming"}
     >
       <div className="bubble">

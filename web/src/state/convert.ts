@@ -73,19 +73,39 @@ export function toRepository(state: Pick<ChatState, "messages" | "activeLeaf">):
     items.push({ message: toThreadMessage(m), parentId: i > 0 ? visible[i - 1].uiId : null });
     included.add(m.id);
   });
-  // Off-branch messages join under a parent already included (parents first, seq order).
+  // Off-branch messages join under a parent already included (or as another root).
   const rest = state.messages
-    .filter((m) => !included.has(m.id) && typeof m.parentId === "string" && !m.id.startsWith("local:") && !m.id.startsWith("op:"))
+    .filter((m) => !included.has(m.id) && m.parentId !== undefined && !m.id.startsWith("local:") && !m.id.startsWith("op:"))
     .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   let grew = true;
   while (grew) {
     grew = false;
     for (const m of rest) {
-      if (included.has(m.id) || !included.has(m.parentId as string)) continue;
-      items.push({ message: toThreadMessage(m), parentId: uiIdOf.get(m.parentId as string) ?? null });
+      if (included.has(m.id) || (m.parentId !== null && !included.has(m.parentId as string))) continue;
+      items.push({ message: toThreadMessage(m), parentId: m.parentId === null ? null : uiIdOf.get(m.parentId as string) ?? null });
       included.add(m.id);
       grew = true;
     }
   }
-  return ExportedMessageRepository.fromBranchableArray(items, { headId: visible.at(-1)?.uiId ?? null });
+  // Parents first, siblings oldest first (the branch picker's "1 / 2" is the server's index).
+  const seqOf = new Map(state.messages.map((m) => [m.uiId, m.seq ?? Number.MAX_SAFE_INTEGER]));
+  const children = new Map<string | null, typeof items>();
+  for (const item of items) {
+    const list = children.get(item.parentId) ?? [];
+    list.push(item);
+    children.set(item.parentId, list);
+  }
+  const ordered: typeof items = [];
+  const queue: (string | null)[] = [null];
+  while (queue.length) {
+    const parent = queue.shift() as string | null;
+    const list = (children.get(parent) ?? []).sort(
+      (a, b) => (seqOf.get(a.message.id as string) ?? 0) - (seqOf.get(b.message.id as string) ?? 0),
+    );
+    for (const item of list) {
+      ordered.push(item);
+      queue.push(item.message.id as string);
+    }
+  }
+  return ExportedMessageRepository.fromBranchableArray(ordered, { headId: visible.at(-1)?.uiId ?? null });
 }

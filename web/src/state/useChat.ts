@@ -95,14 +95,15 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
   const fetchState = useCallback(async () => {
     try {
       const snapshot = await api.getState();
-      dispatch({ type: "local.snapshot", snapshot });
-      adoptTimeZone(snapshot.preferences);
       // The snapshot holds the branch shown; its siblings (other answers, edits) come from
-      // the history, which lists every branch.
-      if (missingSiblings(snapshot, stateRef.current.messages)) {
-        const page = await api.getHistory(null, 200);
-        dispatch({ type: "local.tree", messages: page.messages });
-      }
+      // the history, which lists every branch. Both land together, so the branch picker
+      // numbers siblings oldest first from its first render.
+      const siblings = missingSiblings(snapshot, stateRef.current.messages)
+        ? await api.getHistory(null, 200).catch(() => null)
+        : null;
+      dispatch({ type: "local.snapshot", snapshot });
+      if (siblings) dispatch({ type: "local.tree", messages: siblings.messages });
+      adoptTimeZone(snapshot.preferences);
     } catch (err) {
       try {
         handleError(err);
