@@ -3,7 +3,8 @@ server, uvicorn with the embedded worker, offline LLM):
 
 - 390 px: the page never scrolls, the composer stays inside the viewport and the view opens
   at the latest message (after a reload too); the side panel is a drawer; booking asks for
-  approval and Reject books nothing (no follow-up tasks, the reply says so).
+  approval and Reject books nothing (no follow-up tasks, the reply says so); emoji are drawn
+  by the bundled font where the machine has none.
 - 1280 px: Regenerate gives a sibling reply that the branch picker pages to and from, and both
   stay after a reload; Edit answers from the edited text; a reminder with ``remind_at`` ~5 s
   ahead shows as a toast (and a browser notification) within 2 s of its time, again on the
@@ -37,6 +38,19 @@ except ImportError:  # under CI a missing Playwright is an error, never a skip
 from tests.e2e.test_chat_ui import assistant, send, shot, wait_reply
 
 PHONE = {"width": 390, "height": 844}
+# The last user bubble's 🎉 is as wide as Noto Emoji draws it (DejaVu's box is half as wide).
+EMOJI_DRAWN = r"""() => {
+  const e = [...document.querySelectorAll('[data-testid=message-user] .msg-text')].pop();
+  const text = e && e.firstChild;
+  if (!text) return false;
+  const at = text.textContent.indexOf('\u{1F389}');
+  const range = document.createRange();
+  range.setStart(text, at);
+  range.setEnd(text, at + 2);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${getComputedStyle(e).fontSize} 'Noto Emoji'`;
+  return Math.abs(range.getBoundingClientRect().width - ctx.measureText('\u{1F389}').width) < 1;
+}"""
 # Records the page's browser notifications (headless Chromium shows none itself).
 NOTIFICATION_SPY = """
 window.__notified = [];
@@ -132,6 +146,17 @@ async def test_phone_composer_latest_message_and_reject(
         await shot(page, screenshots, "ui-390-drawer")
         await page.get_by_test_id("side-toggle").click()
         await expect(page.get_by_test_id("tasks-panel")).to_be_hidden()
+
+        # Emoji on a machine without an emoji font: the bundled Noto Emoji draws them.
+        await send(page, "Thanks 🎉")
+        await wait_reply(page, 4)
+        bubble = page.get_by_test_id("message-user").last.locator(".msg-text")
+        family = await bubble.evaluate("e => getComputedStyle(e).fontFamily")
+        assert "Noto Emoji" in family, family
+        # Drawn with the bundled font's glyph (not the missing-glyph box) once it loaded.
+        await page.wait_for_function(EMOJI_DRAWN)
+        await composer_on_screen(page)
+        await shot(page, screenshots, "ui-390-emoji")
 
 
 async def branch_ids(page: Page) -> list[str | None]:

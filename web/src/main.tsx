@@ -4,6 +4,9 @@ import { App } from "./App";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import "@fontsource/noto-emoji/400.css";
 import "./styles.css";
+import { refreshTextOnEmojiLoad } from "./emoji";
+
+refreshTextOnEmojiLoad();
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
