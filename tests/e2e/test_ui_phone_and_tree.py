@@ -241,6 +241,7 @@ async def test_desktop_regenerate_edit_and_reminder(
         await expect(toast).to_be_visible(timeout=10_000)
         late = time.time() - remind_at.timestamp()
         assert -0.5 <= late <= 2.0, f"reminder shown {late:.2f}s after its time"
+        print(f"reminder toast {late:.2f} s after remind_at")
         notified: list[dict[str, Any]] = await page.evaluate("window.__notified")
         assert [n["title"] for n in notified] == ["Reminder: Call John"]
         await shot(page, screenshots, "ui-1280-reminder")
