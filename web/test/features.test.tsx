@@ -258,13 +258,14 @@ async function signedIn() {
   sessionStorage.setItem("mcos.token", "tok123");
   sessionStorage.setItem("mcos.user", "alice");
   render(<App />);
-  await waitFor(() => expect(screen.getByTestId("connection-status").textContent).toContain("connected"));
+  // The first render imports assistant-ui: slow on a shared machine.
+  await waitFor(() => expect(screen.getByTestId("connection-status").textContent).toContain("connected"), { timeout: 10_000 });
 }
 
 describe("the app", () => {
   it("in dev mode asks for a name instead of signing in on its own", async () => {
     render(<App />);
-    const field = await screen.findByTestId("login-user");
+    const field = await screen.findByTestId("login-user", undefined, { timeout: 10_000 });
     expect((field as HTMLInputElement).value).toBe("");
     expect((screen.getByTestId("login-submit") as HTMLButtonElement).disabled).toBe(true);
     await new Promise((r) => setTimeout(r, 50));
