@@ -289,9 +289,17 @@ async def chat_flow(
     await shot(page, screenshots, "09-stopped")
 
     # --- the message limit (MESSAGE_LIMIT a minute): a banner with the retry time -----------
-    await box.fill("One message too many")
-    await box.press("Enter")
+    # The flow sent MESSAGE_LIMIT messages; on a loaded machine some are already older than
+    # the minute, so send until the limit answers (at most MESSAGE_LIMIT + 1 more).
     banner = page.get_by_test_id("rate-limit-banner")
+    for extra in range(MESSAGE_LIMIT + 1):
+        await box.fill(f"One message too many ({extra})")
+        await box.press("Enter")
+        try:
+            await expect(banner).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            continue
     await expect(banner).to_be_visible()
     await expect(banner).to_contain_text(
         f"Too many messages. You can send {MESSAGE_LIMIT} a minute."
