@@ -293,6 +293,8 @@ async def chat_flow(
     # the minute, so send until the limit answers (at most MESSAGE_LIMIT + 1 more).
     banner = page.get_by_test_id("rate-limit-banner")
     for extra in range(MESSAGE_LIMIT + 1):
+        # The composer sends only when no answer is running.
+        await expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=20_000)
         await box.fill(f"One message too many ({extra})")
         await box.press("Enter")
         try:
