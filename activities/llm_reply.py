@@ -2,7 +2,8 @@
 
 Tokens never enter Temporal history; only the result does. A retried attempt first
 publishes ``llm.restarted`` so clients drop the failed attempt's partial text. A cancelled
-generation returns what it has so far as ``interrupted``.
+generation returns what it has so far as ``interrupted``; one cut by the worker's own
+shutdown (past its grace period) fails retryably instead, so the next worker answers again.
 
 It also carries the brain's frames both ways, so a plain turn needs no publish activity:
 frames the brain hands in (the user's message) go out before the first token, and when the
@@ -131,6 +132,15 @@ class LlmActivities:
                 elif isinstance(chunk, UsageChunk):
                     usage = chunk
         except asyncio.CancelledError:
+            if _cut_by_shutdown():
+                # Cut by this worker's shutdown (a deploy), not by the user: fail retryably
+                # so another worker answers in full (clients get `llm.restarted`).
+                log.info("generation cut by worker shutdown", tokens=index - inp.index_offset)
+                raise ApplicationError(
+                    "the worker shut down mid-generation",
+                    {"billed_tokens": progress()["billed"], "finish_reason": None},
+                    type=ErrorType.WORKER_SHUTDOWN,
+                ) from None
             log.info("generation interrupted", tokens=index - inp.index_offset)
             status: Literal["completed", "interrupted"] = "interrupted"
         except LlmError as exc:
@@ -198,6 +208,14 @@ class LlmActivities:
         if await self._publish(inp.user_id, frames):
             result.reply_published = True
             result.finished_at = finished_at
+
+
+def _cut_by_shutdown() -> bool:
+    """This cancellation comes from the worker shutting down, not from a user's cancel."""
+    details = activity.cancellation_details()
+    if details is not None and details.cancel_requested:
+        return False  # the user (the brain) asked, even if a shutdown is also under way
+    return bool(details and details.worker_shutdown) or activity.is_worker_shutdown()
 
 
 def _billed_before(details: Sequence[Any]) -> int:
