@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mcos.brain.frames import message_frames, reply_message, reply_outcome
 from mcos.infra.bus import RealtimeBus
@@ -140,6 +140,7 @@ class LlmActivities:
                     "the worker shut down mid-generation",
                     {"billed_tokens": progress()["billed"], "finish_reason": None},
                     type=ErrorType.WORKER_SHUTDOWN,
+                    category=ApplicationErrorCategory.BENIGN,  # expected in a deploy: no traceback
                 ) from None
             log.info("generation interrupted", tokens=index - inp.index_offset)
             status: Literal["completed", "interrupted"] = "interrupted"

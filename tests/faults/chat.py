@@ -169,6 +169,17 @@ class Chatter:
                          f"reply to {turn.text!r}")  # fmt: skip
         turn.done_at = time.monotonic()
 
+    async def wait_recorded(self, turn: Turn, timeout: float = 60) -> dict[str, Any]:
+        """Until /state holds the turn's reply, completed (whatever the socket saw)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in (await self.state())["messages"]:
+                if m["role"] == "assistant" and m.get("reply_to") == turn.message_id:
+                    if m["status"] != "streaming":
+                        return m
+            await asyncio.sleep(0.3)
+        raise AssertionError(f"{self.user_id}: reply to {turn.text!r} not recorded")
+
     async def chat(self, text: str, timeout: float = 60) -> Turn:
         turn = await self.send(text)
         await self.wait_reply(turn, timeout)
@@ -184,34 +195,38 @@ class Chatter:
     # --- checks -----------------------------------------------------------------------------
 
     async def check(self, *, exact_text: bool = True, stream_checks: bool = True) -> int:
-        """Every turn exactly once and in order in /state and /history, each answered once,
+        """Every turn exactly once and in order in /history (reaching into the SQL archive)
+        and /state (its live window: the tail of the same list), each answered once,
         completed, with the full text; what the socket saw agrees. Messages checked."""
         state = (await self.state())["messages"]
         history = await self.history()
-        for name, messages in (("state", state), ("history", history)):
-            ids = [m["id"] for m in messages]
-            assert len(ids) == len(set(ids)), f"{self.user_id}: duplicate ids in /{name}"
-            users = [m for m in messages if m["role"] == "user"]
-            assert [m["text"] for m in users] == [t.text for t in self.turns], (
-                f"{self.user_id}: /{name} user messages differ from those sent"
+        ids = [m["id"] for m in history]
+        assert len(ids) == len(set(ids)), f"{self.user_id}: duplicate ids in /history"
+        users = [m for m in history if m["role"] == "user"]
+        assert [m["text"] for m in users] == [t.text for t in self.turns], (
+            f"{self.user_id}: /history user messages differ from those sent"
+        )
+        assert [m["id"] for m in users] == [t.message_id for t in self.turns]
+        assert len(history) == 2 * len(self.turns), (
+            f"{self.user_id}: /history has {len(history)} messages for {len(self.turns)} turns"
+        )
+        for question, answer in zip(history[::2], history[1::2], strict=True):
+            assert question["role"] == "user" and answer["role"] == "assistant", (
+                f"{self.user_id}: /history is not question, answer, question…"
             )
-            assert [m["id"] for m in users] == [t.message_id for t in self.turns]
-            assert len(messages) == 2 * len(self.turns), (
-                f"{self.user_id}: /{name} has {len(messages)} messages for {len(self.turns)} turns"
-            )
-            for question, answer in zip(messages[::2], messages[1::2], strict=True):
-                assert question["role"] == "user" and answer["role"] == "assistant", (
-                    f"{self.user_id}: /{name} is not question, answer, question…"
+            assert answer["reply_to"] == question["id"]
+            assert answer["status"] == "completed", f"{self.user_id}: {answer['status']}"
+            if exact_text:
+                assert answer["text"] == expected_reply(question["text"]), (
+                    f"{self.user_id}: a cut or altered reply: {answer['text'][-80:]!r}"
                 )
-                assert answer["reply_to"] == question["id"]
-                assert answer["status"] == "completed", f"{self.user_id}: {answer['status']}"
-                if exact_text:
-                    assert answer["text"] == expected_reply(question["text"]), (
-                        f"{self.user_id}: a cut or altered reply: {answer['text'][-80:]!r}"
-                    )
-        assert [m["id"] for m in state] == [m["id"] for m in history]
-        self.check_socket(state, stream_checks)
-        return len(state)
+        assert state, f"{self.user_id}: /state has no messages"
+        tail = history[-len(state) :]
+        assert [(m["id"], m["text"], m["status"]) for m in state] == [
+            (m["id"], m["text"], m["status"]) for m in tail
+        ], f"{self.user_id}: /state is not the tail of /history"
+        self.check_socket(history, stream_checks)
+        return len(history) + len(state)
 
     def check_socket(self, messages: list[dict[str, Any]], stream_checks: bool) -> None:
         """Cursors strictly increase (no frame twice, none out of order, across reconnects);
@@ -225,6 +240,8 @@ class Chatter:
         kinds = {f["type"] for f in self.frames}
         assert "llm.interrupted" not in kinds, f"{self.user_id}: a reply was cut"
         for answer in messages[1::2]:
+            if not answer.get("operation_id"):
+                continue
             done = [f for f in self.frames if f["type"] == "message.completed"
                     and f["data"]["id"] == answer["id"]]  # fmt: skip
             assert len(done) == 1, f"{self.user_id}: {len(done)} message.completed for a reply"

@@ -4,8 +4,10 @@ the session, and per scenario a fleet of two workers and two APIs on its own tas
 from __future__ import annotations
 
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,8 @@ FLEET_ENV = {
     "MCOS_WORKER_GRACEFUL_SHUTDOWN_S": "1",
     "MCOS_TEMPORAL_CONNECT_TIMEOUT_S": "60",
     "MCOS_LIMIT_MESSAGES_PER_MINUTE": "600",
+    # a short live window: turns 5+ archive to PostgreSQL, /history reaches into it
+    "MCOS_BRAIN_MESSAGE_LIMIT": "8",
 }
 
 
@@ -31,22 +35,28 @@ def _require(*tools: str) -> None:
         pytest.skip(f"the fault suite needs {', '.join(missing)}")
 
 
+ROOT = Path(tempfile.mkdtemp(prefix="mcos-faults-"))
+
+
 @pytest.fixture(scope="session")
 async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
     _require("redis-server", "initdb", "pg_ctl")
-    infra = Infra(tmp_path_factory.mktemp("faults"))
+    # Our own directory: pytest prunes old numbered tmp dirs of any run on the machine.
+    infra = Infra(ROOT)
     try:
         await infra.start()
         yield infra
     finally:
         infra.stop()
+        print(f"\n[faults] processes' logs: {ROOT}")
 
 
 @pytest.fixture(scope="session")
 async def fleet(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
     """Two workers and two APIs for the whole suite; a scenario that stops one starts it
     again (and leaves the fleet whole, see ``whole_fleet``)."""
-    root = tmp_path_factory.mktemp("fleet")
+    root = ROOT / "fleet"
+    root.mkdir()
     fleet = Fleet(infra, root, f"faults-{uuid.uuid4().hex[:10]}", **FLEET_ENV)
     try:
         await fleet.start()
