@@ -212,7 +212,10 @@ class Chatter:
         )
         for question, answer in zip(history[::2], history[1::2], strict=True):
             assert question["role"] == "user" and answer["role"] == "assistant", (
-                f"{self.user_id}: /history is not question, answer, question…"
+                f"{self.user_id}: /history is not question, answer, question…: "
+                + " ".join(
+                    f"{m['role'][0]}{m['seq']}{'a' if m.get('archived') else ''}" for m in history
+                )  # fmt: skip
             )
             assert answer["reply_to"] == question["id"]
             assert answer["status"] == "completed", f"{self.user_id}: {answer['status']}"

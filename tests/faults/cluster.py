@@ -278,7 +278,8 @@ class Fleet:
             "MCOS_RATE_LIMIT_URL": self.infra.redis.url(1),
             "MCOS_LLM_PROVIDER": "offline",
             "MCOS_WEB_DIST": str(self.root / "no-ui"),
-            "MCOS_LOG_JSON": "false",
+            # JSON: the dev console renderer draws tracebacks with locals (slow, huge)
+            "MCOS_LOG_JSON": "true",
             **self.extra_env,
             **more,
         }

@@ -31,10 +31,15 @@ def tokens_of(chatter: Chatter, turn: Turn) -> list[dict[str, Any]]:
     return [f for f in chatter.frames[start:] if f["type"] == "llm.token"]
 
 
+def token_count(chatter: Chatter, turn: Turn) -> int:
+    """Tokens seen of the turn's reply (frames merged over the budget count each token)."""
+    return sum(f["data"].get("count", 1) for f in tokens_of(chatter, turn))
+
+
 async def mid_stream(chatter: Chatter, turn: Turn, tokens: int = 15) -> None:
     """Until the client has seen ``tokens`` tokens of the turn's reply (of 159)."""
-    await wait_for(lambda: len(tokens_of(chatter, turn)) >= tokens, 30,
-                   f"{tokens} tokens streamed", 0.02)  # fmt: skip
+    await wait_for(lambda: token_count(chatter, turn) >= tokens, 30,
+                   f"{tokens} tokens streamed", 0.01)  # fmt: skip
 
 
 async def worker_running_llm(client: Client, fleet: Fleet, user: str) -> str:
