@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.faults.chat import Chatter
+from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, mid_stream, new_user, report, text_for
 
@@ -45,6 +45,7 @@ async def test_api_sigkill_mid_stream_resumes_on_the_other_api(fleet: Fleet) -> 
     assert chatter.close_codes[0] in (None, 1006), chatter.close_codes  # no close frame
     report("API SIGKILL mid-stream", messages_checked=checked, reply_completed_after=recovery,
            reconnects=len(chatter.connects) - 1)  # fmt: skip
+    misordered_history([chatter])
 
 
 async def test_api_sigterm_drains_sockets_with_1012(fleet: Fleet) -> None:
@@ -53,3 +54,4 @@ async def test_api_sigterm_drains_sockets_with_1012(fleet: Fleet) -> None:
     assert chatter.close_codes[0] == 1012, chatter.close_codes  # service restart: come back
     report("API SIGTERM mid-stream", messages_checked=checked, reply_completed_after=recovery,
            close_code=chatter.close_codes[0])  # fmt: skip
+    misordered_history([chatter])

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from temporalio.client import Client
 
 from mcos.kernel.contracts import brain_workflow_id
-from tests.faults.chat import Chatter
+from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet, wait_for
 from tests.faults.helpers import Clock, mid_stream, new_user, report, text_for
 
@@ -45,6 +45,7 @@ async def test_temporal_sigkill_mid_turn_restarted_on_the_same_file(fleet: Fleet
            messages_checked=sum(checked), server_back_after=back,
            replies_completed_after_restart=recovery,
            restarted_frames=sum(c.saw("llm.restarted") for c in chatters))  # fmt: skip
+    misordered_history(chatters)
 
 
 async def test_redis_down_3s_mid_stream(fleet: Fleet) -> None:
@@ -84,6 +85,7 @@ async def test_redis_down_3s_mid_stream(fleet: Fleet) -> None:
         await asyncio.gather(*(c.close(http=True) for c in chatters))
     report("Redis down 3 s mid-stream", users=len(chatters), messages_checked=sum(checked),
            replies_recorded_after=recorded_after, clients_streaming_after=recovery)  # fmt: skip
+    misordered_history(chatters)
 
 
 async def test_postgres_restarted_during_archival(fleet: Fleet) -> None:
@@ -135,3 +137,4 @@ async def test_postgres_restarted_during_archival(fleet: Fleet) -> None:
     report("PostgreSQL restarted during archival", messages_checked=checked,
            archived_rows=len(rows), postgres_down_for=down_for,
            archived_after_restart=recovery)  # fmt: skip
+    misordered_history([chatter])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from tests.faults.chat import Chatter
+from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, new_user, report, text_for
 
@@ -65,4 +65,6 @@ async def test_rolling_restart_while_20_users_chat(fleet: Fleet) -> None:
            messages_checked=sum(checked), deploy_took=deploy,
            **{f"{k}_back_after": v for k, v in restarts.items()},
            restarted_frames=sum(c.saw("llm.restarted") for c in chatters),
-           p50_turn=latencies[len(latencies) // 2], max_turn=latencies[-1])  # fmt: skip
+           p50_turn=latencies[len(latencies) // 2], max_turn=latencies[-1],
+           users_with_history_misordered=sum(bool(c.misordered) for c in chatters))  # fmt: skip
+    misordered_history(chatters)

@@ -6,7 +6,7 @@ import signal
 
 from temporalio.client import Client
 
-from tests.faults.chat import Chatter
+from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import (
     Clock,
@@ -64,6 +64,7 @@ async def test_worker_sigkill_mid_stream(fleet: Fleet) -> None:
     assert chatter.saw("llm.restarted") == 1
     report("worker SIGKILL mid-stream", messages_checked=checked, reply_recovered_after=recovery,
            restarted_frames=chatter.saw("llm.restarted"))  # fmt: skip
+    misordered_history([chatter])
 
 
 async def test_worker_sigterm_mid_stream_past_the_grace_period(fleet: Fleet) -> None:
@@ -78,6 +79,7 @@ async def test_worker_sigterm_mid_stream_past_the_grace_period(fleet: Fleet) -> 
     report("worker SIGTERM mid-stream (grace 3 s < ~3.9 s left)", messages_checked=checked,
            reply_completed_after=recovery, worker_exited_after=exited,
            restarted_frames=chatter.saw("llm.restarted"))  # fmt: skip
+    misordered_history([chatter])
 
 
 async def test_worker_sigterm_mid_stream_within_the_grace_period(fleet: Fleet) -> None:
@@ -91,3 +93,4 @@ async def test_worker_sigterm_mid_stream_within_the_grace_period(fleet: Fleet) -
     assert chatter.saw("llm.restarted") == 0
     report("worker SIGTERM mid-stream (inside the 3 s grace)", messages_checked=checked,
            reply_completed_after=recovery, worker_exited_after=exited)  # fmt: skip
+    misordered_history([chatter])
