@@ -135,7 +135,8 @@ class LlmActivities:
             if _cut_by_shutdown():
                 # Cut by this worker's shutdown (a deploy), not by the user: fail retryably
                 # so another worker answers in full (clients get `llm.restarted`).
-                log.info("generation cut by worker shutdown", tokens=index - inp.index_offset)
+                log.info("generation cut by worker shutdown", tokens=index - inp.index_offset,
+                         reason=str(activity.cancellation_details()))  # fmt: skip
                 raise ApplicationError(
                     "the worker shut down mid-generation",
                     {"billed_tokens": progress()["billed"], "finish_reason": None},
@@ -212,11 +213,16 @@ class LlmActivities:
 
 
 def _cut_by_shutdown() -> bool:
-    """This cancellation comes from the worker shutting down, not from a user's cancel."""
+    """This cancellation is not a user's cancel: the worker shutting down, or the server
+    no longer knowing this attempt (heartbeat timed out, not found, e.g. after a Temporal
+    restart under load). Then the attempt fails retryably instead of ``interrupted``."""
     details = activity.cancellation_details()
     if details is not None and details.cancel_requested:
         return False  # the user (the brain) asked, even if a shutdown is also under way
-    return bool(details and details.worker_shutdown) or activity.is_worker_shutdown()
+    if details is not None and (details.worker_shutdown or details.timed_out
+                                or details.not_found):  # fmt: skip
+        return True
+    return activity.is_worker_shutdown()
 
 
 def _billed_before(details: Sequence[Any]) -> int:

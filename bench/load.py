@@ -39,7 +39,7 @@ async def run(users: int, turns: int, token_delay_ms: float) -> int:
     infra = Infra(root)
     await infra.start()
     fleet = Fleet(infra, root, "load", MCOS_OFFLINE_TOKEN_DELAY_MS=str(token_delay_ms),
-                  MCOS_LIMIT_MESSAGES_PER_MINUTE="600", MCOS_LOG_LEVEL="WARNING")  # fmt: skip
+                  MCOS_LIMIT_MESSAGES_PER_MINUTE="600", MCOS_LOG_JSON="false")  # fmt: skip
     chatters: list[Chatter] = []
     try:
         await fleet.start()
