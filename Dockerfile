@@ -1,10 +1,16 @@
-# One image for both halves: `uvicorn app.main:app` (API) and `python worker.py` (worker).
+# One image for both halves: `mcos api` (API) and `mcos worker` (worker).
 FROM node:20-bookworm-slim AS web
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/ ./
 RUN npm run build
+
+# The Google Calendar MCP server (per-user calendar sync runs it over stdio), pinned, so
+# no `npx -y` download at run time; node comes along into the final image.
+FROM node:20-bookworm-slim AS gcal
+WORKDIR /opt/gcal-mcp
+RUN npm install --no-audit --no-fund --omit=dev @cocal/google-calendar-mcp@2.6.3
 
 FROM python:3.11-slim-bookworm
 WORKDIR /app
@@ -17,6 +23,9 @@ COPY mcos ./mcos
 COPY worker.py ./
 RUN pip install .
 COPY --from=web /src/web/dist ./web/dist
-ENV MCOS_WEB_DIST=/app/web/dist
+COPY --from=gcal /usr/local/bin/node /usr/local/bin/node
+COPY --from=gcal /opt/gcal-mcp /opt/gcal-mcp
+ENV MCOS_WEB_DIST=/app/web/dist \
+    MCOS_GOOGLE_CALENDAR_MCP_COMMAND="node /opt/gcal-mcp/node_modules/@cocal/google-calendar-mcp/build/index.js"
 EXPOSE 8000
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["mcos", "api"]

@@ -26,7 +26,8 @@ from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.llamaserver import local_llm_server
 from mcos.infra.logging import configure_logging
-from mcos.infra.temporal import connect_client
+from mcos.infra.temporal import TemporalUnreachable, connect_with_retry, temporal_target
+from mcos.infra.workerhealth import WorkerHealth, serve_health
 from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
 from mcos.llm.providers import make_provider
@@ -88,6 +89,8 @@ def build_worker(
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         max_concurrent_activities=200,
+        # SIGTERM (a deploy): running activities get this long before they are cancelled
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
     )
 
 
@@ -97,18 +100,45 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    client = await connect_client(settings)
-    bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
-    engine = get_engine(settings.sql_url)
-    worker = build_worker(client, settings, bus, engine)
-    await ensure_retention_schedule(client, settings)
-    log.info("worker running", task_queue=settings.temporal_task_queue, bus=settings.bus_url)
-    try:
-        async with worker:
-            await stop.wait()
-    finally:
-        await bus.close()
-        log.info("worker stopped")
+    health = WorkerHealth()
+    async with serve_health(health, settings.worker_health_port):
+        client = await _connect(settings, stop, health)
+        if client is None:
+            return  # stopped while waiting for Temporal
+        bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
+        engine = get_engine(settings.sql_url)
+        worker = build_worker(client, settings, bus, engine)
+        await ensure_retention_schedule(client, settings)
+        log.info(
+            "worker running",
+            task_queue=settings.temporal_task_queue,
+            bus=settings.bus_url,
+            address=temporal_target(settings),
+        )
+        try:
+            async with worker:
+                health.status, health.reason = "ok", "polling"
+                await stop.wait()
+                # Leaving the block: stop polling, give running activities the grace period.
+                health.status, health.reason = "draining", "shutting down (SIGTERM)"
+                log.info("worker draining", grace_s=settings.worker_graceful_shutdown_s)
+        finally:
+            await bus.close()
+            log.info("worker stopped")
+
+
+async def _connect(settings: Settings, stop: asyncio.Event, health: WorkerHealth) -> Client | None:
+    def note(reason: str) -> None:
+        health.reason = reason
+
+    connecting = asyncio.create_task(connect_with_retry(settings, on_error=note))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        return None
+    return connecting.result()  # TemporalUnreachable: main() exits non-zero
 
 
 def main() -> None:
@@ -124,7 +154,11 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except TemporalUnreachable as exc:
+        log.error("worker exiting", reason=str(exc))
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Tokens never enter Temporal history; only the result does. A retried attempt first
 publishes ``llm.restarted`` so clients drop the failed attempt's partial text. A cancelled
-generation returns what it has so far as ``interrupted``.
+generation returns what it has so far as ``interrupted``; one cut by the worker's own
+shutdown (past its grace period) fails retryably instead, so the next worker answers again.
 
 It also carries the brain's frames both ways, so a plain turn needs no publish activity:
 frames the brain hands in (the user's message) go out before the first token, and when the
@@ -27,7 +28,7 @@ from typing import Any, Literal
 
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mcos.brain.frames import message_frames, reply_message, reply_outcome
 from mcos.infra.bus import RealtimeBus
@@ -133,6 +134,17 @@ class LlmActivities:
                 elif isinstance(chunk, UsageChunk):
                     usage = chunk
         except asyncio.CancelledError:
+            if _cut_by_shutdown():
+                # Cut by this worker's shutdown (a deploy), not by the user: fail retryably
+                # so another worker answers in full (clients get `llm.restarted`).
+                log.info("generation cut by worker shutdown", tokens=index - inp.index_offset,
+                         reason=str(activity.cancellation_details()))  # fmt: skip
+                raise ApplicationError(
+                    "the worker shut down mid-generation",
+                    {"billed_tokens": progress()["billed"], "finish_reason": None},
+                    type=ErrorType.WORKER_SHUTDOWN,
+                    category=ApplicationErrorCategory.BENIGN,  # expected in a deploy: no traceback
+                ) from None
             log.info("generation interrupted", tokens=index - inp.index_offset)
             status: Literal["completed", "interrupted"] = "interrupted"
         except LlmError as exc:
@@ -212,6 +224,19 @@ def _beat_if_due(last: float, progress: Callable[[], dict[str, int]]) -> float:
         return last
     activity.heartbeat(progress())
     return now
+
+
+def _cut_by_shutdown() -> bool:
+    """This cancellation is not a user's cancel: the worker shutting down, or the server
+    no longer knowing this attempt (heartbeat timed out, not found, e.g. after a Temporal
+    restart under load). Then the attempt fails retryably instead of ``interrupted``."""
+    details = activity.cancellation_details()
+    if details is not None and details.cancel_requested:
+        return False  # the user (the brain) asked, even if a shutdown is also under way
+    if details is not None and (details.worker_shutdown or details.timed_out
+                                or details.not_found):  # fmt: skip
+        return True
+    return activity.is_worker_shutdown()
 
 
 def _billed_before(details: Sequence[Any]) -> int:

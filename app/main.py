@@ -89,6 +89,9 @@ def create_app(
             client=client,
         )
         app.state.ctx = ctx
+        connecting = None
+        if ctx.client is None and not settings.embedded_worker:
+            connecting = asyncio.create_task(_connect_in_background(ctx))
         worker_task = None
         if settings.embedded_worker:
             from worker import build_worker
@@ -106,6 +109,8 @@ def create_app(
         try:
             yield
         finally:
+            if connecting is not None:
+                connecting.cancel()
             if worker_task is not None:
                 await ctx.extras["worker"].shutdown()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +135,27 @@ def create_app(
     app.include_router(api_router())
     _mount_ui(app, settings)
     return app
+
+
+async def _connect_in_background(ctx: AppContext) -> None:
+    """Start-up that waits: reach Temporal with bounded retries (logged with the address);
+    until then ``/ready`` says why, and requests still try on their own (503 if down)."""
+    from mcos.infra.temporal import TemporalUnreachable, api_retry_config, connect_with_retry
+
+    def note(reason: str) -> None:
+        ctx.extras["temporal_reason"] = reason
+
+    try:
+        client = await connect_with_retry(
+            ctx.settings, on_error=note, retry_config=api_retry_config(ctx.settings)
+        )
+    except TemporalUnreachable as exc:
+        log.error("API serving without Temporal; requests answer 503", reason=str(exc))
+        ctx.extras.pop("temporal_reason", None)  # from now on /ready tries itself
+        return
+    ctx.extras.pop("temporal_reason", None)
+    if ctx.client is None:
+        ctx.client = client
 
 
 def _mount_ui(app: FastAPI, settings: Settings) -> None:

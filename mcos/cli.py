@@ -162,7 +162,15 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port, ws_max_size=1 << 20)
+    uvicorn.run(
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=1 << 20,
+        # SIGTERM: uvicorn closes every WebSocket with 1012 (service restart: the UI
+        # reconnects at once) and gives HTTP requests in flight this long.
+        timeout_graceful_shutdown=settings.api_graceful_shutdown_s,
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, Table, delete, func
+from sqlalchemy import JSON, Column, Engine, Table, delete, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -87,15 +87,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
+SCHEMA_LOCK_KEY = 0x6D636F73  # "mcos": the advisory lock held while creating the tables
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+        SQLModel.metadata.create_all(engine)
+        return engine
+    engine = create_engine(url, pool_pre_ping=True)
+    # Several APIs and workers start at once on a fresh database (a deploy, compose): one at
+    # a time creates the tables, or the others fail on PostgreSQL's catalog unique index.
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        SQLModel.metadata.create_all(conn)
     return engine
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
@@ -39,10 +44,17 @@ def api_retry_config(settings: Settings) -> RetryConfig:
     )
 
 
+log = structlog.get_logger(__name__)
+
+
+def temporal_target(settings: Settings, address: str | None = None) -> str:
+    return address or settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
+
+
 async def connect_client(
     settings: Settings, address: str | None = None, retry_config: RetryConfig | None = None
 ) -> Client:
-    target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
+    target = temporal_target(settings, address)
     tls: bool | TLSConfig = settings.temporal_tls or bool(settings.temporal_api_key)
     return await Client.connect(
         target,
@@ -52,3 +64,47 @@ async def connect_client(
         data_converter=pydantic_data_converter,
         retry_config=retry_config,
     )
+
+
+class TemporalUnreachable(RuntimeError):
+    """Temporal could not be reached within ``temporal_connect_timeout_s``."""
+
+
+async def connect_with_retry(
+    settings: Settings,
+    *,
+    timeout_s: float | None = None,
+    on_error: Callable[[str], None] | None = None,
+    retry_config: RetryConfig | None = None,
+) -> Client:
+    """Connect, retrying with backoff (0.25 s doubling to 5 s) until ``timeout_s``.
+
+    Every failed attempt is logged with the address and the error; ``on_error(str)`` (if
+    given) is told the latest reason, e.g. for ``/ready``. Raises :class:`TemporalUnreachable`.
+    """
+    target = temporal_target(settings)
+    budget = settings.temporal_connect_timeout_s if timeout_s is None else timeout_s
+    deadline = time.monotonic() + budget
+    delay, attempt = 0.25, 0
+    while True:
+        attempt += 1
+        try:
+            client = await connect_client(settings, retry_config=retry_config)
+            await client.service_client.check_health()
+        except Exception as exc:  # noqa: BLE001 - any failure is retried until the deadline
+            reason = f"Temporal at {target} unreachable: {str(exc)[:200] or type(exc).__name__}"
+            if on_error is not None:
+                on_error(reason)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.error("temporal unreachable, giving up", address=target, attempts=attempt,
+                          waited_s=round(budget, 1), error=str(exc)[:200])  # fmt: skip
+                raise TemporalUnreachable(f"{reason} (gave up after {budget:.0f} s)") from exc
+            log.warning("temporal not reachable yet, retrying", address=target, attempt=attempt,
+                        retry_in_s=round(min(delay, left), 2), error=str(exc)[:200])  # fmt: skip
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+            continue
+        if attempt > 1:
+            log.info("temporal reachable", address=target, attempts=attempt)
+        return client

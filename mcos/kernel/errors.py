@@ -34,6 +34,7 @@ class ErrorType(StrEnum):
     # the LLM activity
     LLM_RETRYABLE = "LlmError"
     LLM_PERMANENT = "LlmNonRetryable"
+    WORKER_SHUTDOWN = "WorkerShutdown"  # an activity cut by its worker's shutdown: retried
     # calendar sources; also the values of a sync's status (besides "ok")
     AUTH_ERROR = "auth_error"
     UNAVAILABLE = "unavailable"

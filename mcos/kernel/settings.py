@@ -34,12 +34,24 @@ class Settings(BaseSettings):
     temporal_rpc_timeout_s: float = 10.0
     temporal_update_timeout_s: float = 30.0
     temporal_api_retry_ms: int = 1200
+    # Start-up: the worker and the API keep trying to reach Temporal this long (logged with
+    # the address, backing off up to 5 s); then the worker exits non-zero (to be restarted).
+    temporal_connect_timeout_s: float = Field(default=120.0, ge=0)
+
+    # Worker
+    # SIGTERM: stop polling, let running activities finish this long; an LLM reply still
+    # running then fails retryably and another worker answers it again (`llm.restarted`).
+    worker_graceful_shutdown_s: float = Field(default=20.0, ge=0)
+    worker_health_port: int | None = None  # serve GET /health on this port (compose checks)
 
     # API
     host: str = "127.0.0.1"
     port: int = 8000
     embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
     max_body_bytes: int = 65536
+    # SIGTERM: WebSockets are closed at once with 1012 (the UI reconnects, to another API);
+    # HTTP requests in flight get this long to finish.
+    api_graceful_shutdown_s: int = Field(default=10, ge=0)
 
     # Storage and realtime
     database_url: str | None = None  # None: sqlite file under data_dir

@@ -115,6 +115,25 @@ describe("RealtimeConnection", () => {
     expect(statuses.at(-1)).toBe("connected");
   });
 
+  it("reconnects at once (jitter only, no backoff) when the server drains for a restart", () => {
+    let cursor: number | null = null;
+    const { conn, statuses } = setup(() => cursor);
+    conn.start();
+    FakeSocket.instances[0].open();
+    cursor = 7;
+    FakeSocket.instances[0].drop(1012); // uvicorn's close code on shutdown ("service restart")
+    expect(statuses.at(-1)).toBe("reconnecting");
+    vi.advanceTimersByTime(250); // random() = 1: the whole 250 ms jitter, not 500 ms backoff
+    expect(FakeSocket.instances).toHaveLength(2);
+    // a second drain (rolling deploy reaches this process too) is again immediate
+    FakeSocket.instances[1].open();
+    FakeSocket.instances[1].drop(1001);
+    vi.advanceTimersByTime(250);
+    expect(FakeSocket.instances).toHaveLength(3);
+    FakeSocket.instances[2].open();
+    expect(FakeSocket.instances[2].sent).toEqual([{ type: "resume", cursor: "7" }]);
+  });
+
   it("stops on an authentication close code", () => {
     const { conn, statuses, unauthorized } = setup();
     conn.start();

@@ -21,6 +21,10 @@ export interface ConnectionOptions {
 }
 
 const AUTH_CLOSE_CODES = new Set([1008, 4001, 4003, 4401, 4403]);
+/** The server is restarting or going away (a deploy drains its sockets): reconnect at once,
+ * to another process behind the load balancer, with only a small jitter (no backoff). */
+export const RESTART_CLOSE_CODES = new Set([1001, 1012]);
+const RESTART_JITTER_MS = 250;
 
 /** Exponential backoff with jitter: 0.5s, 1s, 2s … capped at 15s, each scaled by 50–100 %. */
 export function backoffDelay(attempt: number, random: () => number = Math.random, baseMs = 500, maxMs = 15000): number {
@@ -134,7 +138,7 @@ export class RealtimeConnection {
         this.opts.onUnauthorized?.();
         return;
       }
-      this.scheduleReconnect();
+      this.scheduleReconnect(RESTART_CLOSE_CODES.has(event.code));
     };
 
     ws.onerror = () => {
@@ -142,11 +146,12 @@ export class RealtimeConnection {
     };
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(restart = false): void {
     if (this.stopped) return;
     const offline = typeof navigator !== "undefined" && navigator.onLine === false;
     this.opts.onStatus(offline ? "offline" : "reconnecting");
-    const delay = backoffDelay(this.attempt++, this.opts.random);
+    const random = this.opts.random ?? Math.random;
+    const delay = restart ? Math.round(random() * RESTART_JITTER_MS) : backoffDelay(this.attempt++, random);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.open("reconnecting");

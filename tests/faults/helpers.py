@@ -1,0 +1,75 @@
+"""Shared steps of the fault scenarios."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from temporalio.client import Client
+
+from mcos.kernel.contracts import brain_workflow_id
+from tests.faults.chat import Chatter, Turn
+from tests.faults.cluster import Fleet, wait_for
+
+
+def new_user(tag: str) -> str:
+    return f"f-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def text_for(user: str, i: int) -> str:
+    return f"hello there, this is {user} with note number {i}"
+
+
+def tokens_of(chatter: Chatter, turn: Turn) -> list[dict[str, Any]]:
+    """``llm.token`` frames seen since the turn was sent (one turn streams at a time)."""
+    start = next((i for i, f in enumerate(chatter.frames)
+                  if f["type"] == "message.created" and f["data"]["id"] == turn.message_id),
+                 None)  # fmt: skip
+    if start is None:
+        return []
+    return [f for f in chatter.frames[start:] if f["type"] == "llm.token"]
+
+
+def token_count(chatter: Chatter, turn: Turn) -> int:
+    """Tokens seen of the turn's reply (frames merged over the budget count each token)."""
+    return sum(f["data"].get("count", 1) for f in tokens_of(chatter, turn))
+
+
+async def mid_stream(chatter: Chatter, turn: Turn, tokens: int = 15) -> None:
+    """Until the client has seen ``tokens`` tokens of the turn's reply (of 159)."""
+    await wait_for(lambda: token_count(chatter, turn) >= tokens, 30,
+                   f"{tokens} tokens streamed", 0.01)  # fmt: skip
+
+
+async def worker_running_llm(client: Client, fleet: Fleet, user: str) -> str:
+    """The fleet worker whose process runs the user's LLM activity now (by its identity)."""
+
+    async def find() -> str | None:
+        described = await client.get_workflow_handle(brain_workflow_id(user)).describe()
+        for pending in described.raw_description.pending_activities:
+            if pending.activity_type.name != "llm_reply" or not pending.last_worker_identity:
+                continue
+            pid = int(pending.last_worker_identity.split("@")[0])
+            for name, proc in fleet.workers.items():
+                if proc.popen is not None and proc.popen.pid == pid:
+                    return name
+        return None
+
+    return await wait_for(find, 10, "the worker running the LLM activity", 0.05)
+
+
+def report(scenario: str, **figures: Any) -> None:
+    shown = ", ".join(
+        f"{k.replace('_', ' ')} {v:.2f}s" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+        for k, v in figures.items()
+    )
+    print(f"\n[faults] {scenario}: {shown}", flush=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def since(self) -> float:
+        return time.monotonic() - self.t0
