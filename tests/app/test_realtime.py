@@ -8,7 +8,7 @@ import json
 from tests.app.chat_helpers import replies, until_replies
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import FlakyProvider, SlowProvider
-from tests.conftest import eventually
+from tests.support.wait import eventually
 
 LONG = "Hello! Tell me everything you can help me with, in detail please."
 

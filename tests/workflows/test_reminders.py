@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from mcos.infra.bus import MemoryBus
 from mcos.kernel.frames import Frame
 from mcos.kernel.settings import Settings
-from tests.conftest import Stack, eventually, running_worker, user_id
+from tests.conftest import Stack, running_worker, user_id
+from tests.support.wait import eventually
 from tests.workflows.helpers import brain, snapshot, task_event
 from workflows.client import make_event
 
