@@ -27,6 +27,9 @@ from mcos.llm.tools import TOOLS_BY_NAME
 from tests.support.llama import MODEL_DIR, new_server, require_local_model
 from tests.support.wait import eventually
 
+# One llama.cpp server for these tests: under xdist they all run on one worker.
+pytestmark = pytest.mark.xdist_group("llama")
+
 CREATE_TASK = [TOOLS_BY_NAME["create_task"]]
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
 
