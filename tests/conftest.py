@@ -23,8 +23,10 @@ from mcos.infra.db import get_engine
 from mcos.infra.devserver import DevServer
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
+from tests.support.wait import eventually
 from worker import build_worker
 
+ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("MCOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MCOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -46,13 +48,13 @@ async def serving(app: Any, port: int | None = None, **config: Any) -> AsyncIter
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
+
+    def started() -> bool:
         if task.done():
             task.result()  # the server failed to start: raise its error
-        await asyncio.sleep(0.01)
-    assert server.started, "the server did not start"
+        return server.started
+
+    await eventually(started, timeout=20, interval=0.01, what="uvicorn started")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -72,6 +74,37 @@ async def llama_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+async def bundled_http_url() -> AsyncIterator[str]:
+    """The bundled flights MCP server over streamable HTTP, one process for the session:
+    tests that search many times reach it by URL instead of spawning a stdio child per
+    search (the stdio path keeps its own tests)."""
+    import sys
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mcos.flights.server",
+        "--http",
+        str(port),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        assert proc.returncode is None, f"the bundled HTTP server exited ({proc.returncode})"
+        return service_reachable("127.0.0.1", port)
+
+    try:
+        await eventually(listening, timeout=30, interval=0.1, what="bundled flights server")
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
 
 
 def service_reachable(host: str, port: int) -> bool:
@@ -176,18 +209,3 @@ async def internal() -> AsyncIterator[Any]:
 
     async with internal_site() as site:
         yield site
-
-
-async def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> Any:  # noqa: ANN001
-    """Poll ``check`` (sync or async) until it returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
-        await asyncio.sleep(interval)

@@ -19,6 +19,7 @@ from activities.llm_reply import CHUNK_HEARTBEAT_S, LlmActivities
 from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
 from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk, UsageChunk
+from tests.support.wait import eventually
 
 PREFILL_S = 2.0
 
@@ -29,8 +30,10 @@ class SlowFirstToken:
     def __init__(self) -> None:
         self.first_token_at: float | None = None
         self.cancelled = False
+        self.prefilling = False
 
     async def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
+        self.prefilling = True
         try:
             await asyncio.sleep(PREFILL_S)
         except asyncio.CancelledError:
@@ -79,7 +82,7 @@ async def test_cancel_while_waiting_for_the_first_token_interrupts() -> None:
     task: asyncio.Task[Any] = asyncio.create_task(
         env.run(LlmActivities(provider, make_bus("memory")).llm_reply, turn_input())
     )
-    await asyncio.sleep(0.5)
+    await eventually(lambda: provider.prefilling and beats, what="a heartbeat in the prefill")
     env.cancel()
     result = await task
     assert provider.cancelled and provider.first_token_at is None

@@ -69,6 +69,17 @@ async def api(settings: Settings, temporal_client: Client) -> AsyncIterator[Api]
 
 
 @pytest.fixture
+async def api_http_flights(
+    settings: Settings, temporal_client: Client, bundled_http_url: str
+) -> AsyncIterator[Api]:
+    """The API whose flight searches reach the session's bundled MCP server over HTTP: for
+    tests that search many times (a quota), where a stdio child per search costs seconds."""
+    fast = settings.model_copy(update={"flights_mcp_url": bundled_http_url})
+    async with running_api(fast, temporal_client) as a:
+        yield a
+
+
+@pytest.fixture
 def user() -> str:
     return user_id()
 

@@ -17,13 +17,14 @@ from temporalio.client import Client
 from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, recv_until
-from tests.conftest import eventually, user_id
+from tests.conftest import user_id
 from tests.support.calendar_sync import (
     FAKE_GCAL_COMMAND,
     activity_types,
     build_sync_ics,
     wait_for_run,
 )
+from tests.support.wait import eventually
 from workflows.schedules import CalendarScheduler
 
 REAL_GCAL_JS = os.environ.get("MCOS_TEST_GCAL_MCP_JS")

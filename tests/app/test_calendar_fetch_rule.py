@@ -10,8 +10,9 @@ from temporalio.client import Client
 
 from mcos.kernel.settings import Settings
 from tests.app.conftest import running_api
-from tests.conftest import eventually, serving
+from tests.conftest import serving
 from tests.support.network import PUBLIC, Net, Site, public_site
+from tests.support.wait import eventually
 
 GOOD_SECRET = "a-long-production-secret-" + "7" * 24
 

@@ -16,6 +16,9 @@ from mcos.infra.llamaserver import LlamaServer, static_prefix
 from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, recv_until, running_api
 
+# One llama.cpp server for these tests: under xdist they all run on one worker.
+pytestmark = pytest.mark.xdist_group("llama")
+
 
 async def predicted_tokens(server: LlamaServer) -> float:
     async with httpx.AsyncClient(timeout=10) as http:

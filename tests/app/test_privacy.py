@@ -15,7 +15,7 @@ from mcos.infra import db
 from mcos.kernel.frames import Frame
 from mcos.kernel.settings import Settings
 from tests.app.conftest import running_api
-from tests.conftest import eventually
+from tests.support.wait import eventually
 
 
 async def test_export_delete_export(settings: Settings, temporal_client: Client, user: str) -> None:

@@ -8,7 +8,7 @@ import json
 from tests.app.chat_helpers import replies, until_replies
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import FlakyProvider, SlowProvider
-from tests.conftest import eventually
+from tests.support.wait import eventually
 
 LONG = "Hello! Tell me everything you can help me with, in detail please."
 
@@ -31,7 +31,14 @@ async def test_client_that_drops_mid_stream_resumes_without_gap_or_duplicate(
         await send(ws, LONG)
         first = await recv_until(ws, lambda f: f["type"] == "llm.token" and f["data"]["index"] == 4)
         await ws.close()  # drop mid-stream
-        await asyncio.sleep(0.3)  # tokens keep flowing meanwhile
+
+        async def streamed_on() -> bool:  # tokens keep flowing meanwhile
+            return any(
+                f.type == "llm.token" and f.data["index"] >= 10
+                for f in await api.bus.replay(user, first[-1]["cursor"])
+            )
+
+        await eventually(streamed_on, what="tokens after the drop")
         ws = await api.ws(user)
         await ws.send(json.dumps({"type": "resume", "cursor": first[-1]["cursor"]}))
         rest = await recv_until(ws, is_done)

@@ -6,7 +6,7 @@ import asyncio
 
 from mcos.infra import db
 from tests.app.conftest import Api, running_api
-from tests.conftest import eventually
+from tests.support.wait import eventually
 
 
 async def test_task_created_over_http_is_in_state(api: Api, user: str) -> None:

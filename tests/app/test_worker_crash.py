@@ -16,7 +16,8 @@ import pytest
 
 from mcos.infra.bus_redis import RedisBus
 from tests.app.conftest import recv_until, running_api
-from tests.conftest import REDIS_URL, eventually, require_service
+from tests.conftest import REDIS_URL, require_service
+from tests.support.wait import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -92,11 +92,12 @@ async def test_server_crashing_mid_call() -> None:
         await search_flights_mcp(
             PARAMS,
             command=[sys.executable, str(HERE / "broken_server.py"), "crash"],
-            timeout_s=10,
+            # seen when the child exits: the budget only bounds a loaded machine's start-up
+            timeout_s=60,
         )
     assert not isinstance(info.value, FlightToolTimeout)
     assert info.value.retryable is True
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60
 
 
 async def test_server_hanging_times_out() -> None:

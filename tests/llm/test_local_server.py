@@ -24,8 +24,11 @@ from mcos.llm.local_model import PINNED, ModelError, resolve, sha256_file
 from mcos.llm.openai_provider import LlamaCppTokenizer, OpenAIProvider
 from mcos.llm.providers import make_provider
 from mcos.llm.tools import TOOLS_BY_NAME
-from tests.conftest import eventually
 from tests.support.llama import MODEL_DIR, new_server, require_local_model
+from tests.support.wait import eventually
+
+# One llama.cpp server for these tests: under xdist they all run on one worker.
+pytestmark = pytest.mark.xdist_group("llama")
 
 CREATE_TASK = [TOOLS_BY_NAME["create_task"]]
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]

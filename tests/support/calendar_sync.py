@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from tests.conftest import eventually
+from tests.support.wait import eventually
 from workflows.schedules import CalendarScheduler
 
 FAKE_GCAL_SERVER = str(Path(__file__).with_name("fake_gcal_server.py"))

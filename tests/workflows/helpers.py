@@ -11,6 +11,7 @@ from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.ids import new_id
 from mcos.kernel.models import BrainState, Event
 from mcos.kernel.settings import Settings
+from tests.support.wait import eventually
 from workflows.client import BrainClient, make_event
 
 
@@ -53,22 +54,23 @@ async def history_event_types(client: Client, user_id: str, run_id: str | None =
 
 
 async def settled_history(client: Client, user_id: str) -> list[str]:
-    """The current run's event types once the brain is idle (nothing in flight)."""
-    import asyncio
-
+    """The current run's event types once the brain is idle (nothing in flight): the same
+    history on two polls in a row, not ending in a scheduled or started task."""
     busy = {
         "workflow_task_scheduled_event_attributes",
         "workflow_task_started_event_attributes",
         "activity_task_scheduled_event_attributes",
+        "activity_task_started_event_attributes",
     }
     last: list[str] = []
-    for _ in range(100):
+
+    async def idle() -> list[str] | None:
+        nonlocal last
         types = await history_event_types(client, user_id)
-        if types == last and types[-1] not in busy:
-            return types
-        last = types
-        await asyncio.sleep(0.2)
-    raise AssertionError("the brain did not settle")
+        same, last = types == last, types
+        return types if same and types[-1] not in busy else None
+
+    return await eventually(idle, timeout=30, interval=0.2, what="the brain settled")
 
 
 __all__ = [

@@ -3,15 +3,14 @@ archival, continue-as-new), used by the replay test and to record histories."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
 
 from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.settings import Settings
-from tests.conftest import eventually
-from tests.workflows.helpers import brain, snapshot, task_event, user_message
+from tests.support.wait import eventually
+from tests.workflows.helpers import brain, settled_history, snapshot, task_event, user_message
 from workflows.client import make_event
 
 
@@ -51,19 +50,7 @@ async def run_scenario(client: Client, settings: Settings, uid: str) -> list[Wor
 async def _quiet(client: Client, uid: str) -> None:
     """Wait until the brain's current run is idle: a history fetched mid-task would end in
     a half-recorded workflow task, which is not a fair replay input."""
-    last = -1
-    for _ in range(100):
-        h = await client.get_workflow_handle(workflow_id(uid)).fetch_history()
-        done = h.events[-1].WhichOneof("attributes") not in (
-            "workflow_task_scheduled_event_attributes",
-            "workflow_task_started_event_attributes",
-            "activity_task_scheduled_event_attributes",
-            "activity_task_started_event_attributes",
-        )
-        if done and len(h.events) == last:
-            return
-        last = len(h.events) if done else -1
-        await asyncio.sleep(0.3)
+    await settled_history(client, uid)
 
 
 async def _answered(client: Client, uid: str, message_id: str) -> bool:

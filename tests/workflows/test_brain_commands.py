@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mcos.kernel.errors import NotFoundError, RateLimited, ValidationFailed
-from tests.conftest import Stack, eventually, user_id
+from tests.conftest import Stack, user_id
+from tests.support.wait import eventually
 from tests.workflows.helpers import (
     brain,
     history_event_types,

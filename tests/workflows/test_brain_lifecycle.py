@@ -12,7 +12,8 @@ from mcos.infra import db
 from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.errors import BrainUnavailable
 from mcos.kernel.settings import Settings
-from tests.conftest import POSTGRES_URL, Stack, eventually, require_service, running_worker, user_id
+from tests.conftest import POSTGRES_URL, Stack, require_service, running_worker, user_id
+from tests.support.wait import eventually
 from tests.workflows.helpers import brain, snapshot, task_event, user_message
 from workflows.client import make_event
 

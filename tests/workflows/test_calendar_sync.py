@@ -14,7 +14,7 @@ from mcos.calendar.ics import parse_ics
 from mcos.calendar.window import sync_window
 from mcos.kernel.contracts import CalendarSource
 from mcos.kernel.settings import Settings
-from tests.conftest import Stack, eventually, user_id
+from tests.conftest import Stack, user_id
 from tests.support.calendar_sync import (
     FAKE_GCAL_COMMAND,
     WEEKLY_COUNT,
@@ -27,7 +27,8 @@ from tests.support.calendar_sync import (
     wait_for_run,
     weekly_dates,
 )
-from tests.workflows.helpers import brain, history_event_types, snapshot
+from tests.support.wait import eventually
+from tests.workflows.helpers import brain, history_event_types, settled_history, snapshot
 from workflows.schedules import CalendarScheduler
 
 TEMPORAL_CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal"
@@ -44,17 +45,7 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 
 async def _settled_history(stack: Stack, uid: str) -> list[str]:
     """The brain's history once it stopped growing (publishing follows each event)."""
-    last: list[str] = []
-
-    async def stable() -> list[str] | None:
-        nonlocal last
-        now = await history_event_types(stack.client, uid)
-        same = now == last
-        last = now
-        await asyncio.sleep(0.3)
-        return now if same else None
-
-    return await eventually(stable)
+    return await settled_history(stack.client, uid)
 
 
 def _ny_10am_utc_hour(day) -> int:  # noqa: ANN001

@@ -1,0 +1,54 @@
+"""The one way tests wait for something: poll a condition until it holds, or fail.
+
+``eventually`` never returns silently on a timeout: it raises ``AssertionError`` with what
+it waited for and the last value (or error) seen. Tests do not sleep in place of waiting;
+where they must show that something does NOT happen they move time on (a time-skipping
+test server) or wait for a later event that proves the earlier one was handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_INTERVAL_S = 0.05
+
+
+async def eventually(
+    check: Callable[[], T | Awaitable[T]],
+    timeout: float = DEFAULT_TIMEOUT_S,
+    interval: float = DEFAULT_INTERVAL_S,
+    *,
+    what: str | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Call ``check`` (sync or async) until it returns a truthy value, and return that value.
+
+    Raises ``AssertionError`` after ``timeout`` seconds. Exceptions of the types in
+    ``retry_on`` count as "not yet" (reported if the wait fails); any other propagates.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            value = check()
+            if inspect.isawaitable(value):
+                value = await value
+            error = None
+        except retry_on as exc:
+            value, error = None, exc
+        if value:
+            return value  # type: ignore[return-value]
+        last = value
+        if loop.time() >= deadline:
+            name = what or getattr(check, "__qualname__", repr(check))
+            seen = f"last error: {error!r}" if error is not None else f"last: {last!r}"
+            raise AssertionError(f"{name}: not met within {timeout}s ({seen})")
+        await asyncio.sleep(interval)
