@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import Brain, CurrentUser, Db
 from app.views import state_view
+from mcos.brain.tree import conversation_order
 from mcos.infra import db
 from mcos.kernel.errors import NotFoundError
 
@@ -71,7 +72,10 @@ async def get_history(
         page += [_archived_view(r) for r in rows]
     more = len(page) > limit
     page = page[:limit]
-    return {"messages": page, "next_before": page[-1]["id"] if more and page else None}
+    # Newest first, each reply before (newer than) the message it answers, as /state has it.
+    next_before = page[-1]["id"] if more and page else None  # the oldest by seq
+    page = conversation_order(page[::-1])[::-1]
+    return {"messages": page, "next_before": next_before}
 
 
 def _archived_view(row: db.ArchivedMessage) -> dict:

@@ -8,6 +8,8 @@ are the alternatives a branch picker pages through.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcos.kernel.models import BrainState, Message
 
 
@@ -95,3 +97,22 @@ def insert_after(state: BrainState, anchor: str, new_id: str) -> tuple[BrainStat
         for m in state.messages
     ]
     return state.model_copy(update={"messages": messages}), True
+
+
+def conversation_order(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages (oldest first, as seq or the archive orders them) with every reply right
+    after the message it answers, as ``/state`` shows them: a reply recorded after the
+    user's next message (sent while it streamed) is moved back to its question. Replies
+    whose question is not in the list stay where they are; siblings keep their order."""
+    present = {m.get("id") for m in messages}
+    replies: dict[str, list[dict[str, Any]]] = {}
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("reply_to") in present:
+            replies.setdefault(str(m["reply_to"]), []).append(m)
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("reply_to") in present:
+            continue  # placed after its question
+        out.append(m)
+        out.extend(replies.get(str(m.get("id")), []))
+    return out

@@ -154,12 +154,17 @@ async def test_messages_during_a_turn_are_queued_and_answered_in_order(
         await ws.close()
         async with api.client(user) as http:
             messages = (await http.get("/api/v1/state")).json()["messages"]
+            history = (await http.get("/api/v1/history")).json()["messages"]
     # the second message lands mid-turn; each answer sits right after its question (the
     # user saw the first answer start before they sent the second message)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[1]["reply_to"] == messages[0]["id"]
     assert messages[3]["reply_to"] == messages[2]["id"]
     assert all(m["status"] == "completed" for m in messages)
+    # the first answer was recorded after the second question (seq), yet /history (newest
+    # first) lists the conversation as /state does
+    assert messages[1]["seq"] > messages[2]["seq"]
+    assert [m["id"] for m in history] == [m["id"] for m in reversed(messages)]
 
 
 async def test_interrupt_policy_cancels_the_running_turn(settings, temporal_client, user) -> None:  # noqa: ANN001

@@ -302,12 +302,9 @@ def _reply_after_question(history: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def misordered_history(chatters: list[Chatter]) -> None:
-    """After every other check passed: xfail (visibly) on the known /history order bug."""
-    import pytest
-
+    """After every other check passed: /history lists each reply after its question."""
     bad = [(c.user_id, o) for c in chatters for o in c.misordered]
-    if bad:
-        pytest.xfail(
-            f"/history lists {len(bad)} user(s)' replies in seq order, not after their "
-            f"question as /state does (a reply recorded after the next message): {bad[0]}"
-        )
+    assert not bad, (
+        f"/history lists {len(bad)} user(s)' replies in seq order, not after their "
+        f"question as /state does (a reply recorded after the next message): {bad[0]}"
+    )
