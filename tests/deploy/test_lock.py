@@ -4,6 +4,7 @@ A dependency added to pyproject without `scripts/lock` fails here."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -12,6 +13,9 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from mcos.calendar.google_mcp import DEFAULT_COMMAND
+from mcos.kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -77,3 +81,17 @@ def test_setup_and_image_install_from_the_lock_with_hashes() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "--require-hashes -r requirements/base.txt" in dockerfile
     assert "pip install --no-deps ." in dockerfile
+
+
+def test_google_calendar_mcp_is_pinned_once() -> None:
+    """CI installs the server from scripts/gcal-mcp's lock; the default command runs the same."""
+    package = "@cocal/google-calendar-mcp"
+    manifest = json.loads((ROOT / "scripts" / "gcal-mcp" / "package.json").read_text())
+    lock = json.loads((ROOT / "scripts" / "gcal-mcp" / "package-lock.json").read_text())
+    version = lock["packages"][f"node_modules/{package}"]["version"]
+    assert manifest["dependencies"][package] == version  # exact, no range
+    assert lock["packages"][f"node_modules/{package}"]["integrity"].startswith("sha512-")
+    assert DEFAULT_COMMAND[-1] == f"{package}@{version}"
+    default = Settings.model_fields["google_calendar_mcp_command"].default
+    assert default.split()[-1] == f"{package}@{version}"
+    assert "npm ci" in (ROOT / ".ci" / "run").read_text()
