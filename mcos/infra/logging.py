@@ -37,7 +37,9 @@ def short_traceback(exc_info: Any) -> str:
     return redact_text("\n".join(lines))
 
 
-def _render_exception(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _render_exception(
+    logger: Any, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
     exc_info = event_dict.pop("exc_info", None)
     if exc_info:
         event_dict["exception"] = short_traceback(exc_info)
