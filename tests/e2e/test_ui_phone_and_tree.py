@@ -56,7 +56,8 @@ NOTIFICATION_SPY = """
 window.__notified = [];
 const Real = window.Notification;
 class Spy { constructor(title, opts) { window.__notified.push({ title, body: opts && opts.body }); }
-  static get permission() { return "granted"; } static requestPermission() { return Promise.resolve("granted"); } }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); } }
 window.Notification = Spy;
 """
 
