@@ -15,13 +15,17 @@ RUN npm install --no-audit --no-fund --omit=dev @cocal/google-calendar-mcp@2.6.3
 FROM python:3.11-slim-bookworm
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+# The locked, sha256-checked dependencies first (a layer that survives code changes), then
+# the project itself without resolving anything.
+COPY requirements/base.txt ./requirements/base.txt
+RUN pip install --require-hashes -r requirements/base.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY workflows ./workflows
 COPY activities ./activities
 COPY mcos ./mcos
 COPY worker.py ./
-RUN pip install .
+RUN pip install --no-deps .
 COPY --from=web /src/web/dist ./web/dist
 COPY --from=gcal /usr/local/bin/node /usr/local/bin/node
 COPY --from=gcal /opt/gcal-mcp /opt/gcal-mcp

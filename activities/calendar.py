@@ -212,7 +212,12 @@ class CalendarActivities:
         )
         if activity.in_activity():
             info = activity.info()
-            if not await self.brain.run_open(info.workflow_id, info.workflow_run_id):
+            wf_id, run_id = info.workflow_id, info.workflow_run_id  # None outside a workflow
+            if (
+                wf_id is not None
+                and run_id is not None
+                and not await self.brain.run_open(wf_id, run_id)
+            ):
                 # The erase terminates sync runs before it ends the brain: a run it ended
                 # must not signal (and so start) a brain again.
                 log.info("calendar sync skipped: its run was ended (account erased?)")

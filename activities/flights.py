@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from temporalio import activity
@@ -93,7 +93,7 @@ class FlightActivities:
 
     async def _rank(
         self, options: list[FlightOption], inp: FlightSearchInput, billed: list[int]
-    ) -> tuple[list[RankedFlight], str]:
+    ) -> tuple[list[RankedFlight], Literal["llm", "scorer"]]:
         busy = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in inp.busy]
         if self.provider is not None and options:
             ranked = await self._rank_with_llm(options, inp, billed)

@@ -93,7 +93,6 @@ async def _run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
         lifespan="on",
     )
     api = uvicorn.Server(config)
-    api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     print(f"Micro Chief of Staff: http://{settings.host}:{settings.port}", flush=True)
     serve = asyncio.create_task(api.serve())
     try:

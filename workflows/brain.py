@@ -285,11 +285,11 @@ class UserBrainWorkflow:
         """One update per command, each validated before anything is recorded."""
 
         @workflow.update(name=name)
-        def command(self, event: Event) -> CommandResult:  # type: ignore[no-untyped-def]
+        def command(self, event: Event) -> CommandResult:
             return self._command(name, event)
 
         @command.validator
-        def validate(self, event: Event) -> None:  # type: ignore[no-untyped-def]
+        def validate(self, event: Event) -> None:
             self._validate(name, event)
 
         return command

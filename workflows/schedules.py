@@ -131,7 +131,7 @@ class CalendarScheduler:
             return None
         args = await self.client.data_converter.decode(
             desc.schedule.action.args,
-            [CalendarSyncInput],  # type: ignore[arg-type]
+            [CalendarSyncInput],
         )
         return args[0].source if args else None
 

@@ -611,7 +611,7 @@ class TurnQueue:
     def policy(self) -> DoubleTexting:
         chosen = self.port.state().preferences.get("double_texting")
         if chosen in ("queue", "interrupt", "merge", "reject"):
-            return chosen  # type: ignore[return-value]
+            return chosen
         config = self.port.config
         return "interrupt" if config.interrupt_on_new_message else config.double_texting
 

@@ -35,7 +35,7 @@ from mcos.calendar.errors import CalendarSourceError, ErrorKind
 from mcos.calendar.events import make_event, midnight_utc, overlaps
 from mcos.kernel.models import CalendarEvent, CalendarWindow
 
-DEFAULT_COMMAND: tuple[str, ...] = ("npx", "-y", "@cocal/google-calendar-mcp")
+DEFAULT_COMMAND: tuple[str, ...] = ("npx", "-y", "@cocal/google-calendar-mcp@2.6.3")
 DEFAULT_TIMEOUT_S = 60.0  # the first ``npx -y`` run downloads the package
 LIST_EVENTS_TOOL = "list-events"
 SOURCE = "google"

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +28,7 @@ import httpx
 import icalendar
 import recurring_ical_events
 
-from mcos.calendar.errors import CalendarSourceError
+from mcos.calendar.errors import CalendarSourceError, ErrorKind
 from mcos.calendar.events import make_event, midnight_utc, overlaps
 from mcos.infra.egress import AddressPolicy, AddressRefused, guarded_client
 from mcos.kernel.models import CalendarEvent, CalendarWindow
@@ -162,6 +163,7 @@ def _too_large(max_bytes: int, shown: str) -> CalendarSourceError:
 def _raise_for_status(status: int, shown: str) -> None:
     if status < 400:
         return
+    kind: ErrorKind
     if status in (401, 403):
         kind, what = "auth", "refused access (is the private link still valid?)"
     elif status in (404, 410):
@@ -239,11 +241,11 @@ def _to_event(
     floating: tzinfo,
     recurring_uids: set[str],
 ) -> CalendarEvent | None:
-    if "DTSTART" not in component:
+    dtstart = _when(component, "DTSTART")
+    if not isinstance(dtstart, date):
         return None  # not a schedulable event
-    dtstart = component["DTSTART"].dt
-    dtend = component["DTEND"].dt if "DTEND" in component else None
-    duration = component["DURATION"].dt if "DURATION" in component else None
+    dtend = _when(component, "DTEND")
+    duration = _when(component, "DURATION")
 
     if isinstance(dtstart, datetime):
         all_day = False
@@ -278,18 +280,33 @@ def _to_event(
     )
 
 
+def _when(component: icalendar.cal.Component, name: str) -> date | timedelta | None:
+    """A date-time property's value, or None. icalendar types every property as the union of
+    all value types; DTSTART, DTEND, DURATION and RECURRENCE-ID are vDDDTypes."""
+    if name not in component:
+        return None
+    value = cast(icalendar.prop.vDDDTypes, component[name]).dt
+    return value if isinstance(value, date | timedelta) else None
+
+
 def _event_id(component: icalendar.cal.Component, floating: tzinfo, recurring: set[str]) -> str:
     uid = str(component.get("UID") or "").strip()
     if not uid:
         # No UID (invalid but seen in the wild): derive one from what identifies the event.
-        basis = f"{component.get('SUMMARY', '')}|{component['DTSTART'].to_ical().decode()}"
+        basis = f"{component.get('SUMMARY', '')}|{_ical(component['DTSTART'])}"
         return "nouid-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
     if uid not in recurring:
         return uid
-    original = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else None
-    if original is None:
-        original = component["DTSTART"].dt
+    original = _when(component, "RECURRENCE-ID")
+    if not isinstance(original, date):
+        original = _when(component, "DTSTART")
+    assert isinstance(original, date)  # _to_event checked DTSTART
     return f"{uid}@{_iso(original, floating)}"
+
+
+def _ical(prop: object) -> str:
+    raw = cast(icalendar.prop.vDDDTypes, prop).to_ical()
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _iso(value: date | datetime, floating: tzinfo) -> str:

@@ -95,7 +95,7 @@ def _norm(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _airports() -> dict[str, dict[str, object]]:
+def _airports() -> dict[str, airportsdata.Airport]:
     return airportsdata.load("IATA")
 
 

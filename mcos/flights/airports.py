@@ -148,7 +148,7 @@ def _normalize(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _db() -> dict[str, dict[str, Any]]:
+def _db() -> dict[str, airportsdata.Airport]:
     return airportsdata.load("IATA")
 
 
@@ -160,7 +160,7 @@ def _by_city() -> dict[str, list[str]]:
     return index
 
 
-def _to_airport(row: dict[str, Any]) -> Airport:
+def _to_airport(row: airportsdata.Airport) -> Airport:
     return Airport(
         iata=row["iata"],
         name=row["name"],

@@ -133,9 +133,9 @@ def archive_messages(engine: Engine, user_id: str, messages: list[dict[str, Any]
         }
         for m in messages
     ]
-    stmt = _insert(engine, ArchivedMessage.__table__).values(rows)
+    stmt = _insert(engine, _table(ArchivedMessage)).values(rows)
     stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(
-        ArchivedMessage.__table__.c.id
+        _table(ArchivedMessage).c.id
     )
     with engine.begin() as conn:
         return len(conn.execute(stmt).all())
@@ -187,7 +187,7 @@ def backup_profile(
         "memories": memories,
         "updated_at": datetime.now(UTC),
     }
-    table = ProfileBackup.__table__
+    table = _table(ProfileBackup)
     stmt = _insert(engine, table).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id"],
@@ -325,7 +325,7 @@ def _as_datetime(value: Any) -> datetime:
 
 def purge_archived_before(engine: Engine, before: datetime) -> int:
     """Delete archived messages created before ``before`` (all users); returns the count."""
-    table = ArchivedMessage.__table__
+    table = _table(ArchivedMessage)
     with engine.begin() as conn:
         stmt = delete(ArchivedMessage).where(ArchivedMessage.created_at < before)  # type: ignore[arg-type]
         return len(conn.execute(stmt.returning(table.c.id)).all())

@@ -37,7 +37,9 @@ def short_traceback(exc_info: Any) -> str:
     return redact_text("\n".join(lines))
 
 
-def _render_exception(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _render_exception(
+    logger: Any, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
     exc_info = event_dict.pop("exc_info", None)
     if exc_info:
         event_dict["exception"] = short_traceback(exc_info)
@@ -68,7 +70,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
 
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -139,7 +139,8 @@ class Settings(BaseSettings):
     # Addresses a fetch of a user-named URL (ICS feeds) may reach although they are internal
     # (loopback, private, link-local…), as CIDRs. None: loopback in dev, nothing in production.
     fetch_allowed_networks: list[str] | None = None
-    google_calendar_mcp_command: str = "npx -y @cocal/google-calendar-mcp"
+    # The version scripts/gcal-mcp/package-lock.json pins (tests/deploy/test_lock.py).
+    google_calendar_mcp_command: str = "npx -y @cocal/google-calendar-mcp@2.6.3"
     google_calendar_mcp_env: dict[str, str] = Field(default_factory=dict)  # JSON in the env
     # Per-user Google connections (OAuth 2.0 authorization code + PKCE, a web client).
     google_client_id: str | None = None

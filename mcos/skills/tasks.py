@@ -86,7 +86,7 @@ def find_task(state: BrainState, task_id: str | None, query: str | None) -> Task
             ]
         )
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     raise SkillInputError(f"I couldn't find a task matching '{query or task_id}'.")
 
 
@@ -114,7 +114,7 @@ def _stamp(value: datetime | None) -> str:
 
 def match_task(conv: Conversation, query: str) -> dict[str, Any] | None:
     """:func:`find_task` over the offline model's view of the tasks."""
-    return _best(  # type: ignore[no-any-return]
+    return _best(
         [
             (score, t.get("status", "open") == "open", str(t.get("updated_at") or ""), t)
             for t in conv.tasks
