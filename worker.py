@@ -26,7 +26,7 @@ from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.llamaserver import local_llm_server
 from mcos.infra.logging import configure_logging
-from mcos.infra.temporal import connect_client
+from mcos.infra.temporal import connect_client, worker_interceptors
 from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
 from mcos.llm.providers import make_provider
@@ -88,6 +88,7 @@ def build_worker(
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         max_concurrent_activities=200,
+        interceptors=worker_interceptors(client, settings),
     )
 
 

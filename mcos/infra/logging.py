@@ -40,10 +40,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    )
+    formatter = build_formatter(shared, renderer)
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -51,6 +48,26 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "mcp", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def build_formatter(shared: list, renderer: object) -> logging.Formatter:
+    """The formatter for stdlib records: ``extra={…}`` fields (``workflow.logger``'s among
+    them) become fields of the line; Temporal's ``temporal_workflow`` /
+    ``temporal_activity`` context dicts are flattened to their ids."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), _temporal_context, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def _temporal_context(_: object, __: str, event: dict) -> dict:
+    for key in ("temporal_workflow", "temporal_activity"):
+        ctx = event.pop(key, None)
+        if isinstance(ctx, dict):
+            for name in ("workflow_id", "run_id", "workflow_type", "activity_type"):
+                if ctx.get(name) is not None:
+                    event.setdefault(name, ctx[name])
+    return event
 
 
 def get_logger(name: str = "mcos") -> structlog.stdlib.BoundLogger:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from mcos.infra.correlation import CorrelationInterceptor
 from mcos.kernel.settings import Settings
 
 
@@ -18,4 +21,17 @@ async def connect_client(settings: Settings, address: str | None = None) -> Clie
         api_key=settings.temporal_api_key,
         tls=tls,
         data_converter=pydantic_data_converter,
+        interceptors=client_interceptors(settings),
     )
+
+
+def client_interceptors(settings: Settings) -> list[Any]:
+    """Correlation ids in headers, and tracing when enabled; a worker built on the client
+    uses them too."""
+    return [CorrelationInterceptor()]
+
+
+def worker_interceptors(client: Client, settings: Settings) -> list[Any]:
+    """What a worker needs that its client does not already bring (a test's bare client)."""
+    have = {type(i) for i in client.config().get("interceptors", [])}
+    return [i for i in client_interceptors(settings) if type(i) not in have]
