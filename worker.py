@@ -27,6 +27,7 @@ from mcos.infra.db import get_engine
 from mcos.infra.llamaserver import local_llm_server
 from mcos.infra.logging import configure_logging
 from mcos.infra.temporal import connect_client, worker_interceptors
+from mcos.infra.worker_http import sdk_runtime, serving_metrics
 from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
 from mcos.llm.providers import make_provider
@@ -98,14 +99,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    client = await connect_client(settings)
+    runtime, sdk_metrics = sdk_runtime() if settings.worker_metrics_port else (None, None)
+    client = await connect_client(settings, runtime=runtime)
     bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
     engine = get_engine(settings.sql_url)
     worker = build_worker(client, settings, bus, engine)
     await ensure_retention_schedule(client, settings)
     log.info("worker running", task_queue=settings.temporal_task_queue, bus=settings.bus_url)
     try:
-        async with worker:
+        async with worker, serving_metrics(settings.worker_metrics_port, sdk_metrics):
             await stop.wait()
     finally:
         await bus.close()

@@ -6,13 +6,16 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from mcos.infra.correlation import CorrelationInterceptor
 from mcos.kernel.settings import Settings
 
 
-async def connect_client(settings: Settings, address: str | None = None) -> Client:
+async def connect_client(
+    settings: Settings, address: str | None = None, runtime: Runtime | None = None
+) -> Client:
     target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_dev_port}"
     tls: bool | TLSConfig = settings.temporal_tls or bool(settings.temporal_api_key)
     return await Client.connect(
@@ -22,6 +25,7 @@ async def connect_client(settings: Settings, address: str | None = None) -> Clie
         tls=tls,
         data_converter=pydantic_data_converter,
         interceptors=client_interceptors(settings),
+        runtime=runtime,
     )
 
 

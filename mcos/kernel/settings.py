@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
+    worker_metrics_port: int | None = None  # the standalone worker's /metrics and /health
     max_body_bytes: int = 65536
 
     # Storage and realtime
