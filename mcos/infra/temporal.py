@@ -32,7 +32,9 @@ async def connect_client(
 def client_interceptors(settings: Settings) -> list[Any]:
     """Correlation ids in headers, and tracing when enabled; a worker built on the client
     uses them too."""
-    return [CorrelationInterceptor()]
+    from mcos.infra.tracing import temporal_interceptors
+
+    return [CorrelationInterceptor(), *temporal_interceptors(settings)]
 
 
 def worker_interceptors(client: Client, settings: Settings) -> list[Any]:

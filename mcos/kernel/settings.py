@@ -145,6 +145,8 @@ class Settings(BaseSettings):
 
     log_json: bool | None = None  # None: JSON in production, console in dev
     log_level: str = "INFO"
+    tracing: Literal["off", "memory", "otlp"] = "off"  # OpenTelemetry (mcos.infra.tracing)
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces URL; None: the exporter's default
 
     web_dist: Path = Field(default=Path(__file__).resolve().parents[2] / "web" / "dist")
 
