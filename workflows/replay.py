@@ -76,6 +76,9 @@ def replayer() -> Replayer:
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
         runtime=_quiet_runtime(),
+        # no deadlock timer: on a busy machine the sandbox's first imports can take over
+        # its 2 s, and a replay checks determinism, not speed
+        debug_mode=True,
     )
 
 

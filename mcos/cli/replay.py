@@ -143,7 +143,8 @@ async def _replay(args: argparse.Namespace) -> int:
             if not args.json:
                 who = outcome.user_id or outcome.workflow_id
                 where = f"event {outcome.event_id}" if outcome.event_id else "event ?"
-                print(f"NONDETERMINISM user {who} run {outcome.run_id} {where}: {outcome.error}")
+                kind = "NONDETERMINISM" if "ondeterminism" in (outcome.error or "") else "FAILED"
+                print(f"{kind} user {who} run {outcome.run_id} {where}: {outcome.error}")
     progress.close()
     failed = [o for o in outcomes if not o.ok]
     if args.json:
