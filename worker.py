@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.calendar import CalendarActivities
@@ -26,7 +27,13 @@ from mcos.infra.buses import make_bus
 from mcos.infra.db import get_engine
 from mcos.infra.llamaserver import local_llm_server
 from mcos.infra.logging import configure_logging
-from mcos.infra.temporal import TemporalUnreachable, connect_with_retry, temporal_target
+from mcos.infra.temporal import (
+    TemporalUnreachable,
+    connect_with_retry,
+    temporal_target,
+    worker_interceptors,
+)
+from mcos.infra.worker_http import sdk_runtime, serving_metrics
 from mcos.infra.workerhealth import WorkerHealth, serve_health
 from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
@@ -91,6 +98,7 @@ def build_worker(
         max_concurrent_activities=200,
         # SIGTERM (a deploy): running activities get this long before they are cancelled
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
+        interceptors=worker_interceptors(client, settings),
     )
 
 
@@ -102,7 +110,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
     health = WorkerHealth()
     async with serve_health(health, settings.worker_health_port):
-        client = await _connect(settings, stop, health)
+        runtime, sdk_metrics = sdk_runtime() if settings.worker_metrics_port else (None, None)
+        client = await _connect(settings, stop, health, runtime)
         if client is None:
             return  # stopped while waiting for Temporal
         bus = make_bus(settings.bus_url, settings.bus_buffer_frames)
@@ -116,7 +125,7 @@ async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
             address=temporal_target(settings),
         )
         try:
-            async with worker:
+            async with worker, serving_metrics(settings.worker_metrics_port, sdk_metrics):
                 health.status, health.reason = "ok", "polling"
                 await stop.wait()
                 # Leaving the block: stop polling, give running activities the grace period.
@@ -127,11 +136,13 @@ async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker stopped")
 
 
-async def _connect(settings: Settings, stop: asyncio.Event, health: WorkerHealth) -> Client | None:
+async def _connect(
+    settings: Settings, stop: asyncio.Event, health: WorkerHealth, runtime: Runtime | None
+) -> Client | None:
     def note(reason: str) -> None:
         health.reason = reason
 
-    connecting = asyncio.create_task(connect_with_retry(settings, on_error=note))
+    connecting = asyncio.create_task(connect_with_retry(settings, on_error=note, runtime=runtime))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()

@@ -36,6 +36,7 @@ from mcos.calendar.ics import fetch_ics, parse_ics, redact_source
 from mcos.calendar.location import check_ics_location
 from mcos.infra.db import get_engine
 from mcos.infra.egress import policy_from
+from mcos.infra.metrics import CALENDAR_SYNCS
 from mcos.kernel.contracts import (
     CalendarApplyInput,
     CalendarApplyOutput,
@@ -106,15 +107,18 @@ class CalendarActivities:
         except CalendarSourceError as err:
             log.warning("calendar fetch failed", kind=err.kind, error=str(err))
             status = STATUS_OF_KIND.get(err.kind, ErrorType.ERROR)
+            CALENDAR_SYNCS.labels(status=str(status)).inc()
             if err.kind in RETRYABLE_KINDS:
                 raise ApplicationError(str(err), type=status) from None
             return CalendarFetchOutput(status=status, error=str(err))
         if len(events) > MAX_EVENTS:
+            CALENDAR_SYNCS.labels(status=str(ErrorType.INVALID)).inc()
             return CalendarFetchOutput(
                 status=ErrorType.INVALID,
                 error=f"{len(events)} events in the window, more than the {MAX_EVENTS} kept",
             )
         log.info("calendar fetched", events=len(events))
+        CALENDAR_SYNCS.labels(status="ok").inc()
         return CalendarFetchOutput(events=[e.model_dump(mode="json") for e in events])
 
     async def _fetch(

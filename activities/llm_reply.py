@@ -39,9 +39,28 @@ from mcos.kernel.frames import Frame
 from mcos.llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
 from mcos.llm.offline import OfflineProvider
 from mcos.llm.openai_provider import estimate_tokens
+from mcos.llm.tools import tools_digest
+from mcos.skills import core as skills
 
 log = structlog.get_logger(__name__)
 CHUNK_HEARTBEAT_S = 0.2  # well under the SDK's 1 s heartbeat throttle (worker.py)
+
+
+def resolve_tools(names: Sequence[str], digest: str | None) -> list[dict[str, Any]]:
+    """The tool schemas the workflow named, from this worker's registry; a digest that does
+    not match (the workflow's code offers other tools) fails the call, not retried."""
+    if not names:
+        return []
+    by_name = {t["function"]["name"]: t for t in skills.tool_schemas()}
+    missing = [n for n in names if n not in by_name]
+    tools = [by_name[n] for n in names if n in by_name]
+    if missing or tools_digest(tools) != digest:
+        raise ApplicationError(
+            f"tool definitions differ from the workflow's (missing: {missing or 'none'})",
+            type=ErrorType.LLM_PERMANENT,
+            non_retryable=True,
+        )
+    return tools
 
 
 class LlmActivities:
@@ -88,15 +107,16 @@ class LlmActivities:
                     )
                 ],
             )
+        tools = inp.tools or resolve_tools(inp.tool_names, inp.tools_digest)
         request = LlmRequest(
-            messages=inp.messages, tools=inp.tools, context=inp.context, max_tokens=inp.max_tokens
+            messages=inp.messages, tools=tools, context=inp.context, max_tokens=inp.max_tokens
         )
         parts: list[str] = []
         calls: list[ToolCall] = []
         usage = UsageChunk()
         index = inp.index_offset
         started = time.perf_counter()
-        prompt_estimate = estimate_tokens(inp.messages, inp.tools) if billable else 0
+        prompt_estimate = estimate_tokens(inp.messages, tools) if billable else 0
 
         def progress() -> dict[str, int]:
             # what this attempt has cost so far, should it fail: the prompt and the tokens

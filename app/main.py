@@ -42,6 +42,7 @@ from mcos.infra.db import get_engine
 from mcos.infra.logging import configure_logging
 from mcos.infra.ratelimit import make_rate_limiter
 from mcos.infra.temporal import connect_client
+from mcos.infra.tracing import instrument_app
 from mcos.kernel.settings import Settings, get_settings
 
 log = structlog.get_logger("app")
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api_router())
     _mount_ui(app, settings)
+    instrument_app(app, settings)
     return app
 
 

@@ -6,7 +6,8 @@ functions; ``if TYPE_CHECKING:`` blocks excepted):
   diff…) never reaches Temporal, FastAPI, a network or database client, or our own I/O
   modules, not even through another module;
 - the library package ``mcos`` never imports the applications built on it (``app``,
-  ``workflows``, ``activities``, ``worker``) — except the ``mcos`` command, which runs them;
+  ``workflows``, ``activities``, ``worker``) — except the ``mcos`` command (``mcos.cli``
+  and its modules), which runs them;
 - the worker side (``worker``, ``workflows``, ``activities``) never imports ``app``.
 """
 
@@ -224,7 +225,7 @@ def test_the_library_does_not_import_its_applications() -> None:
     bad = [
         f"{m} imports {dep}"
         for m in OURS
-        if m.startswith("mcos") and m != "mcos.cli"
+        if m.startswith("mcos") and m != "mcos.cli" and not m.startswith("mcos.cli.")
         for dep in GRAPH[m] & OURS
         if dep.split(".")[0] in ("app", "workflows", "activities", "worker")
     ]

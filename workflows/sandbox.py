@@ -25,6 +25,7 @@ PASSTHROUGH: dict[str, str] = {
     "airportsdata": "a static data table",
     "rapidfuzz": "compiled, pure string-distance functions (the skills' typo tolerance)",
     "zoneinfo": "time-zone data (read-only)",
+    "opentelemetry": "the tracing interceptor's spans (contrib.opentelemetry)",
     # our pure data
     "mcos.kernel": "the models, contracts, frames, ids and error types: pure data",
     "mcos.flights.airports": "the airport table, loaded once",

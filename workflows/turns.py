@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.models import BrainState, Event, EventType
 
 from mcos.brain import approvals, eventlog, frames, limits, tree
+from mcos.llm.tools import tools_digest
 from mcos.skills import core as skills
 
 LLM_START_TO_CLOSE = timedelta(minutes=5)
@@ -353,7 +354,9 @@ class TurnRunner:
                 operation_id=op_id,
                 request_id=turn.request_id,
                 messages=messages,
-                tools=tools,
+                # the schemas are the registry's: named here, rebuilt by the activity
+                tool_names=[t["function"]["name"] for t in tools],
+                tools_digest=tools_digest(tools) if tools else None,
                 context=context if extras.offline or config.llm_offline else {},
                 index_offset=index_offset,
                 frames=extras.frames,

@@ -23,6 +23,7 @@ from app.frames import FrameThrottle
 from app.schemas import MessageIn
 from mcos.infra.bus import BusUnavailable, Resync, Subscription, cursor_order, now_ts
 from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.infra.tracing import frame_span
 from mcos.kernel import strict_json
 from mcos.kernel.errors import DomainError
 from mcos.kernel.frames import Frame, FrameType
@@ -254,6 +255,11 @@ class _Connection:
     async def _handle(self, raw: str) -> None:
         request_id = new_id("req")
         structlog.contextvars.bind_contextvars(request_id=request_id, user_id=self.user_id)
+        attrs = {"mcos.request_id": request_id, "mcos.user_id": self.user_id}
+        with frame_span(self.ctx.settings, "ws.frame", attrs):  # one trace per frame
+            await self._handle_frame(raw, request_id)
+
+    async def _handle_frame(self, raw: str, request_id: str) -> None:
         if len(raw.encode()) > MAX_FRAME_BYTES:
             await self._error(
                 "frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes", request_id

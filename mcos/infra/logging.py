@@ -90,10 +90,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    )
+    formatter = build_formatter(shared, renderer)
     global _listener
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
@@ -119,6 +116,26 @@ def flush_logs() -> None:
     if _listener is not None:
         _listener.stop()
         _listener.start()
+
+
+def build_formatter(shared: list, renderer: object) -> logging.Formatter:
+    """The formatter for stdlib records: ``extra={…}`` fields (``workflow.logger``'s among
+    them) become fields of the line; Temporal's ``temporal_workflow`` /
+    ``temporal_activity`` context dicts are flattened to their ids."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), _temporal_context, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def _temporal_context(_: object, __: str, event: dict) -> dict:
+    for key in ("temporal_workflow", "temporal_activity"):
+        ctx = event.pop(key, None)
+        if isinstance(ctx, dict):
+            for name in ("workflow_id", "run_id", "workflow_type", "activity_type"):
+                if ctx.get(name) is not None:
+                    event.setdefault(name, ctx[name])
+    return event
 
 
 def get_logger(name: str = "mcos") -> structlog.stdlib.BoundLogger:

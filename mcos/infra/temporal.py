@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
+from mcos.infra.correlation import CorrelationInterceptor
 from mcos.kernel.settings import Settings
 
 # What a dependency outage looks like from the client: answered 503, never 500.
@@ -52,7 +55,10 @@ def temporal_target(settings: Settings, address: str | None = None) -> str:
 
 
 async def connect_client(
-    settings: Settings, address: str | None = None, retry_config: RetryConfig | None = None
+    settings: Settings,
+    address: str | None = None,
+    retry_config: RetryConfig | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
     target = temporal_target(settings, address)
     tls: bool | TLSConfig = settings.temporal_tls or bool(settings.temporal_api_key)
@@ -63,7 +69,23 @@ async def connect_client(
         tls=tls,
         data_converter=pydantic_data_converter,
         retry_config=retry_config,
+        interceptors=client_interceptors(settings),
+        runtime=runtime,
     )
+
+
+def client_interceptors(settings: Settings) -> list[Any]:
+    """Correlation ids in headers, and tracing when enabled; a worker built on the client
+    uses them too."""
+    from mcos.infra.tracing import temporal_interceptors
+
+    return [CorrelationInterceptor(), *temporal_interceptors(settings)]
+
+
+def worker_interceptors(client: Client, settings: Settings) -> list[Any]:
+    """What a worker needs that its client does not already bring (a test's bare client)."""
+    have = {type(i) for i in client.config().get("interceptors", [])}
+    return [i for i in client_interceptors(settings) if type(i) not in have]
 
 
 class TemporalUnreachable(RuntimeError):
@@ -76,6 +98,7 @@ async def connect_with_retry(
     timeout_s: float | None = None,
     on_error: Callable[[str], None] | None = None,
     retry_config: RetryConfig | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect, retrying with backoff (0.25 s doubling to 5 s) until ``timeout_s``.
 
@@ -89,7 +112,7 @@ async def connect_with_retry(
     while True:
         attempt += 1
         try:
-            client = await connect_client(settings, retry_config=retry_config)
+            client = await connect_client(settings, retry_config=retry_config, runtime=runtime)
             await client.service_client.check_health()
         except Exception as exc:  # noqa: BLE001 - any failure is retried until the deadline
             reason = f"Temporal at {target} unreachable: {str(exc)[:200] or type(exc).__name__}"

@@ -218,7 +218,10 @@ class LlmTurnInput(BaseModel):
     operation_id: str
     request_id: str | None = None
     messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[dict[str, Any]] = Field(default_factory=list)  # histories before tool_names
+    # The registry's tools, by name, and their digest: the activity rebuilds the schemas.
+    tool_names: list[str] = Field(default_factory=list)
+    tools_digest: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int | None = None
     index_offset: int = 0

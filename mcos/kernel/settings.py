@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
+    worker_metrics_port: int | None = None  # the standalone worker's /metrics and /health
     max_body_bytes: int = 65536
     # SIGTERM: WebSockets are closed at once with 1012 (the UI reconnects, to another API);
     # HTTP requests in flight get this long to finish.
@@ -162,6 +163,8 @@ class Settings(BaseSettings):
 
     log_json: bool | None = None  # None: JSON in production, console in dev
     log_level: str = "INFO"
+    tracing: Literal["off", "memory", "otlp"] = "off"  # OpenTelemetry (mcos.infra.tracing)
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces URL; None: the exporter's default
 
     web_dist: Path = Field(default=Path(__file__).resolve().parents[2] / "web" / "dist")
 

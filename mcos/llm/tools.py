@@ -279,3 +279,11 @@ class ToolTextFilter:
         visible, self._pending = self._pending, ""
         held, self._held = self._held or "", None
         return visible, held
+
+
+def tools_digest(schemas: list[dict[str, Any]]) -> str:
+    """A short digest of tool definitions: the LLM activity's input names its tools and
+    carries this instead of the ~4 KB of schemas; the activity rebuilds them from the same
+    registry and checks the digest (a worker whose tools differ refuses, loudly)."""
+    text = json.dumps(schemas, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

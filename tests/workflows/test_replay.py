@@ -1,40 +1,34 @@
-"""Determinism: recorded brain histories replay against the current workflow code."""
+"""Determinism: recorded brain histories replay against the current workflow code, through
+the ``mcos replay`` command CI runs (``workflows.replay`` underneath)."""
 
 from __future__ import annotations
 
-import json
+import re
 import tempfile
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
+from tests.cli.helpers import mcos
 from tests.conftest import Stack, user_id
 from tests.workflows.scenario import run_scenario
-from workflows.sandbox import workflow_classes, workflow_runner
+from workflows.replay import replay_histories
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 async def replay_failures(histories: list[WorkflowHistory]) -> dict[str, str]:
-    r = replayer()
     failures = {}
-    for i, h in enumerate(histories):
-        result = await r.replay_workflow(h, raise_on_replay_failure=False)
-        if result.replay_failure is not None:
-            failures[f"run {i}"] = repr(result.replay_failure)
-            print(f"run {i} of {h.workflow_id}: {result.replay_failure}")  # full text on failure
-            (Path(tempfile.gettempdir()) / f"replay-failure-{i}.json").write_text(h.to_json())  # noqa: ASYNC240
+    replayed = 0
+    async for outcome in replay_histories(histories):
+        replayed += 1
+        if not outcome.ok:
+            failures[f"run {outcome.run_id}"] = f"event {outcome.event_id}: {outcome.error}"
+    if failures:
+        for n, h in enumerate(histories):  # kept to look at by hand
+            (Path(tempfile.gettempdir()) / f"replay-failure-{n}.json").write_text(h.to_json())  # noqa: ASYNC240
+    assert replayed == len(histories), "some histories were not replayed"
     return failures
-
-
-def replayer() -> Replayer:
-    return Replayer(
-        workflows=workflow_classes(),
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
-    )
 
 
 async def test_fresh_histories_replay_without_nondeterminism(stack: Stack) -> None:
@@ -47,11 +41,13 @@ async def test_fresh_histories_replay_without_nondeterminism(stack: Stack) -> No
     assert not failures, failures
 
 
-async def test_recorded_histories_replay() -> None:
+async def test_recorded_histories_replay_through_mcos_replay() -> None:
     files = sorted(HISTORIES.rglob("*.json"))  # every recorded version, old ones included
     assert files, "no recorded histories: run `python -m tests.workflows.record_history`"
-    histories = [
-        WorkflowHistory.from_json(f"user-brain:{f.stem}", json.loads(f.read_text())) for f in files
-    ]
-    failures = await replay_failures(histories)
-    assert not failures, failures
+    assert {f.parent.name for f in files} >= {"v1", "v2", "v3"}
+    ran = await mcos("replay", "--file", str(HISTORIES), timeout=300)
+    assert ran.rc == 0, ran.out + ran.err
+    n = len(files)
+    assert re.search(
+        rf"replayed {n} run\(s\) of \d+ workflow\(s\), \d+ events: {n} ok, 0 ", ran.out
+    )

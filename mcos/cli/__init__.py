@@ -1,4 +1,6 @@
-"""The ``mcos`` command: ``dev`` (the whole stack), ``token``, ``worker``, ``api``, ``model``."""
+"""The ``mcos`` command: ``dev`` (the whole stack), ``token``, ``worker``, ``api``, ``model``,
+and the operators' commands (``replay``, ``send``, ``tail``, ``state``, ``history``,
+``users``: :mod:`mcos.cli.replay`, :mod:`mcos.cli.ops`)."""
 
 from __future__ import annotations
 
@@ -195,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     token.set_defaults(func=cmd_token)
     sub.add_parser("worker", help="run the Temporal worker alone").set_defaults(func=cmd_worker)
     sub.add_parser("api", help="run the API alone").set_defaults(func=cmd_api)
+    from mcos.cli.common import common_parser
+    from mcos.cli.ops import add_parsers as add_ops
+    from mcos.cli.replay import add_parser as add_replay
+
+    common = common_parser()
+    add_replay(sub, common)
+    add_ops(sub, common)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -1,0 +1,80 @@
+"""OpenTelemetry tracing (off by default): Temporal's TracingInterceptor on the client and
+worker, FastAPI's instrumentation on the API, and one root span per WebSocket frame so a
+chat turn is one trace (frame → signal → workflow → LLM and tool activities).
+
+``MCOS_TRACING=otlp`` exports over OTLP/HTTP to ``MCOS_OTLP_ENDPOINT`` (the collector's
+``/v1/traces`` URL); ``memory`` keeps spans in memory (tests read them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcos.kernel.settings import Settings
+
+_provider: Any = None
+_memory: Any = None
+
+
+def tracer_provider(settings: Settings) -> Any:
+    """The process's tracer provider for these settings (``None``: tracing is off)."""
+    global _provider, _memory
+    if settings.tracing == "off":
+        return None
+    if _provider is None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": "mcos"}))
+        if settings.tracing == "memory":
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+                InMemorySpanExporter,
+            )
+
+            _memory = InMemorySpanExporter()
+            provider.add_span_processor(SimpleSpanProcessor(_memory))
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+            )
+        _provider = provider
+    return _provider
+
+
+def memory_exporter() -> Any:
+    """The in-memory exporter (``MCOS_TRACING=memory``), or ``None``."""
+    return _memory
+
+
+def temporal_interceptors(settings: Settings) -> list[Any]:
+    provider = tracer_provider(settings)
+    if provider is None:
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor(provider.get_tracer("temporalio"))]
+
+
+def instrument_app(app: Any, settings: Settings) -> None:
+    provider = tracer_provider(settings)
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+
+
+def frame_span(settings: Settings, name: str, attributes: dict[str, Any]) -> Any:
+    """A new root span for one WebSocket frame (a context manager; a no-op when off)."""
+    provider = tracer_provider(settings)
+    if provider is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    from opentelemetry.context import Context
+
+    return provider.get_tracer("mcos.ws").start_as_current_span(
+        name, context=Context(), attributes={k: v for k, v in attributes.items() if v}
+    )
