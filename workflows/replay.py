@@ -144,10 +144,10 @@ async def replay_histories(
 
     async def as_async() -> AsyncIterator[WorkflowHistory]:
         if hasattr(histories, "__aiter__"):
-            async for h in histories:  # type: ignore[union-attr]
+            async for h in histories:
                 yield h
         else:
-            for h in histories:  # type: ignore[union-attr]
+            for h in histories:
                 yield h
 
     async with replayer().workflow_replay_iterator(as_async()) as results:

@@ -91,9 +91,11 @@ async def _ws(args: argparse.Namespace, user: str, cursor: str | None = None) ->
     url = api_url(args).replace("http://", "ws://").replace("https://", "wss://") + "/api/v1/ws"
     if cursor:
         url += f"?cursor={cursor}"
+    from websockets.typing import Subprotocol
+
     return await websockets.connect(
         url,
-        subprotocols=["bearer", api_token(args, user)],
+        subprotocols=[Subprotocol("bearer"), Subprotocol(api_token(args, user))],
         max_size=2**20,
     )
 
@@ -219,7 +221,9 @@ async def _snapshot(args: argparse.Namespace) -> Any:
     return await brain.snapshot(args.user)
 
 
-def _when(value: datetime | None) -> str:
+def _when(value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        return value
     return value.isoformat(timespec="seconds") if value else "-"
 
 

@@ -118,7 +118,9 @@ def flush_logs() -> None:
         _listener.start()
 
 
-def build_formatter(shared: list, renderer: object) -> logging.Formatter:
+def build_formatter(
+    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> logging.Formatter:
     """The formatter for stdlib records: ``extra={…}`` fields (``workflow.logger``'s among
     them) become fields of the line; Temporal's ``temporal_workflow`` /
     ``temporal_activity`` context dicts are flattened to their ids."""
@@ -128,7 +130,9 @@ def build_formatter(shared: list, renderer: object) -> logging.Formatter:
     )
 
 
-def _temporal_context(_: object, __: str, event: dict) -> dict:
+def _temporal_context(
+    _: Any, __: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
     for key in ("temporal_workflow", "temporal_activity"):
         ctx = event.pop(key, None)
         if isinstance(ctx, dict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -56,6 +56,19 @@ def metrics_app(sdk_metrics_url: str | None, healthy: Any = lambda: True) -> Any
     return app
 
 
+def _no_signals_server() -> type:
+    import uvicorn
+
+    class NoSignals(uvicorn.Server):
+        """The worker owns SIGTERM (it drains); uvicorn would take it for this side port."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return NoSignals
+
+
 @contextlib.asynccontextmanager
 async def serving_metrics(
     port: int | None, sdk_metrics_url: str | None, host: str = "0.0.0.0"
@@ -66,11 +79,11 @@ async def serving_metrics(
         return
     import uvicorn
 
+    _NoSignals = _no_signals_server()
     config = uvicorn.Config(
         metrics_app(sdk_metrics_url), host=host, port=port, log_level="warning", lifespan="off"
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _NoSignals(config)
     task = asyncio.create_task(server.serve())
     try:
         yield
