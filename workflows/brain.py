@@ -2,14 +2,13 @@
 
 Every state change is an :class:`Event` applied by the pure reducer. Signals bring chat
 messages and synced data; updates (with validators) bring commands that answer; queries
-read. Side effects leave only through activities: realtime publishing after each change,
-SQL archival and backups (``workflows/effects.py``), and the chat turns' LLM and tool
-calls (``workflows/turns.py``). The pure rules live in ``mcos/brain``.
+read. Side effects leave only through activities: publishing, SQL archival and backups
+(``workflows/effects.py``), the turns' LLM and tool calls (``workflows/turns.py``).
 
-Versions (``workflow.patched`` ids), so histories recorded by earlier code still replay:
-v2 published frames by a regular activity, one of each side effect per loop pass; v3
-continues as new by history length, carrying the backlog; v4 adds the durable timer
-(reminders, approval deadlines), approvals, task archival and operator-facing entries.
+Versions (``workflow.patched`` ids) keep earlier histories replaying: v2 publishes by an
+activity; v3 continues as new by history length, carrying the backlog; v4 adds the timer
+(reminders, approval deadlines), approvals, task archival and operator entries; v5 also
+continues as new by history size.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ SUBMIT = "submit"  # the signal's name (the client's signal-with-start needs it)
 V2_SIDE_EFFECTS = "side-effects-v2"
 V3_CARRY_BACKLOG = "carry-backlog-v3"
 V4_TRANCHE2 = "reminders-approvals-v4"
+V5_HISTORY_BYTES = "history-bytes-v5"  # continue-as-new by history size too
 CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
 PROFILE_EVENTS = frozenset({"preference.set", "memory.pinned", "memory.unpinned"})
 
@@ -87,7 +87,8 @@ class UserBrainWorkflow:
     @workflow.run
     async def run(self, inp: BrainInput) -> None:
         if workflow.patched(V3_CARRY_BACKLOG):
-            self.version = 4 if workflow.patched(V4_TRANCHE2) else 3
+            v4 = workflow.patched(V4_TRANCHE2)  # then v5's (the order they were recorded in)
+            self.version = (5 if workflow.patched(V5_HISTORY_BYTES) else 4) if v4 else 3
         workflow.logger.info(
             "brain started", extra={"user_id": self.user_id, "run": self.carry.runs}
         )
@@ -130,10 +131,11 @@ class UserBrainWorkflow:
             await fx.run_pass(v2=workflow.patched(V2_SIDE_EFFECTS))
 
     def _continue_as_new_due(self) -> bool:
-        info = workflow.info()
-        # v3 counts the run's history events (signals included), v2 the events applied.
+        info, c = workflow.info(), self.config
+        # v3 counts the run's history events (signals included), v2 events applied; v5 bytes
         length = info.get_current_history_length() if self.version >= 3 else self.events_this_run
-        return info.is_continue_as_new_suggested() or length >= self.config.continue_as_new_events
+        big = self.version >= 5 and info.get_current_history_size() >= c.continue_as_new_bytes
+        return big or info.is_continue_as_new_suggested() or length >= c.continue_as_new_events
 
     def _may_continue(self) -> bool:
         """v3: as soon as the carried input (backlog included) fits the budget. v2 waited

@@ -79,6 +79,7 @@ def brain_config(settings: Settings) -> BrainConfig:
         event_window_days=settings.brain_event_window_days,
         dedup_size=settings.brain_dedup_size,
         continue_as_new_events=settings.brain_continue_as_new_events,
+        continue_as_new_bytes=settings.brain_continue_as_new_bytes,
         chat_replies=settings.brain_chat_replies,
         interrupt_on_new_message=settings.brain_interrupt_on_new_message,
         double_texting=settings.brain_double_texting,

@@ -37,6 +37,9 @@ class BrainConfig(BaseModel):
     event_window_days: int = 30
     dedup_size: int = 1000
     continue_as_new_events: int = 2000
+    # v5: also continue once the run's history holds this many bytes (the carried input,
+    # up to ~250 KB, included; the continue-as-new event repeats it), so no run nears 1 MB
+    continue_as_new_bytes: int = 400_000
     chat_replies: bool = True
     interrupt_on_new_message: bool = False  # before `double_texting`: means "interrupt"
     double_texting: DoubleTexting = "queue"

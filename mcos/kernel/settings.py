@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     brain_event_window_days: int = 30
     brain_dedup_size: int = 1000
     brain_continue_as_new_events: int = 2000
+    brain_continue_as_new_bytes: int = Field(default=400_000, ge=100_000, le=1_500_000)
     brain_tasks_cap: int = 500
     brain_chat_replies: bool = True
     brain_interrupt_on_new_message: bool = False  # kept: the same as double_texting=interrupt

@@ -86,7 +86,11 @@ async def test_2000_messages_chain_runs_and_archive_exactly_1900(stack: Stack) -
         assert len(history.events) < 10_240  # Temporal's history-count warning level
         size = sum(e.ByteSize() for e in history.events)
         # a burst must not hold continue-as-new off: every run stays near the threshold
-        assert size < 1_000_000, f"a run of {len(history.events)} events is {size:,} bytes"
+        by_kind: dict[str, list[int]] = {}
+        for e in history.events:
+            by_kind.setdefault(e.WhichOneof("attributes") or "?", []).append(e.ByteSize())
+        kinds = sorted(((sum(v), len(v), k) for k, v in by_kind.items()), reverse=True)[:5]
+        assert size < 1_000_000, f"a run of {len(history.events)} events is {size:,} bytes: {kinds}"
         assert history.events[0].workflow_execution_started_event_attributes.attempt == 1
     # every run but the newest ended by continuing as new
     for history in runs[1:]:
