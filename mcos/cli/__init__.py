@@ -205,7 +205,22 @@ def main(argv: list[str] | None = None) -> int:
     add_replay(sub, common)
     add_ops(sub, common)
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    code = int(args.func(args) or 0)
+    if argv is None and args.func.__module__ in ("mcos.cli.ops", "mcos.cli.replay"):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End an operator command without interpreter finalization: the Temporal SDK's native
+    threads can still touch Python while it tears down (seen: "Fatal Python error:
+    PyGILState_Release", exit -6 instead of the command's code). Output is flushed first."""
+    from mcos.infra.logging import flush_logs
+
+    flush_logs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
