@@ -19,7 +19,7 @@ from tests.faults.cluster import Fleet, Infra
 FLEET_ENV = {
     "MCOS_OFFLINE_TOKEN_DELAY_MS": "25",
     "MCOS_LLM_HEARTBEAT_TIMEOUT_S": "3",
-    "MCOS_WORKER_GRACEFUL_SHUTDOWN_S": "3",
+    "MCOS_WORKER_GRACEFUL_SHUTDOWN_S": "2",
     "MCOS_TEMPORAL_CONNECT_TIMEOUT_S": "60",
     "MCOS_LIMIT_MESSAGES_PER_MINUTE": "600",
     # a short live window: turns 5+ archive to PostgreSQL, /history reaches into it

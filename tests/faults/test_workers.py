@@ -6,7 +6,7 @@ import signal
 
 from temporalio.client import Client
 
-from tests.faults.chat import Chatter, misordered_history
+from tests.faults.chat import Chatter, Turn, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import (
     Clock,
@@ -14,25 +14,40 @@ from tests.faults.helpers import (
     new_user,
     report,
     text_for,
+    token_count,
     tokens_of,
     worker_running_llm,
 )
 
+PIECES = 159  # the offline reply's tokens in these scenarios (25 ms apart: ~4 s)
 
-async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3
-               ) -> tuple[Chatter, str, float, float]:  # fmt: skip
+
+async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3, at_most: int = PIECES
+               ) -> tuple[Chatter, Turn, str, float, float]:  # fmt: skip
     """One user: a turn, then a turn whose worker gets ``sig`` mid-stream, then a turn.
-    Returns the user, the worker signalled, the reply's recovery time and the exit time."""
+
+    The signal goes once the client has seen ``tokens`` tokens of the reply — but only if
+    it has seen no more than ``at_most`` by then (finding the worker can take a while on a
+    loaded machine); otherwise that turn runs out and the next one is tried, so the time
+    left in the stream at the signal is known, not hoped for.
+    Returns the user, the turn cut, the worker signalled, the reply's recovery time and the
+    worker's exit time."""
     client = await Client.connect(fleet.infra.temporal.address)
     user = new_user(tag)
     chatter = Chatter(user, [fleet.api_url("api1"), fleet.api_url("api2")])
     await chatter.connect()
     try:
         await chatter.chat(text_for(user, 1))
-        turn = await chatter.send(text_for(user, 2))
-        await mid_stream(chatter, turn, 1)
-        victim = await worker_running_llm(client, fleet, user)
-        await mid_stream(chatter, turn, tokens)
+        for attempt in range(4):
+            turn = await chatter.send(text_for(user, 2 + attempt))
+            await mid_stream(chatter, turn, 1)
+            victim = await worker_running_llm(client, fleet, user)
+            await mid_stream(chatter, turn, tokens)
+            if token_count(chatter, turn) <= at_most:
+                break
+            await chatter.wait_reply(turn, 60)
+        else:
+            raise AssertionError(f"no turn of 4 was signalled within {at_most} tokens")
         clock = Clock()
         fleet.workers[victim].signal(sig)
         assert chatter.reply_frame(turn) is None, "the reply was over before the signal"
@@ -44,9 +59,9 @@ async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3
             assert code == 0, f"{victim} exited with {code} on SIGTERM"
         # the deploy brings it back (meanwhile one worker serves)
         fleet.start_worker(victim)
-        await chatter.chat(text_for(user, 3))
+        await chatter.chat(text_for(user, 9))
         await fleet.wait_worker(victim)
-        return chatter, victim, recovery, exited
+        return chatter, turn, victim, recovery, exited
     except BaseException:
         print(fleet.logs())
         raise
@@ -55,9 +70,8 @@ async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3
 
 
 async def test_worker_sigkill_mid_stream(fleet: Fleet) -> None:
-    chatter, victim, recovery, _ = await _cut(fleet, signal.SIGKILL, "kill")
+    chatter, cut, victim, recovery, _ = await _cut(fleet, signal.SIGKILL, "kill")
     checked = await chatter.check()
-    cut = chatter.turns[1]
     tokens = tokens_of(chatter, cut)
     # the dead worker's attempt stopped; the heartbeat timeout gave it to the other worker
     assert max(t["data"]["attempt"] for t in tokens) == 2
@@ -68,29 +82,34 @@ async def test_worker_sigkill_mid_stream(fleet: Fleet) -> None:
 
 
 async def test_worker_sigterm_mid_stream_past_the_grace_period(fleet: Fleet) -> None:
-    """The stream outlasts the fleet's 3 s grace: the activity fails retryably (never
-    `interrupted`), the other worker answers in full, the client is told `llm.restarted`."""
-    chatter, victim, recovery, exited = await _cut(fleet, signal.SIGTERM, "term")
+    """The stream outlasts the fleet's 2 s grace (the signal lands with at least 130 of
+    the 159 tokens, ~3.2 s, to go): the activity fails retryably (never `interrupted`),
+    the other worker answers in full, the client is told `llm.restarted`."""
+    chatter, cut, victim, recovery, exited = await _cut(
+        fleet, signal.SIGTERM, "term", tokens=1, at_most=PIECES - 130
+    )
     checked = await chatter.check()
-    tokens = tokens_of(chatter, chatter.turns[1])
+    tokens = tokens_of(chatter, cut)
     assert max(t["data"]["attempt"] for t in tokens) == 2
     assert chatter.saw("llm.restarted") == 1
     assert "generation cut by worker shutdown" in fleet.workers[victim].log.read_text()
-    report("worker SIGTERM mid-stream (grace 3 s < ~3.9 s left)", messages_checked=checked,
+    report("worker SIGTERM mid-stream (grace 2 s < ~3.2 s left)", messages_checked=checked,
            reply_completed_after=recovery, worker_exited_after=exited,
            restarted_frames=chatter.saw("llm.restarted"))  # fmt: skip
     misordered_history([chatter])
 
 
 async def test_worker_sigterm_mid_stream_within_the_grace_period(fleet: Fleet) -> None:
-    """SIGTERM with 39 tokens (~1 s) of the stream left, inside the 3 s grace: the same
-    worker finishes it, uninterrupted, then exits (it stopped polling at once: the next
-    turn runs on the other worker)."""
-    chatter, victim, recovery, exited = await _cut(fleet, signal.SIGTERM, "grace", tokens=120)
+    """SIGTERM with at most 24 tokens (~0.6 s) of the stream left, inside the 2 s grace:
+    the same worker finishes it, uninterrupted, then exits (it stopped polling at once:
+    the next turn runs on the other worker)."""
+    chatter, cut, victim, recovery, exited = await _cut(
+        fleet, signal.SIGTERM, "grace", tokens=PIECES - 24
+    )
     checked = await chatter.check()
-    tokens = tokens_of(chatter, chatter.turns[1])
+    tokens = tokens_of(chatter, cut)
     assert {t["data"]["attempt"] for t in tokens} == {1}
     assert chatter.saw("llm.restarted") == 0
-    report("worker SIGTERM mid-stream (inside the 3 s grace)", messages_checked=checked,
+    report("worker SIGTERM mid-stream (inside the 2 s grace)", messages_checked=checked,
            reply_completed_after=recovery, worker_exited_after=exited)  # fmt: skip
     misordered_history([chatter])
