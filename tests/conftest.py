@@ -155,6 +155,10 @@ def settings(tmp_path: Path, temporal_server: DevServer) -> Settings:
         temporal_search_attributes=True,
         offline_token_delay_ms=0,
         llm_heartbeat_timeout_s=5,
+        # A test's worker (embedded in its API or its own) stops at teardown: a second for
+        # running activities, not the production 20 s (serving() waits 10 s for uvicorn,
+        # whose lifespan ends with the embedded worker's shutdown).
+        worker_graceful_shutdown_s=1,
         web_dist=tmp_path / "no-ui",
     )
 
