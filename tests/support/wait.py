@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -19,14 +19,34 @@ DEFAULT_TIMEOUT_S = 20.0
 DEFAULT_INTERVAL_S = 0.05
 
 
+# A check returns the value waited for, or something falsy (often None) for "not yet": the
+# result is the first truthy value, typed without the None.
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float = ...,
+    interval: float = ...,
+    *,
+    what: str | None = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+@overload
+async def eventually(
+    check: Callable[[], T | None],
+    timeout: float = ...,
+    interval: float = ...,
+    *,
+    what: str | None = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
     timeout: float = DEFAULT_TIMEOUT_S,
     interval: float = DEFAULT_INTERVAL_S,
     *,
     what: str | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-) -> T:
+) -> Any:
     """Call ``check`` (sync or async) until it returns a truthy value, and return that value.
 
     Raises ``AssertionError`` after ``timeout`` seconds. Exceptions of the types in
@@ -45,7 +65,7 @@ async def eventually(
         except retry_on as exc:
             value, error = None, exc
         if value:
-            return value  # type: ignore[return-value]
+            return value
         last = value
         if loop.time() >= deadline:
             name = what or getattr(check, "__qualname__", repr(check))
