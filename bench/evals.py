@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import websockets  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
 
 TZ = "America/Los_Angeles"
 ZONE = ZoneInfo(TZ)
@@ -369,7 +370,9 @@ HOME_SFO = Setup(preferences={"home_airport": "SFO"})
 def _cases() -> list[Case]:
     c: list[Case] = []
 
-    def add(id_: str, category: str, say: list[Text], *checks: Check, setup: Setup | None = None):
+    def add(
+        id_: str, category: str, say: list[Text], *checks: Check, setup: Setup | None = None
+    ) -> None:
         c.append(Case(id_, category, say, list(checks), setup or Setup()))
 
     # tasks with dates and times, in the user's zone
@@ -1068,7 +1071,9 @@ async def run_case(api: Endpoint, case: Case, turn_timeout: float = 60.0) -> Out
             before = await _state(http)
             url = api.base_url.replace("http://", "ws://") + "/api/v1/ws"
             turns = []
-            async with websockets.connect(url, subprotocols=["bearer", api.token(user)]) as ws:  # type: ignore[list-item]
+            async with websockets.connect(
+                url, subprotocols=[Subprotocol("bearer"), Subprotocol(api.token(user))]
+            ) as ws:
                 for text in case.say:
                     said = text(today) if callable(text) else text
                     turns.append(await _say(ws, said, turn_timeout))
@@ -1179,7 +1184,6 @@ async def serving_api(settings: Any, client: Any) -> AsyncIterator[Api]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -37,7 +37,6 @@ from mcos.infra.devserver import DevServer  # noqa: E402
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES  # noqa: E402
 from mcos.kernel.contracts import brain_workflow_id as workflow_id  # noqa: E402
 from mcos.kernel.ids import new_id  # noqa: E402
-from mcos.kernel.models import BrainState  # noqa: E402
 from mcos.kernel.settings import Settings  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.client import BrainClient, make_event  # noqa: E402
@@ -72,7 +71,7 @@ async def turn(brain: BrainClient, client: Client, user: str, text: str) -> dict
     event = make_event("user.message", {"message_id": new_id("msg"), "text": text}, new_id("req"))
     await brain.signal_event(user, event)
     while True:
-        state: BrainState = await brain.snapshot(user)
+        state = await brain.snapshot(user)
         if sum(m.role == "assistant" for m in state.messages) > replies:
             break
         await asyncio.sleep(0.1)

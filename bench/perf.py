@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -58,6 +59,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
@@ -85,7 +87,9 @@ class BenchModel:
         self.offline = OfflineProvider(token_delay_ms=0)
 
     async def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
-        last = next((m for m in reversed(request.messages) if m.get("role") == "user"), {})
+        last: dict[str, Any] = next(
+            (m for m in reversed(request.messages) if m.get("role") == "user"), {}
+        )
         text = str(last.get("content") or "")
         if not text.startswith(STREAM):
             async for chunk in self.offline.stream(request):
@@ -207,7 +211,6 @@ class Bench:
                         ws_ping_interval=None,  # a starved loop is measured, not ended
                     )
                 )
-                api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
                 task = asyncio.create_task(api.serve())
                 while not api.started:
                     await asyncio.sleep(0.05)
@@ -260,7 +263,7 @@ class Bench:
         token = issue_dev_token(user, self.settings)
         ws = await websockets.connect(
             self.base.replace("http", "ws") + "/api/v1/ws",
-            subprotocols=["bearer", token],  # type: ignore[list-item]
+            subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
             max_size=None,
             open_timeout=60,
             ping_interval=None,  # a starved event loop must not end the bench's own sockets
@@ -280,7 +283,7 @@ class Bench:
             await self.go(user)
 
         t0 = time.perf_counter()
-        await gather_limited([lambda u=u: start(u) for u in missing], 20)
+        await gather_limited([functools.partial(start, u) for u in missing], 20)
         if missing and self.args.verbose:
             print(f"  [{len(missing)} brains started in {time.perf_counter() - t0:.1f} s]")
         return names
@@ -379,8 +382,8 @@ class Bench:
 
         floor_rates, project_rates = [], []
         for _ in range(2):  # interleaved
-            floor_rates.append(await rate([lambda w=w: self.floor_once(w) for w in floors]))
-            project_rates.append(await rate([lambda u=u: self.go(u) for u in names]))
+            floor_rates.append(await rate([functools.partial(self.floor_once, w) for w in floors]))
+            project_rates.append(await rate([functools.partial(self.go, u) for u in names]))
         f, p = statistics.mean(floor_rates), statistics.mean(project_rates)
         self.say(
             f"Turns/s at saturation ({users} users, closed loop, 2 × {window:.0f} s each, "
@@ -464,7 +467,7 @@ class Bench:
             await brain.signal_event(user, event)
 
         await send(0)
-        await gather_limited([lambda i=i: send(i) for i in range(1, n)], 32)
+        await gather_limited([functools.partial(send, i) for i in range(1, n)], 32)
         while True:
             state = await brain.snapshot(user)
             if state.counters.messages_total >= n:
@@ -609,14 +612,17 @@ async def idle_clients(n: int, base: str) -> None:
     async def one(i: int) -> Any:
         token = issue_dev_token(f"idle-{i}", settings)
         ws = await websockets.connect(
-            url, subprotocols=["bearer", token], open_timeout=120, ping_interval=None
-        )  # type: ignore[list-item]
+            url,
+            subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
+            open_timeout=120,
+            ping_interval=None,
+        )
         await ws.send(json.dumps({"type": "ping"}))
         while json.loads(await ws.recv())["type"] != "pong":
             pass
         return ws
 
-    sockets = await gather_limited([lambda i=i: one(i) for i in range(n)], 50)
+    sockets = await gather_limited([functools.partial(one, i) for i in range(n)], 50)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     for ws in sockets:

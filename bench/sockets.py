@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import redis.asyncio as redis  # noqa: E402
 import websockets  # noqa: E402
+from websockets.asyncio.client import ClientConnection  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
 
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus_redis import RedisBus  # noqa: E402
@@ -56,10 +58,10 @@ async def wait_http(port: int, within_s: float = 240) -> None:
     raise TimeoutError("the API did not start")
 
 
-async def open_socket(url: str, token: str, deflate: bool):  # noqa: ANN201
+async def open_socket(url: str, token: str, deflate: bool) -> ClientConnection:
     ws = await websockets.connect(
         url,
-        subprotocols=["bearer", token],  # type: ignore[list-item]
+        subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
         compression="deflate" if deflate else None,
         ping_interval=None,
         max_size=2**20,
@@ -135,7 +137,7 @@ async def main() -> None:
         clients = await admin.client_list()
         await admin.aclose()
 
-        async def receive(ws, expect: int) -> bool:  # noqa: ANN001
+        async def receive(ws: ClientConnection, expect: int) -> bool:
             while True:
                 frame = json.loads(await ws.recv())
                 if frame["type"] == "state.updated" and frame["data"].get("n") == expect:

@@ -28,6 +28,8 @@ import websockets  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
+from websockets.asyncio.client import ClientConnection  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
@@ -85,7 +87,9 @@ async def bench_floor(client: Client, turns: int, users: int) -> tuple[list[floa
     return single, many
 
 
-async def relay_latency(bus: MemoryBus, ws, user: str, n: int = 300) -> list[float]:  # noqa: ANN001
+async def relay_latency(
+    bus: MemoryBus, ws: ClientConnection, user: str, n: int = 300
+) -> list[float]:
     """Token frames published on the bus at a steady 200/s, timed until the client has them."""
     out: list[float] = []
 
@@ -112,7 +116,7 @@ async def relay_latency(bus: MemoryBus, ws, user: str, n: int = 300) -> list[flo
     return out
 
 
-async def turn_once(ws, relay: list[float], counts: list[int]) -> float:  # noqa: ANN001
+async def turn_once(ws: ClientConnection, relay: list[float], counts: list[int]) -> float:
     sent = time.perf_counter()
     await ws.send(
         json.dumps(
@@ -138,14 +142,17 @@ async def turn_once(ws, relay: list[float], counts: list[int]) -> float:  # noqa
             return first
 
 
-async def bench_project(base: str, settings: Settings, bus: MemoryBus, turns: int, users: int):  # noqa: ANN201,E501
+async def bench_project(
+    base: str, settings: Settings, bus: MemoryBus, turns: int, users: int
+) -> tuple[list[float], list[float], list[float], float]:
     relay: list[float] = []
     counts: list[int] = []
 
-    async def connect(user: str):  # noqa: ANN202
+    async def connect(user: str) -> ClientConnection:
         token = issue_dev_token(user, settings)
         ws = await websockets.connect(
-            base.replace("http", "ws") + "/api/v1/ws", subprotocols=["bearer", token]
+            base.replace("http", "ws") + "/api/v1/ws",
+            subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
         )
         await ws.send(json.dumps({"type": "ping"}))
         while json.loads(await ws.recv())["type"] != "pong":
@@ -224,7 +231,6 @@ async def main() -> None:
             api = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
             )
-            api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             task = asyncio.create_task(api.serve())
             while not api.started:
                 await asyncio.sleep(0.05)
