@@ -44,9 +44,13 @@ async def serving(app: Any, port: int | None = None, **config: Any) -> AsyncIter
     import uvicorn
 
     port = port or free_port()
-    config = {"log_level": "warning", "lifespan": "off", "timeout_graceful_shutdown": 1} | config
+    defaults: dict[str, Any] = {
+        "log_level": "warning",
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 1,
+    }
+    config = defaults | config
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
 
     def started() -> bool:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -32,7 +33,7 @@ from tests.support.calendar_sync import FAKE_GCAL_COMMAND, build_sync_ics
 from tests.support.fake_google import CLIENT_ID, READONLY, FakeGoogle, google_event
 
 
-def _settings(tmp_path: Path, **extra: object) -> Settings:
+def _settings(tmp_path: Path, **extra: Any) -> Settings:
     """Single-user mode for user ``u`` unless ``extra`` says otherwise."""
     (tmp_path / "cal").mkdir(exist_ok=True)
     return Settings(

@@ -4,7 +4,9 @@ server, typed failures, the circuit breaker, and the tool log line of every call
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, MutableMapping
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from structlog.contextvars import clear_contextvars, merge_contextvars
@@ -34,12 +36,12 @@ def search_input(tool_id: str, **prefs: object) -> FlightSearchInput:
     )
 
 
-def tool_logs(logs: list[dict]) -> list[dict]:
+def tool_logs(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [e for e in logs if e.get("event") == "tool call"]
 
 
 @pytest.fixture(autouse=True)
-def _clean_contextvars():  # noqa: ANN202
+def _clean_contextvars() -> Iterator[None]:
     clear_contextvars()
     yield
     clear_contextvars()

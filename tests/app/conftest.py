@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,8 @@ import httpx
 import pytest
 import websockets
 from temporalio.client import Client
+from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
 from app.main import create_app
 from mcos.infra.auth import issue_dev_token
@@ -39,9 +41,11 @@ class Api:
         url = self.base_url.replace("http://", "ws://") + "/api/v1/ws"
         return url + (f"?cursor={cursor}" if cursor else "")
 
-    async def ws(self, user: str, cursor: str | None = None):  # noqa: ANN201
+    async def ws(self, user: str, cursor: str | None = None) -> ClientConnection:
         return await websockets.connect(
-            self.ws_url(cursor), subprotocols=["bearer", self.token(user)], max_size=2**20
+            self.ws_url(cursor),
+            subprotocols=[Subprotocol("bearer"), Subprotocol(self.token(user))],
+            max_size=2**20,
         )
 
 
@@ -84,7 +88,9 @@ def user() -> str:
     return user_id()
 
 
-async def recv_until(ws, pred, timeout: float = 20.0) -> list[dict]:  # noqa: ANN001
+async def recv_until(
+    ws: ClientConnection, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+) -> list[dict]:
     """Frames received until ``pred(frame)`` is true (inclusive)."""
     frames: list[dict] = []
     async with asyncio.timeout(timeout):

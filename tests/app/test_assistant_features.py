@@ -264,7 +264,9 @@ def _replies(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(replies(frames).values())
 
 
-async def test_queue_answers_each_message_in_turn(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_queue_answers_each_message_in_turn(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     frames, state = await _two_messages(settings, temporal_client, user, "queue")
     first, second = _replies(frames)
     users = [m for m in state["messages"] if m["role"] == "user"]
@@ -273,7 +275,9 @@ async def test_queue_answers_each_message_in_turn(settings, temporal_client, use
     assert second["data"]["reply_to"] == users[1]["id"]
 
 
-async def test_interrupt_stops_the_running_answer(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_interrupt_stops_the_running_answer(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     frames, state = await _two_messages(settings, temporal_client, user, "interrupt")
     first, second = _replies(frames)
     assert first["type"] == "llm.interrupted" and first["data"]["status"] == "interrupted"
@@ -313,7 +317,9 @@ async def test_merge_answers_messages_close_together_once(
     assert len(users) == 2 and reply["reply_to"] == users[1]["id"]
 
 
-async def test_reject_answers_busy_and_records_nothing(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_reject_answers_busy_and_records_nothing(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     frames, state = await _two_messages(settings, temporal_client, user, "reject")
     [busy] = [f for f in frames if f["type"] == "busy"]
     assert busy["data"]["client_action_id"] == "second"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 import websockets
+from fastapi import FastAPI
 from temporalio.client import Client
+from websockets.typing import Subprotocol
 
 from mcos.infra.auth import issue_dev_token
 from mcos.kernel.settings import Settings
@@ -36,7 +39,7 @@ SAMPLE_PATH_VALUES = {
 }
 
 
-def _protected_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001
+def _protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     """Every REST operation of the OpenAPI schema under ``/api/v1`` but the public ones."""
     routes = []
     for path, ops in app.openapi()["paths"].items():
@@ -61,8 +64,8 @@ def _token(
     key: str | None = None,
     exp: int | None = None,
     aud: str | None = None,
-    **extra,
-) -> str:  # noqa: ANN003
+    **extra: Any,
+) -> str:
     now = int(time.time())
     claims = {"sub": user, "iat": now, "exp": exp if exp is not None else now + 600, **extra}
     if aud is not None:
@@ -177,7 +180,7 @@ async def test_websocket_refuses_missing_and_bad_tokens(api: Api, user: str) -> 
     url = api.ws_url()
     expired = _token(api.settings, user, exp=int(time.time()) - 3600)
     forged = _token(api.settings, user, key="z" * 40)
-    attempts = [
+    attempts: list[dict[str, Any]] = [
         {},
         {"subprotocols": ["bearer", forged]},
         {"subprotocols": ["bearer", expired]},
@@ -249,6 +252,8 @@ async def test_audience_is_checked_when_configured(
                 )
                 assert r.status_code == 401, r.text
             with pytest.raises(websockets.InvalidStatus):
-                await websockets.connect(api.ws_url(), subprotocols=["bearer", wrong_aud])
+                await websockets.connect(
+                    api.ws_url(), subprotocols=[Subprotocol("bearer"), Subprotocol(wrong_aud)]
+                )
             r = await http.get("/api/v1/state", headers={"Authorization": f"Bearer {good}"})
             assert r.status_code == 200 and r.json()["seq"] == 0

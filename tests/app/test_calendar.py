@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+from websockets.asyncio.client import ClientConnection
 
 from mcos.kernel.contracts import brain_workflow_id as workflow_id
 from mcos.kernel.settings import Settings
@@ -45,7 +46,7 @@ def settings(settings: Settings, tmp_path: Path, user: str) -> Settings:
     )
 
 
-async def _drain(ws, seconds: float) -> list[dict]:  # noqa: ANN001
+async def _drain(ws: ClientConnection, seconds: float) -> list[dict]:
     frames: list[dict] = []
     try:
         async with asyncio.timeout(seconds):
@@ -80,6 +81,7 @@ async def test_sync_obeys_the_chat_first_rule(api: Api, user: str, temporal_clie
     desc = await sched.describe(user)
     assert desc is not None and len(desc.info.recent_actions) == 2
     for action in desc.info.recent_actions:
+        assert isinstance(action.action, ScheduleActionExecutionStartWorkflow), action.action
         names = await activity_types(
             temporal_client, action.action.workflow_id, action.action.first_execution_run_id
         )

@@ -8,11 +8,12 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import websockets
+from temporalio.client import Client
 
 from mcos.infra.bus_redis import RedisBus
 from mcos.infra.devserver import DevServer
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path):  # noqa: ANN201
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     with throwaway_redis(tmp_path / "redis") as server:
         yield server
 
@@ -35,8 +36,8 @@ def redis_server(tmp_path: Path):  # noqa: ANN201
 @pytest.fixture
 async def redis_api(
     settings: Settings,
-    temporal_client,
-    redis_server: RedisProcess,  # noqa: ANN001
+    temporal_client: Client,
+    redis_server: RedisProcess,
 ) -> AsyncIterator[Api]:
     s = settings.model_copy(update={"bus_url": redis_server.url, "offline_token_delay_ms": 60})
     bus = RedisBus(redis_server.url)
@@ -59,9 +60,9 @@ def completed(frame: dict) -> bool:
 async def test_redis_down_mid_stream_brain_runs_on_turn_recorded_once_client_streams_again(
     redis_api: Api,
     redis_server: RedisProcess,
-    temporal_client,
+    temporal_client: Client,
     user: str,
-    down_s: float,  # noqa: ANN001
+    down_s: float,
 ) -> None:
     ws = await redis_api.ws(user)
     await ws.send(send("Hello! Tell me everything you can do for me.", "t1"))

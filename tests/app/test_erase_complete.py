@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from temporalio.client import Client
 
 from mcos.infra import db
@@ -41,7 +41,7 @@ async def _temporal_leftovers(client: Client, user: str) -> dict[str, list[str]]
     return found
 
 
-def _sql_leftovers(engine, user: str) -> dict[str, int]:  # noqa: ANN001
+def _sql_leftovers(engine: Engine, user: str) -> dict[str, int]:
     """Rows mentioning the user in every table that has a user_id column."""
     counts: dict[str, int] = {}
     with engine.connect() as conn:
@@ -125,7 +125,7 @@ async def test_erase_leaves_nothing_and_the_next_messages_frames_all_arrive(
                             temporal_clean, timeout=90, interval=1.0
                         )
                     except AssertionError:
-                        described = []
+                        described: list[tuple[object, ...]] = []
                         for runs in seen[-1].values():
                             for r in runs:
                                 if r.count("/") >= 2:

@@ -54,7 +54,7 @@ def test_over_budget_tokens_merge_and_other_frames_keep_their_place() -> None:
     assert th.pop() is None and th.wait_s() == 5.0  # nothing goes now, nothing is lost
     clock.t += 5
     merged = th.pop()
-    assert th.pop() is None
+    assert merged is not None and th.pop() is None
     assert merged.data["text"] == "".join(f"t{i} " for i in range(3, 10))
     assert merged.data["first_index"] == 3 and merged.data["index"] == 9
     assert merged.data["count"] == 7 and merged.cursor == "10"

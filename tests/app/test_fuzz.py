@@ -13,7 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from schemathesis import Case, GenerationMode
+from schemathesis.core.result import Ok
 
 from tests.app.conftest import Api
 
@@ -28,6 +29,7 @@ def _fuzz(base_url: str, token: str) -> tuple[list[int], list[str]]:
     failures: list[str] = []
     statuses: list[int] = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # the schema itself is valid
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             if time.monotonic() > deadline:
@@ -41,7 +43,7 @@ def _fuzz(base_url: str, token: str) -> tuple[list[int], list[str]]:
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case) -> None:  # noqa: ANN001
+            def run(case: Case) -> None:
                 if time.monotonic() > deadline:
                     return
                 response = case.call(base_url=base_url, headers=headers, timeout=30)

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
 from sqlalchemy import text
 from temporalio.client import Client
 
@@ -325,7 +327,7 @@ async def test_export_shows_the_grant_and_erasing_forgets_it(
 
 
 def test_production_refuses_google_without_a_credentials_key(settings: Settings) -> None:
-    base = {
+    base: dict[str, Any] = {
         "env": "production",
         "jwt_secret": "a-long-production-secret-" + "9" * 24,
         "google_client_id": "id",
@@ -334,5 +336,6 @@ def test_production_refuses_google_without_a_credentials_key(settings: Settings)
     with pytest.raises(ValueError, match="MCOS_CREDENTIALS_KEY"):
         Settings(_env_file=None, **base)
     with pytest.raises(ValueError, match="Fernet"):
-        Settings(_env_file=None, **base, credentials_key="not-a-key")
-    assert Settings(_env_file=None, **base, credentials_key=Fernet.generate_key().decode())
+        Settings(_env_file=None, **base, credentials_key=SecretStr("not-a-key"))
+    key = SecretStr(Fernet.generate_key().decode())
+    assert Settings(_env_file=None, **base, credentials_key=key)

@@ -27,7 +27,7 @@ class _Model(StandIn):
         super().__init__()
         self.reply = reply
 
-    @property  # type: ignore[override]
+    @property
     def script(self) -> Script:
         return self.reply(self.requests[-1])
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -15,7 +16,7 @@ from tests.app.conftest import running_api
 from tests.conftest import REDIS_URL, require_service
 
 
-def _quiet(settings: Settings, **extra) -> Settings:  # noqa: ANN003
+def _quiet(settings: Settings, **extra: Any) -> Settings:
     # No chat replies: the test is about the gateway, not 60 LLM turns.
     return settings.model_copy(update={"brain_chat_replies": False, **extra})
 

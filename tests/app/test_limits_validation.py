@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import httpx
 
 from tests.app.conftest import Api
@@ -41,7 +44,7 @@ async def test_bad_requests_get_the_error_body_and_change_nothing(api: Api, user
             "payload_too_large",
         )
 
-        async def chunks():  # noqa: ANN202 - no content-length: the middleware counts
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: the middleware counts
             for _ in range(20):
                 yield b"x" * 8192
 
@@ -53,7 +56,7 @@ async def test_bad_requests_get_the_error_body_and_change_nothing(api: Api, user
             "payload_too_large",
         )
 
-        invalid = [
+        invalid: list[tuple[str, str, dict[str, Any]]] = [
             ("post", "/api/v1/message", {"content": b"{not json"}),
             (
                 "post",

@@ -10,6 +10,7 @@ import pytest
 import websockets
 from structlog.testing import capture_logs
 from temporalio.client import Client
+from websockets.typing import Subprotocol
 
 from mcos.infra import db
 from mcos.kernel.frames import Frame
@@ -30,8 +31,8 @@ async def test_export_delete_export(settings: Settings, temporal_client: Client,
         await eventually(lambda: db.count_archived(api.app.state.ctx.engine, user) >= 2)
         await eventually(
             lambda: (
-                db.load_profile(api.app.state.ctx.engine, user) is not None
-                and db.load_profile(api.app.state.ctx.engine, user).memories
+                (profile := db.load_profile(api.app.state.ctx.engine, user)) is not None
+                and profile.memories
             )
         )
         await api.bus.publish(user, [Frame(type="state.updated")])
@@ -137,7 +138,9 @@ async def test_tokens_never_reach_the_logs(
             with pytest.raises(websockets.InvalidStatus):
                 await websockets.connect(api.ws_url() + f"?access_token={bad}")
             with pytest.raises(websockets.InvalidStatus):
-                await websockets.connect(api.ws_url(), subprotocols=["bearer", bad])
+                await websockets.connect(
+                    api.ws_url(), subprotocols=[Subprotocol("bearer"), Subprotocol(bad)]
+                )
     assert any(e.get("event") == "request" for e in logs)
     assert any(e.get("event") == "auth.token_rejected" for e in logs)
     server_side = "\n".join(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from temporalio.client import Client
+from websockets.asyncio.client import ClientConnection
+
+from mcos.kernel.settings import Settings
 from tests.app.chat_helpers import replies, until_replies
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import FlakyProvider, SlowProvider
@@ -17,14 +21,14 @@ def is_done(frame: dict) -> bool:
     return frame["type"] in ("message.completed", "llm.interrupted")
 
 
-async def send(ws, text: str, action: str | None = None) -> None:  # noqa: ANN001
+async def send(ws: ClientConnection, text: str, action: str | None = None) -> None:
     await ws.send(json.dumps({"type": "message.send", "text": text, "client_action_id": action}))
 
 
 async def test_client_that_drops_mid_stream_resumes_without_gap_or_duplicate(
-    settings,
-    temporal_client,
-    user,  # noqa: ANN001
+    settings: Settings,
+    temporal_client: Client,
+    user: str,
 ) -> None:
     async with running_api(settings, temporal_client, provider=SlowProvider(30)) as api:
         ws = await api.ws(user)
@@ -72,7 +76,9 @@ async def test_another_users_stream_is_not_seen(api: Api, user: str) -> None:
     await theirs.close()
 
 
-async def test_cancel_keeps_partial_text_as_interrupted(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_cancel_keeps_partial_text_as_interrupted(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     async with running_api(settings, temporal_client, provider=SlowProvider(60)) as api:
         ws = await api.ws(user)
         await send(ws, LONG)
@@ -94,9 +100,9 @@ async def test_cancel_keeps_partial_text_as_interrupted(settings, temporal_clien
 
 
 async def test_retried_attempt_restarts_the_stream_without_doubled_text(
-    settings,
-    temporal_client,
-    user,  # noqa: ANN001
+    settings: Settings,
+    temporal_client: Client,
+    user: str,
 ) -> None:
     provider = FlakyProvider(failures=1, fail_after=3)
     async with running_api(settings, temporal_client, provider=provider) as api:
@@ -124,9 +130,9 @@ async def test_retried_attempt_restarts_the_stream_without_doubled_text(
 
 
 async def test_after_the_last_retry_the_user_gets_an_apology(
-    settings,
-    temporal_client,
-    user,  # noqa: ANN001
+    settings: Settings,
+    temporal_client: Client,
+    user: str,
 ) -> None:
     provider = FlakyProvider(failures=99, fail_after=0)
     s = settings.model_copy(update={"llm_max_attempts": 2})
@@ -141,9 +147,9 @@ async def test_after_the_last_retry_the_user_gets_an_apology(
 
 
 async def test_messages_during_a_turn_are_queued_and_answered_in_order(
-    settings,
-    temporal_client,
-    user,  # noqa: ANN001
+    settings: Settings,
+    temporal_client: Client,
+    user: str,
 ) -> None:
     async with running_api(settings, temporal_client, provider=SlowProvider(10)) as api:
         ws = await api.ws(user)
@@ -167,7 +173,9 @@ async def test_messages_during_a_turn_are_queued_and_answered_in_order(
     assert [m["id"] for m in history] == [m["id"] for m in reversed(messages)]
 
 
-async def test_interrupt_policy_cancels_the_running_turn(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_interrupt_policy_cancels_the_running_turn(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     s = settings.model_copy(update={"brain_interrupt_on_new_message": True})
     async with running_api(s, temporal_client, provider=SlowProvider(60)) as api:
         ws = await api.ws(user)
@@ -206,9 +214,9 @@ async def test_bad_client_frames_get_error_frames_and_the_socket_survives(
 
 
 async def test_a_message_over_the_daily_write_limit_is_refused_on_the_socket(
-    settings,
-    temporal_client,
-    user,  # noqa: ANN001
+    settings: Settings,
+    temporal_client: Client,
+    user: str,
 ) -> None:
     s = settings.model_copy(update={"limit_writes_per_day": 1, "brain_chat_replies": False})
     async with running_api(s, temporal_client) as api:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.client import Client
+
 from mcos.infra import db
+from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, running_api
 from tests.support.wait import eventually
 
@@ -94,7 +97,9 @@ async def test_preferences_and_memory_endpoints(api: Api, user: str) -> None:
         ]
 
 
-async def test_history_pages_reach_into_the_archive(settings, temporal_client, user) -> None:  # noqa: ANN001
+async def test_history_pages_reach_into_the_archive(
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     small = settings.model_copy(update={"brain_message_limit": 5, "brain_chat_replies": False})
     async with running_api(small, temporal_client) as api, api.client(user) as http:
         for i in range(12):

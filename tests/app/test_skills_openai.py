@@ -89,7 +89,7 @@ def answer(body: dict[str, Any]) -> Script:
 class ToolModel(StandIn):
     """The stand-in with its answer computed from each request."""
 
-    @property  # type: ignore[override]
+    @property
     def script(self) -> Script:
         return answer(self.requests[-1])
 

@@ -49,7 +49,8 @@ async def test_eleventh_search_in_chat_is_refused_politely(
     finally:
         await ws.close()
     assert_no_search(turn)
-    assert [r.get("summary") for r in turn.tool_results][0].startswith("You've reached")
+    summary = turn.tool_results[0].get("summary")
+    assert summary is not None and summary.startswith("You've reached")
     assert "limit of 10 flight searches" in turn.text and turn.text.startswith("Sorry"), turn.text
     state = await flows.state_of(api, user)
     assert len(state["flight_searches"]) == 10

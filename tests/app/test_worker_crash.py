@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from temporalio.client import Client
 
 from mcos.infra.bus_redis import RedisBus
+from mcos.kernel.settings import Settings
 from tests.app.conftest import recv_until, running_api
 from tests.conftest import REDIS_URL, require_service
 from tests.support.wait import eventually
@@ -22,7 +25,8 @@ from tests.support.wait import eventually
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(settings, log: Path) -> subprocess.Popen:  # noqa: ANN001
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen:
+    assert settings.temporal_address is not None  # the session's dev server
     env = {
         **os.environ,
         "MCOS_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -43,8 +47,8 @@ def start_worker(settings, log: Path) -> subprocess.Popen:  # noqa: ANN001
 
 @pytest.mark.redis
 async def test_killed_worker_mid_stream_turn_completes_once(
-    settings, temporal_client, user
-) -> None:  # noqa: ANN001
+    settings: Settings, temporal_client: Client, user: str
+) -> None:
     require_service("Redis", "127.0.0.1", 6379)
     s = settings.model_copy(update={"llm_heartbeat_timeout_s": 3, "bus_url": REDIS_URL})
     log = settings.data_dir / "worker.log"
@@ -92,6 +96,6 @@ async def test_killed_worker_mid_stream_turn_completes_once(
     assert [m["role"] for m in state["messages"]] == ["user", "assistant"]
 
 
-async def _ready(http) -> bool:  # noqa: ANN001
+async def _ready(http: httpx.AsyncClient) -> bool:
     r = await http.get("/ready")
     return r.status_code == 200

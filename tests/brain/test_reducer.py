@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from mcos.brain.reducer import fold, reduce
 from mcos.kernel.ids import new_id
-from mcos.kernel.models import BrainState, Event
+from mcos.kernel.models import BrainState, Event, EventType
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def ev(type_: str, payload: dict, minutes: int = 0, seq: int = 0) -> Event:
+def ev(type_: EventType, payload: dict, minutes: int = 0, seq: int = 0) -> Event:
     return Event(
         event_id=new_id("evt"),
         type=type_,
@@ -28,7 +29,7 @@ def msg(text: str, minutes: int = 0) -> Event:
     return ev("user.message", {"message_id": new_id("msg"), "text": text}, minutes)
 
 
-def task(title: str, tid: str | None = None, **kw) -> Event:  # noqa: ANN003
+def task(title: str, tid: str | None = None, **kw: Any) -> Event:
     return ev("task.created", {"id": tid or new_id("task"), "title": title, **kw})
 
 
@@ -189,6 +190,6 @@ def test_replaying_the_event_window_over_its_starting_state_gives_the_live_state
         ("task.updated", {"id": "task_" + "0" * 32, "changes": {"priority": "urgent"}}),
     ],
 )
-def test_malformed_payloads_raise(bad: tuple[str, dict]) -> None:
+def test_malformed_payloads_raise(bad: tuple[EventType, dict]) -> None:
     with pytest.raises(ValueError):
         reduce(BrainState(user_id="u"), ev(*bad))

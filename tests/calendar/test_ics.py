@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,8 +14,8 @@ from mcos.kernel.models import CalendarWindow
 from .conftest import MARCH, build_ics, vevent
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 W = "weekly-1@test@"
@@ -60,9 +62,7 @@ def test_parse_expands_recurrences_zones_and_all_day(ics_bytes: bytes) -> None:
     assert got == EXPECTED
     assert {e.source for e in events} == {"work-ics"}
     assert [e.start for e in events] == sorted(e.start for e in events)
-    assert all(
-        e.start.utcoffset() is not None and e.start.utcoffset().total_seconds() == 0 for e in events
-    )
+    assert all(e.start.utcoffset() == timedelta(0) for e in events)
     conference = next(e for e in events if e.id == "kubecon@test")
     assert conference.location == "ExCeL London, Royal Victoria Dock, London, UK"
     assert conference.description == "Talks and booth duty"
@@ -135,20 +135,20 @@ def test_invalid_ics_raises_typed_error(data: bytes, needle: str) -> None:
 # --- fetch ----------------------------------------------------------------------------
 
 
-async def test_fetch_file_path_and_file_url(tmp_path, ics_bytes: bytes) -> None:
+async def test_fetch_file_path_and_file_url(tmp_path: Path, ics_bytes: bytes) -> None:
     path = tmp_path / "cal.ics"
     path.write_bytes(ics_bytes)
     assert await fetch_ics(str(path)) == ics_bytes
     assert await fetch_ics(path.as_uri()) == ics_bytes
 
 
-async def test_fetch_missing_file_is_not_found(tmp_path) -> None:
+async def test_fetch_missing_file_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(CalendarSourceError) as info:
         await fetch_ics(str(tmp_path / "nope.ics"))
     assert info.value.kind == "not_found"
 
 
-async def test_fetch_file_too_large(tmp_path) -> None:
+async def test_fetch_file_too_large(tmp_path: Path) -> None:
     path = tmp_path / "big.ics"
     path.write_bytes(b"x" * 100)
     with pytest.raises(CalendarSourceError) as info:
@@ -156,7 +156,7 @@ async def test_fetch_file_too_large(tmp_path) -> None:
     assert info.value.kind == "invalid"
 
 
-def _client(handler) -> httpx.AsyncClient:
+def _client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 

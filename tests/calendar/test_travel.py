@@ -30,7 +30,9 @@ def march_events(ics_bytes: bytes) -> list[CalendarEvent]:
 
 
 @pytest.mark.parametrize("home", ["SFO", "San Francisco", "San Francisco, CA"])
-def test_fixture_calendar_yields_paris_trip_and_london_conference(march_events, home: str) -> None:
+def test_fixture_calendar_yields_paris_trip_and_london_conference(
+    march_events: list[CalendarEvent], home: str
+) -> None:
     found = detect_travel(march_events, home)
 
     assert [t.calendar_event_id for t in found] == ["paris-trip@test", "kubecon@test"]
@@ -51,20 +53,22 @@ def test_fixture_calendar_yields_paris_trip_and_london_conference(march_events, 
     assert "location names London, away from home (San Francisco)" in london.reasons
 
 
-def test_local_and_remote_meetings_are_not_travel(march_events) -> None:
+def test_local_and_remote_meetings_are_not_travel(march_events: list[CalendarEvent]) -> None:
     found_ids = {t.calendar_event_id for t in detect_travel(march_events, "SFO")}
     assert "team-sync@test" not in found_ids
     assert "tokyo-call@test" not in found_ids  # a city only mentioned, no travel signal
     assert not any(i.startswith("weekly-1@test") for i in found_ids)
 
 
-def test_detection_is_deterministic_and_order_independent(march_events) -> None:
+def test_detection_is_deterministic_and_order_independent(
+    march_events: list[CalendarEvent],
+) -> None:
     first = detect_travel(march_events, "SFO")
     assert detect_travel(list(reversed(march_events)), "SFO") == first
     assert detect_travel(march_events, "SFO") == first
 
 
-def test_trip_to_home_city_is_not_travel(march_events) -> None:
+def test_trip_to_home_city_is_not_travel(march_events: list[CalendarEvent]) -> None:
     found = detect_travel(march_events, "CDG")  # home is Paris
     # From Paris, the San Francisco meeting is the one away (a meeting in another city).
     assert [t.calendar_event_id for t in found] == ["team-sync@test", "kubecon@test"]
@@ -72,7 +76,9 @@ def test_trip_to_home_city_is_not_travel(march_events) -> None:
     assert found[0].confidence == pytest.approx(0.4)
 
 
-def test_unknown_home_still_finds_trip_with_lower_confidence(march_events) -> None:
+def test_unknown_home_still_finds_trip_with_lower_confidence(
+    march_events: list[CalendarEvent],
+) -> None:
     with_home = {t.calendar_event_id: t.confidence for t in detect_travel(march_events, "SFO")}
     without = {t.calendar_event_id: t.confidence for t in detect_travel(march_events, None)}
     assert without["paris-trip@test"] < with_home["paris-trip@test"]

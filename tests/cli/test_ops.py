@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from mcos.infra.bus import MemoryBus
 from mcos.kernel.settings import Settings
 from tests.app.chat_helpers import say
 from tests.app.conftest import Api, running_api
@@ -103,7 +104,8 @@ async def test_tail_prints_the_frames_of_a_turn_sent_from_the_ui(api: Api) -> No
 
 def _subscribed(api: Api, uid: str) -> bool:
     """True once a subscriber (the tail) follows ``uid`` on the bus."""
-    stream = api.bus._streams.get(uid)  # type: ignore[attr-defined]
+    assert isinstance(api.bus, MemoryBus)  # running_api's default bus
+    stream = api.bus._streams.get(uid)
     return stream is not None and bool(stream.subscribers)
 
 

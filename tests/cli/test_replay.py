@@ -26,6 +26,7 @@ async def _chat(stack: Stack, uid: str, text: str) -> None:
 async def test_a_live_history_replays_and_exits_0(stack: Stack) -> None:
     uid = user_id()
     await _chat(stack, uid, "Remind me to call John tomorrow at 3pm")
+    assert stack.settings.temporal_address is not None  # the session's dev server
     ran = await mcos("replay", uid, "--address", stack.settings.temporal_address)
     assert ran.rc == 0, ran
     assert re.search(r"replayed 1 run\(s\) of 1 workflow\(s\), \d+ events: 1 ok, 0 nondet", ran.out)
@@ -71,6 +72,7 @@ async def test_an_altered_history_exits_non_zero_naming_the_event(
 async def test_bad_arguments_exit_2(stack: Stack, tmp_path: Path) -> None:
     neither = await mcos("replay")
     assert neither.rc == 2 and "exactly one" in neither.err
+    assert stack.settings.temporal_address is not None  # the session's dev server
     nobody = await mcos("replay", user_id(), "--address", stack.settings.temporal_address)
     assert nobody.rc == 2 and "no histories" in nobody.err
     broken = tmp_path / "broken.json"

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -40,7 +41,7 @@ BUILD_INPUTS = [
 ]
 
 
-def _missing(what: str) -> None:
+def _missing(what: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{what} is required under CI")
     pytest.skip(f"{what} is not available")

@@ -23,7 +23,7 @@ from tests.app.conftest import running_api
 from tests.conftest import IN_CI, user_id
 
 try:
-    from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
+    from playwright.async_api import BrowserContext, Locator, Page, WebSocketRoute, expect
 except ImportError:  # under CI a missing Playwright is an error, never a skip
     if IN_CI:
         raise
@@ -66,11 +66,11 @@ async def shot(page: Page, screenshots: Path, name: str) -> None:
     await page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
 
 
-def pref(page: Page, key: str):  # noqa: ANN201
+def pref(page: Page, key: str) -> Locator:
     return page.locator(f'[data-testid="preference-item"][data-key="{key}"]')
 
 
-def assistant(page: Page):  # noqa: ANN201
+def assistant(page: Page) -> Locator:
     return page.get_by_test_id("message-assistant")
 
 

@@ -29,7 +29,7 @@ from tests.app.conftest import running_api
 from tests.conftest import IN_CI, user_id
 
 try:
-    from playwright.async_api import BrowserContext, Page, expect
+    from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 except ImportError:  # under CI a missing Playwright is an error, never a skip
     if IN_CI:
         raise
@@ -37,7 +37,7 @@ except ImportError:  # under CI a missing Playwright is an error, never a skip
 
 from tests.e2e.test_chat_ui import assistant, send, shot, wait_reply
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # The last user bubble's 🎉 is as wide as Noto Emoji draws it (DejaVu's box is half as wide).
 EMOJI_DRAWN = r"""() => {
   const e = [...document.querySelectorAll('[data-testid=message-user] .msg-text')].pop();

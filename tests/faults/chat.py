@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from mcos.infra.auth import issue_dev_token
 from mcos.kernel.settings import Settings
@@ -77,7 +78,10 @@ class Chatter:
                 url += f"?cursor={self.cursor}"
             try:
                 async with websockets.connect(
-                    url, subprotocols=["bearer", self.token], open_timeout=5, max_size=1 << 20
+                    url,
+                    subprotocols=[Subprotocol("bearer"), Subprotocol(self.token)],
+                    open_timeout=5,
+                    max_size=1 << 20,
                 ) as ws:
                     self.connects.append((base, self.cursor))
                     self._ws = ws

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
 from mcos.flights.client import search_flights_mcp
 from mcos.flights.duffel import search_duffel
-from mcos.flights.errors import FlightInputError, FlightToolError
-from mcos.flights.models import validate_request
+from mcos.flights.errors import FlightError, FlightInputError, FlightToolError
+from mcos.flights.models import FlightSearchRequest, validate_request
 from mcos.flights.normalize import normalize_offers
 from mcos.flights.offline import generate_offers
 
 from .conftest import FakeDuffel, future
 
 
-def _request(**kw: object):
+def _request(**kw: Any) -> FlightSearchRequest:
     return validate_request("LHR", "JFK", "2030-02-01", today=date(2030, 1, 1), **kw)
 
 
@@ -70,7 +71,7 @@ async def test_offer_request_headers_and_body(fake_duffel: FakeDuffel) -> None:
     ],
 )
 async def test_error_statuses(
-    fake_duffel: FakeDuffel, status: int, error_type: type, retryable: bool
+    fake_duffel: FakeDuffel, status: int, error_type: type[FlightError], retryable: bool
 ) -> None:
     fake_duffel.status = status
     fake_duffel.errors = [{"title": "Nope", "message": f"status {status} says no"}]

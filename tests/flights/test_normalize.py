@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -8,7 +9,7 @@ from mcos.flights.models import validate_request
 from mcos.flights.normalize import normalize_offer, normalize_offers, parse_iso_duration
 from mcos.flights.offline import generate_offers
 
-DUFFEL_OFFER = {
+DUFFEL_OFFER: dict[str, Any] = {
     "id": "off_0000AEdGRhtp5AUUdJqMxo",
     "total_amount": "45.00",
     "total_currency": "GBP",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from mcos.flights.models import validate_request
 from mcos.flights.normalize import normalize_offers, parse_iso_duration
@@ -11,7 +12,7 @@ TODAY = date(2030, 1, 10)
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def _offers(*args: str, **kwargs: object) -> list[dict]:
+def _offers(*args: str, **kwargs: Any) -> list[dict]:
     return generate_offers(validate_request(*args, today=TODAY, **kwargs), now=NOW)
 
 
@@ -55,7 +56,8 @@ def test_duffel_shape_and_plausibility() -> None:
         assert int(offer["total_emissions_kg"]) > 100
     nonstop = [o for o in offers if len(o["slices"][0]["segments"]) == 1]
     for offer in nonstop:  # ~4340 km: between 5h30 and 6h30 block time
-        assert 330 <= parse_iso_duration(offer["slices"][0]["duration"]) <= 390
+        minutes = parse_iso_duration(offer["slices"][0]["duration"])
+        assert minutes is not None and 330 <= minutes <= 390
         assert 150 < float(offer["total_amount"]) < 1200
 
 

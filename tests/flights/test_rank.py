@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 
 from mcos.flights.models import FlightOption
 from mcos.flights.rank import rank_options, validate_llm_ranking
@@ -132,7 +133,7 @@ def _entry(
 
 
 def test_validate_llm_ranking_rejects_bad_output() -> None:
-    bad = [
+    bad: list[str | dict[str, Any]] = [
         "not json",
         {"ranked": []},
         {"results": [_entry()]},

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mcos.infra.bus import MemoryBus, RealtimeBus, Resync, cursor_order
+from mcos.infra.bus import MemoryBus, RealtimeBus, Resync, Subscription, cursor_order
 from mcos.kernel.frames import Frame
 from tests.conftest import REDIS_URL, require_service
 
@@ -30,7 +30,7 @@ def frames(n: int, start: int = 0) -> list[Frame]:
     return [Frame(type="llm.token", data={"index": i}) for i in range(start, start + n)]
 
 
-async def take(sub, n: int, timeout: float = 5.0) -> list[Frame]:  # noqa: ANN001
+async def take(sub: Subscription, n: int, timeout: float = 5.0) -> list[Frame]:
     out: list[Frame] = []
     async with asyncio.timeout(timeout):
         async for f in sub:

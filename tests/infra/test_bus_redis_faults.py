@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
 
-from mcos.infra.bus import BusUnavailable, Resync
+from mcos.infra.bus import BusUnavailable, Resync, Subscription
 from mcos.infra.bus_redis import RedisBus
 from mcos.infra.ratelimit import RedisRateLimiter
 from mcos.kernel.frames import Frame
@@ -36,7 +36,7 @@ def frames(n: int, start: int = 0) -> list[Frame]:
     return [Frame(type="llm.token", data={"index": i}) for i in range(start, start + n)]
 
 
-async def collect(sub, into: list[Frame], errors: list[BaseException]) -> None:  # noqa: ANN001
+async def collect(sub: Subscription, into: list[Frame], errors: list[BaseException]) -> None:
     try:
         async for f in sub:
             into.append(f)
@@ -45,7 +45,7 @@ async def collect(sub, into: list[Frame], errors: list[BaseException]) -> None: 
         raise
 
 
-async def wait_for(check, timeout: float = 15.0) -> None:  # noqa: ANN001
+async def wait_for(check: Callable[[], object], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from mcos.kernel.settings import Settings
 from tests.conftest import free_port, serving
 
 
-def _settings(tmp_path: Path, port: int, **kw: object) -> Settings:
+def _settings(tmp_path: Path, port: int, **kw: Any) -> Settings:
     return Settings(_env_file=None, data_dir=tmp_path, temporal_address=f"127.0.0.1:{port}",
                     web_dist=tmp_path / "no-ui", **kw)  # fmt: skip
 

@@ -19,7 +19,14 @@ import pytest
 
 from mcos.infra.llamaserver import LlamaServer, local_llm_server, static_prefix
 from mcos.kernel.settings import Settings
-from mcos.llm.base import LlmError, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
+from mcos.llm.base import (
+    LlmError,
+    LlmProvider,
+    LlmRequest,
+    TokenChunk,
+    ToolCallChunk,
+    UsageChunk,
+)
 from mcos.llm.local_model import PINNED, ModelError, resolve, sha256_file
 from mcos.llm.openai_provider import LlamaCppTokenizer, OpenAIProvider
 from mcos.llm.providers import make_provider
@@ -41,7 +48,7 @@ def provider_for(server: LlamaServer, **overrides: Any) -> OpenAIProvider:
     return OpenAIProvider.for_local_server(Settings(_env_file=None, **values))
 
 
-async def collect(provider: OpenAIProvider, request: LlmRequest) -> list[Any]:
+async def collect(provider: LlmProvider, request: LlmRequest) -> list[Any]:
     return [chunk async for chunk in provider.stream(request)]
 
 
@@ -262,7 +269,7 @@ async def test_the_entry_points_server_is_started_used_and_stopped(tmp_path: Pat
     async with local_llm_server(settings) as running:
         assert running.llm_local_url and running.llm_local_model_alias == PINNED.alias
         out = await collect(
-            make_provider(running),  # type: ignore[arg-type]
+            make_provider(running),
             LlmRequest(messages=HELLO, max_tokens=4, temperature=0),
         )
         assert [c for c in out if isinstance(c, TokenChunk)]

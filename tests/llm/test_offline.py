@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from mcos.kernel.settings import Settings
@@ -41,7 +42,7 @@ def user(text: str, tools: list[dict[str, Any]] = TOOL_SCHEMAS, **ctx: Any) -> L
     )
 
 
-def after_tool(name: str, result: Any, extra_results: list[tuple[str, Any]] = ()) -> LlmRequest:
+def after_tool(name: str, result: Any, extra_results: Sequence[tuple[str, Any]] = ()) -> LlmRequest:
     calls = [(name, result), *extra_results]
     return LlmRequest(
         messages=[

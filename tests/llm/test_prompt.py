@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from mcos.llm.prompt import HISTORY_LIMIT, SYSTEM_PROMPT, build_messages, strip_control
 
 
-def _block(content: str, name: str) -> object:
+def _block(content: str, name: str) -> Any:
     m = re.search(rf"<<<{name}\n(.*?)\n>>>", content, re.DOTALL)
     assert m, f"no {name} block"
     return json.loads(m.group(1))

@@ -27,7 +27,7 @@ from tests.llm.test_openai_provider import (
     usage,
 )
 
-TOOL_TURN = [
+TOOL_TURN: list[dict[str, Any]] = [
     {"role": "user", "content": "remind me to call John"},
     {
         "role": "assistant",

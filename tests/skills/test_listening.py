@@ -61,7 +61,16 @@ def run(state: BrainState, name: str, args: dict[str, Any]) -> tuple[BrainState,
     out = REGISTRY.run_state_tool(ctx, name, args)
     assert out.status == "success", out.result
     for seq, (kind, payload) in enumerate(out.events, start=state.seq + 1):
-        event = Event(event_id=new_id("evt"), type=kind, payload=payload, timestamp=NOW, seq=seq)  # type: ignore[arg-type]
+        # A skill names its events by str: validated as the brain's Event like any input.
+        event = Event.model_validate(
+            {
+                "event_id": new_id("evt"),
+                "type": kind,
+                "payload": payload,
+                "timestamp": NOW,
+                "seq": seq,
+            }
+        )
         state = reduce(state, event)
     return state, out
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from mcos.kernel.contracts import Turn
 from mcos.kernel.models import BrainState, CalendarEvent, Message, Task
@@ -36,7 +36,7 @@ def busy_user() -> BrainState:
                 end=start + timedelta(hours=1),
             )
     for i in range(40):
-        role = "user" if i % 2 == 0 else "assistant"
+        role: Literal["user", "assistant"] = "user" if i % 2 == 0 else "assistant"
         text = "Please move the dentist to Friday afternoon." if role == "user" else "Done."
         s.messages.append(Message(id=f"msg_{i:032x}", role=role, text=text, created_at=NOW))
     return s
@@ -55,9 +55,14 @@ def test_a_busy_users_plain_turn_prompt_is_under_1200_tokens() -> None:
     assert tokens <= 1200, tokens
     context = context_of(messages)
     rows = context["open_tasks [ref, title, due, priority if not normal]"]
+
+    def due_of(ref: str) -> datetime:
+        due = next(t.due for t in state.tasks.values() if task_ref(t.id) == ref)
+        assert due is not None, ref
+        return due
+
     assert [r[0] for r in rows] == sorted(
-        (task_ref(t.id) for t in state.tasks.values() if t.status == "open"),
-        key=lambda ref: next(t.due for t in state.tasks.values() if task_ref(t.id) == ref),
+        (task_ref(t.id) for t in state.tasks.values() if t.status == "open"), key=due_of
     )
     assert rows[0] == ["t000000", "Call John about the Q1 plan 0", "2026-12-01 09:00", None]
     calendar = context["calendar next 2 days [start, end, title, location]"]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 
 from tests.support.wait import eventually
 from workflows.schedules import CalendarScheduler
@@ -144,6 +144,8 @@ async def activity_types(client: Client, workflow_id: str, run_id: str | None = 
 async def sync_runs(sched: CalendarScheduler, user: str) -> list[tuple[str, str]]:
     desc = await sched.describe(user)
     assert desc is not None
-    return [
-        (a.action.workflow_id, a.action.first_execution_run_id) for a in desc.info.recent_actions
-    ]
+    runs = []
+    for a in desc.info.recent_actions:
+        assert isinstance(a.action, ScheduleActionExecutionStartWorkflow), a.action
+        runs.append((a.action.workflow_id, a.action.first_execution_run_id))
+    return runs

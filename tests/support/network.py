@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpcore
 import pytest
@@ -50,7 +51,14 @@ class _Dialer(httpcore.AsyncNetworkBackend):
         self.net = net
         self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001, ANN201
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         self.net.dialled.append((host, port))
         if host in self.net.routes:
             host, port = "127.0.0.1", self.net.routes[host]

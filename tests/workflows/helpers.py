@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from mcos.kernel.contracts import BrainInput
@@ -50,7 +51,13 @@ async def snapshot(client: Client, user_id: str) -> BrainState:
 async def history_event_types(client: Client, user_id: str, run_id: str | None = None) -> list[str]:
     h = client.get_workflow_handle(workflow_id(user_id), run_id=run_id)
     history = await h.fetch_history()
-    return [e.WhichOneof("attributes") for e in history.events]
+    return [_event_type(e) for e in history.events]
+
+
+def _event_type(event: HistoryEvent) -> str:
+    kind = event.WhichOneof("attributes")
+    assert kind is not None, event  # every history event carries its attributes
+    return kind
 
 
 async def settled_history(client: Client, user_id: str) -> list[str]:

@@ -3,6 +3,7 @@ archival, continue-as-new), used by the replay test and to record histories."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
@@ -32,7 +33,7 @@ async def run_scenario(client: Client, settings: Settings, uid: str) -> list[Wor
         event = user_message(text)
         await b.signal_event(uid, event)
         await b.signal_event(uid, event)  # a duplicate, dropped
-        await eventually(lambda e=event: _answered(client, uid, e.payload["message_id"]), 60)
+        await eventually(functools.partial(_answered, client, uid, event.payload["message_id"]), 60)
     await b.command(
         uid,
         "update_task",

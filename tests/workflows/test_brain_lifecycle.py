@@ -197,13 +197,21 @@ async def test_preferences_and_memories_backed_up_to_sql(stack: Stack) -> None:
         "pin_memory",
         make_event("memory.pinned", {"id": "mem_" + "1" * 32, "key": "wife", "value": "Ana"}, None),
     )
-    backup = await eventually(
-        lambda: (p := db.load_profile(stack.engine, uid)) and p.memories and p
-    )
+
+    def with_memories() -> db.ProfileBackup | None:
+        p = db.load_profile(stack.engine, uid)
+        return p if p is not None and p.memories else None
+
+    def memories_cleared() -> bool:
+        p = db.load_profile(stack.engine, uid)
+        assert p is not None  # the backup stays, its memories go
+        return p.memories == []
+
+    backup = await eventually(with_memories)
     assert backup.preferences == {"home_airport": "SFO"}
     assert [m["value"] for m in backup.memories] == ["Ana"]
     await b.command(uid, "unpin_memory", make_event("memory.unpinned", {"id": mem.entity_id}, None))
-    await eventually(lambda: db.load_profile(stack.engine, uid).memories == [])
+    await eventually(memories_cleared)
 
 
 async def test_a_stopped_brain_is_never_replaced_by_an_empty_one(stack: Stack) -> None:

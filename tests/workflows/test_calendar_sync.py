@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import ScheduleOverlapPolicy
+from temporalio.client import ScheduleActionExecutionStartWorkflow, ScheduleOverlapPolicy
 
 from mcos.calendar.ics import parse_ics
 from mcos.calendar.window import sync_window
@@ -143,6 +143,7 @@ async def test_schedule_is_listed_skips_overlaps_and_triggers_by_hand(stack: Sta
     assert desc.info.next_action_times and desc.info.next_action_times[0] > datetime.now(UTC)
     assert (await sched.source(uid)) == CalendarSource(kind="ics", location=str(ics))
 
+    assert stack.settings.temporal_address is not None  # the session's dev server
     proc = await asyncio.create_subprocess_exec(
         str(TEMPORAL_CLI),
         "schedule",
@@ -166,7 +167,9 @@ async def test_schedule_is_listed_skips_overlaps_and_triggers_by_hand(stack: Sta
 
     # Chat-first: the runs only fetched and diffed.
     desc = await sched.describe(uid)
+    assert desc is not None
     for action in desc.info.recent_actions:
+        assert isinstance(action.action, ScheduleActionExecutionStartWorkflow), action.action
         names = await activity_types(
             stack.client, action.action.workflow_id, action.action.first_execution_run_id
         )
@@ -213,7 +216,10 @@ async def test_transient_failures_are_retried_then_reported(stack: Stack) -> Non
     await sched.connect(uid, CalendarSource(kind="google"))
     result = await wait_for_run(sched, uid, 1)
     assert result["status"] == "unavailable" and "MCP server" in result["error"]
-    run_id = (await sched.describe(uid)).info.recent_actions[-1].action
+    desc = await sched.describe(uid)
+    assert desc is not None
+    run_id = desc.info.recent_actions[-1].action
+    assert isinstance(run_id, ScheduleActionExecutionStartWorkflow), run_id
     history = await stack.client.get_workflow_handle(
         run_id.workflow_id, run_id=run_id.first_execution_run_id
     ).fetch_history()

@@ -48,6 +48,7 @@ async def test_a_reminder_fires_at_its_time_without_a_message(stack: Stack) -> N
     created = await b.command(
         uid, "create_task", task_event("Call John", remind_at=remind_at.isoformat())
     )
+    assert created.entity_id is not None
     [frame] = await _due(stack.bus, uid)
     late = datetime.now(UTC) - remind_at
     assert timedelta(0) <= late < timedelta(seconds=2), late
@@ -105,6 +106,7 @@ async def test_a_reminder_hours_ahead_fires_once_when_time_skips(
         created = await b.command(
             uid, "create_task", task_event("Take the cake out", remind_at=remind_at.isoformat())
         )
+        assert created.entity_id is not None
         await _skip(env, b, uid, timedelta(hours=2))
         assert await _frames(bus, uid, "reminder.due") == []
         assert (await snapshot(env.client, uid)).tasks[created.entity_id].reminded_at is None
@@ -136,6 +138,7 @@ async def test_snooze_rearms_and_done_cancels(
             "create_task",
             task_event("Water plants", remind_at=(now + timedelta(hours=3)).isoformat()),
         )
+        assert later.entity_id is not None
         await _skip(env, b, uid, timedelta(hours=1, minutes=1))
         await _due(bus, uid)
         again: Any = await env.get_current_time() + timedelta(hours=1)
@@ -175,6 +178,7 @@ async def test_a_reminder_due_while_no_worker_runs_arrives_once_after(
         created = await b.command(
             uid, "create_task", task_event("Passport", remind_at=remind_at.isoformat())
         )
+        assert created.entity_id is not None
     # the reminder's time passes while no worker runs
     await eventually(lambda: datetime.now(UTC) > remind_at + timedelta(milliseconds=500), 10)
     assert await _frames(bus, uid, "reminder.due") == []

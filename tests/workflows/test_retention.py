@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from temporalio.client import ScheduleActionStartWorkflow
+
 from mcos.infra import db
 from mcos.kernel.contracts import RetentionInput, RetentionResult
 from tests.conftest import Stack
@@ -40,8 +42,8 @@ async def test_retention_purges_only_old_archived_messages(stack: Stack) -> None
         RetentionInput(archived_message_days=90),
         id=f"retention-test-{uuid.uuid4().hex[:6]}",
         task_queue=stack.settings.temporal_task_queue,
-        result_type=RetentionResult,
     )
+    assert isinstance(result, RetentionResult)
     assert result.messages_deleted == 3
     left = sorted(r.text for r in db.archived_page(stack.engine, user, None, 10))
     assert left == ["new 0", "new 1"]
@@ -52,4 +54,5 @@ async def test_the_daily_schedule_is_created_once(stack: Stack) -> None:
     await ensure_retention_schedule(stack.client, stack.settings)  # idempotent
     desc = await stack.client.get_schedule_handle(SCHEDULE_ID).describe()
     assert desc.schedule.spec.intervals[0].every == timedelta(days=1)
+    assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
     assert desc.schedule.action.workflow == "RetentionWorkflow"

@@ -29,7 +29,7 @@ def make_settings(**overrides: Any) -> Settings:
         "bus_url": "memory",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 class JwksServer:

@@ -9,10 +9,11 @@ from cryptography.hazmat.primitives import serialization
 
 from mcos.infra.auth import JWKS_ALGORITHMS, TokenVerifier
 from mcos.kernel.errors import AuthError, Unavailable
+from mcos.kernel.settings import Settings
 from tests.infra.auth.conftest import AUDIENCE, ISSUER, JwksServer, make_settings
 
 
-def _settings(server: JwksServer, **overrides: Any):
+def _settings(server: JwksServer, **overrides: Any) -> Settings:
     values = {"auth_mode": "jwks", "jwks_url": server.url, "jwt_issuer": ISSUER}
     values.update(overrides)
     return make_settings(**values)
@@ -89,6 +90,7 @@ REJECTED = {
     "unknown_kid": lambda s: _rs256(s, kid="nope", key=s.other_rsa_key),
     "hs256_with_dev_secret": lambda s: jwt.encode(_claims(), "x" * 40, algorithm="HS256"),
     "hs256_keyed_with_public_key": _hs256_with_public_key,
+    # PyJWT's types want a key; an unsigned token ("none") is made with none on purpose.
     "alg_none": lambda s: jwt.encode(_claims(), None, algorithm="none"),  # type: ignore[arg-type]
 }
 
