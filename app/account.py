@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from app.chat import message_rate_key
 from app.context import AppContext
+from app.schemas import AccountErased, UserExport
 from app.views import state_view
 from mcos.infra import db
 from mcos.kernel.contracts import brain_workflow_id as workflow_id
@@ -28,22 +29,24 @@ def calendar_schedule_id(user_id: str) -> str:
     return f"calendar-sync:{user_id}"
 
 
-async def export_user(ctx: AppContext, user_id: str) -> dict[str, Any]:
+async def export_user(ctx: AppContext, user_id: str) -> UserExport:
     """Everything stored about ``user_id``: brain state, event window, SQL rows, schedules."""
     brain = await ctx.brain()
     state = await brain.snapshot(user_id)
     events = await brain.event_window(user_id)
     archived, profile, google = await asyncio.to_thread(_sql_export, ctx.engine, user_id)
-    return {
-        "user_id": user_id,
-        "exported_at": datetime.now(UTC).isoformat(),
-        "state": state_view(state),
-        "events": [e.model_dump(mode="json") for e in events],
-        "archived_messages": archived,
-        "profile_backup": profile,
-        "google_connection": google,
-        "calendar_schedule": await _describe_schedule(brain.client, user_id),
-    }
+    return UserExport.model_validate(
+        {
+            "user_id": user_id,
+            "exported_at": datetime.now(UTC),
+            "state": state_view(state),
+            "events": events,
+            "archived_messages": archived,
+            "profile_backup": profile,
+            "google_connection": google,
+            "calendar_schedule": await _describe_schedule(brain.client, user_id),
+        }
+    )
 
 
 def _sql_export(
@@ -102,7 +105,7 @@ async def _describe_schedule(client: Client, user_id: str) -> dict[str, Any] | N
     }
 
 
-async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> dict[str, Any]:
+async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> AccountErased:
     """Erase everything of ``user_id``, in an order that lets nothing bring it back:
 
     1. the calendar-sync schedule (no new sync starts) and every running sync run
@@ -139,13 +142,13 @@ async def erase_user(ctx: AppContext, user_id: str, request_id: str | None) -> d
         calendar_runs_deleted=sync_deleted,
         sql_rows_deleted=rows,
     )
-    return {
-        "erased": True,
-        "runs_deleted": runs,
-        "calendar_runs_deleted": sync_deleted,
-        "schedules_deleted": schedules,
-        "sql_rows_deleted": rows,
-    }
+    return AccountErased(
+        erased=True,
+        runs_deleted=runs,
+        calendar_runs_deleted=sync_deleted,
+        schedules_deleted=schedules,
+        sql_rows_deleted=rows,
+    )
 
 
 async def _sync_runs(client: Client, user_id: str) -> set[tuple[str, str]]:

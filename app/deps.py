@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from app.context import AppContext
@@ -42,7 +43,19 @@ async def authenticate(headers, query, ctx: AppContext) -> Principal:  # noqa: A
     raise AuthError()
 
 
-async def current_user(request: Request, ctx: Ctx) -> Principal:
+# Declares the bearer token in the OpenAPI schema (each route that needs it, and /docs's
+# "Authorize"); it refuses nothing itself: ``authenticate`` reads and checks the token.
+bearer = HTTPBearer(
+    auto_error=False,
+    description="a JWT: `POST /api/v1/auth/dev-token` in dev mode, else your identity provider's",
+)
+
+
+async def current_user(
+    request: Request,
+    ctx: Ctx,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
     principal = await authenticate(request.headers, {}, ctx)
     request.state.user_id = principal.user_id
     return principal

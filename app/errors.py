@@ -1,6 +1,9 @@
-"""One exception handler per error family, all answering with the one error body."""
+"""One exception handler per error family, all answering with the one error body; and
+:func:`error_responses`, how a route documents its failures in the OpenAPI schema."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -10,11 +13,39 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from app.schemas import ErrorBody, RateLimitedBody
 from mcos.infra.metrics import RATE_LIMIT_REJECTIONS
 from mcos.infra.temporal import is_outage
 from mcos.kernel.errors import DomainError, Unavailable
 
 log = structlog.get_logger(__name__)
+
+# What each status means when a route documents it without saying more.
+ERRORS: dict[int, str] = {
+    400: "the request cannot be carried out",
+    401: "no valid bearer token (`unauthorized`)",
+    403: "not allowed (`forbidden`)",
+    404: "no such thing for this user (`not_found`)",
+    409: "refused by the brain's state (`conflict`)",
+    413: "the body or the text is too large (`payload_too_large`)",
+    422: "the request is invalid (`invalid_request`, `details.errors`)",
+    429: "a limit or today's quota was reached (`rate_limited`; `Retry-After`, `X-RateLimit-*`)",
+    500: "something went wrong on our side (`internal`)",
+    502: "a tool failed (`tool_error`)",
+    503: "Temporal or the user's brain is unavailable (`unavailable`; `Retry-After`)",
+}
+
+
+def error_responses(*codes: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route or router: each status with the one error body (429
+    with the limit's details), described by :data:`ERRORS` or by the ``(status, text)``
+    given."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for entry in codes:
+        status, description = entry if isinstance(entry, tuple) else (entry, ERRORS[entry])
+        model = RateLimitedBody if status == 429 else ErrorBody
+        documented[status] = {"model": model, "description": description}
+    return documented
 
 
 def error_body(request: Request, code: str, message: str, details: dict | None = None) -> dict:

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.context import AppContext
-from app.errors import install_error_handlers
+from app.errors import error_responses, install_error_handlers
 from app.middleware import RequestContextMiddleware, StrictJsonMiddleware
 from app.routes import (
     admin,
@@ -43,15 +43,17 @@ from mcos.infra.logging import configure_logging
 from mcos.infra.ratelimit import make_rate_limiter
 from mcos.infra.temporal import connect_client
 from mcos.infra.tracing import instrument_app
+from mcos.kernel.frames import Frame
 from mcos.kernel.settings import Settings, get_settings
 
 log = structlog.get_logger("app")
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    malformed = (400, "the body is not JSON (`http_error`)")
+    router = APIRouter(prefix="/api/v1", responses=error_responses(malformed, 422))
+    router.include_router(auth.router)  # signing in: no token, no brain
     for module in (
-        auth,
         messages,
         approvals,
         state,
@@ -65,7 +67,9 @@ def api_router() -> APIRouter:
         privacy,
         admin,
     ):
-        router.include_router(module.router)
+        router.include_router(module.router, responses=error_responses(401, 503))
+    # Google's redirect back to us: no token (the consent's state and cookie say whose).
+    router.include_router(calendar.callback_router, responses=error_responses(503))
     return router
 
 
@@ -124,19 +128,33 @@ def create_app(
         title="Micro Chief of Staff",
         version="0.1.0",
         lifespan=lifespan,
-        responses={
-            401: {"description": "Unauthorized"},
-            422: {"description": "Invalid request"},
-        },
+        responses=error_responses(500),
     )
     app.add_middleware(StrictJsonMiddleware)  # inner: runs after the request id and size limit
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
+    _document_frames(app)
     _mount_ui(app, settings)
     instrument_app(app, settings)
     return app
+
+
+def _document_frames(app: FastAPI) -> None:
+    """The realtime ``Frame`` is no HTTP answer, so FastAPI leaves it out of the schema; it
+    goes into the components, so the UI's frame types are checked against its names."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        missing = app.openapi_schema is None
+        schema = build()
+        if missing:
+            frame = Frame.model_json_schema(ref_template="#/components/schemas/{model}")
+            schema["components"]["schemas"].update(frame.pop("$defs", {}), Frame=frame)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _connect_in_background(ctx: AppContext) -> None:

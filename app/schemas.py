@@ -1,4 +1,9 @@
-"""Request bodies of the REST API: strict, bounded, documented in the OpenAPI schema."""
+"""Request bodies and answers of the REST API, documented in the OpenAPI schema.
+
+Bodies are strict and bounded. Answers are :class:`~mcos.kernel.models.Record` models (every
+field present, so required in the schema); the UI's wire types are generated from that
+schema (``scripts/openapi-types``), so changing an answer here breaks the UI's ``tsc``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mcos.flights.models import FlightOption
+from mcos.flights.rank import RankedFlight
 from mcos.kernel.contracts import CalendarSyncStatus
-from mcos.kernel.models import KEY_PATTERN, MAX_TEXT_BYTES, CalendarEvent, CalendarWindow
+from mcos.kernel.models import (
+    KEY_PATTERN,
+    MAX_TEXT_BYTES,
+    Approval,
+    CalendarEvent,
+    CalendarWindow,
+    Counters,
+    Event,
+    FlightSearch,
+    Memory,
+    Message,
+    Record,
+    Task,
+    TravelEvent,
+)
 
 CLIENT_ACTION = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -36,7 +57,7 @@ class MessageIn(Body):
         return _text_bytes(value)
 
 
-class MessageAccepted(BaseModel):
+class MessageAccepted(Record):
     status: Literal["accepted"] = "accepted"
     message_id: str
     event_id: str
@@ -116,7 +137,7 @@ class CalendarEventIn(Body):
     client_action_id: str | None = CLIENT_ACTION
 
 
-class CalendarSourceView(BaseModel):
+class CalendarSourceView(Record):
     """A connected source as shown: an ICS URL keeps only its scheme and host."""
 
     kind: Literal["ics", "google"]
@@ -124,7 +145,7 @@ class CalendarSourceView(BaseModel):
     calendar_id: str | None = None
 
 
-class CalendarSourceConnected(BaseModel):
+class CalendarSourceConnected(Record):
     source: CalendarSourceView
     schedule_id: str | None
     interval_minutes: int
@@ -132,14 +153,14 @@ class CalendarSourceConnected(BaseModel):
     replaced: CalendarSourceView | None = None
 
 
-class CalendarSourceDisconnected(BaseModel):
+class CalendarSourceDisconnected(Record):
     disconnected: CalendarSourceView | None
     events_removed: int
     google_forgotten: bool = Field(description="the user's stored Google grant was deleted")
     google_revoked: bool = Field(description="Google confirmed the grant's revocation")
 
 
-class CalendarSyncView(BaseModel):
+class CalendarSyncView(Record):
     """One sync run's result (``refused``: the URL or a redirect led to an internal
     address)."""
 
@@ -155,7 +176,7 @@ class CalendarSyncView(BaseModel):
     workflow_id: str | None = None
 
 
-class GoogleConnectionView(BaseModel):
+class GoogleConnectionView(Record):
     """Whose Google credentials this user's Google syncs use: their own connected account,
     the operator's (single-user mode, for the one user it names), or none."""
 
@@ -166,7 +187,7 @@ class GoogleConnectionView(BaseModel):
     scope: str | None = None
 
 
-class CalendarStatus(BaseModel):
+class CalendarStatus(Record):
     connected: bool
     schedule_id: str | None = None
     source: CalendarSourceView | None = None
@@ -183,13 +204,13 @@ class CalendarStatus(BaseModel):
     google: GoogleConnectionView
 
 
-class CalendarEventAdded(BaseModel):
+class CalendarEventAdded(Record):
     event: CalendarEvent
     seq: int
     duplicate: bool
 
 
-class GoogleConnectStarted(BaseModel):
+class GoogleConnectStarted(Record):
     """Send the browser to ``authorization_url`` (Google's consent screen) from the page
     that made this request: the consent finishes only in that browser, within
     ``expires_at``."""
@@ -230,7 +251,7 @@ class EditIn(Body):
         return _text_bytes(value)
 
 
-class CommandAccepted(BaseModel):
+class CommandAccepted(Record):
     """A command the brain applied; a chat turn answering it streams over the WebSocket."""
 
     status: Literal["accepted"] = "accepted"
@@ -240,3 +261,283 @@ class CommandAccepted(BaseModel):
     duplicate: bool = False
     request_id: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+class Health(Record):
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessChecks(Record):
+    temporal: bool
+    worker: bool
+
+
+class Readiness(BaseModel):
+    """``ready`` (200) or ``not_ready`` (503, with ``reasons``: why). Not a ``Record``:
+    ``reasons`` is left out when ready, so the schema does not require it."""
+
+    status: Literal["ready", "not_ready"]
+    checks: ReadinessChecks
+    reasons: dict[str, str] | None = None
+
+
+class AuthConfig(Record):
+    """The sign-in the UI should offer."""
+
+    mode: Literal["dev", "production"]
+    provider: Literal["clerk", "auth0", "cloudflare"] | None
+
+
+class DevToken(Record):
+    token: str
+    user_id: str
+
+
+class CancelAccepted(Record):
+    status: Literal["accepted"] = "accepted"
+    request_id: str
+
+
+class BranchPosition(Record):
+    """A message's place among its siblings (regenerated replies, edits), oldest first."""
+
+    index: int
+    count: int
+
+
+class StateMessage(Message):
+    """A message of the active branch, as ``/state`` and the message frames show it."""
+
+    branch: BranchPosition
+
+
+class HistoryMessage(Message):
+    """A message of ``/history``; ``archived``: read from the SQL archive."""
+
+    archived: bool = False
+
+
+class StateSnapshot(Record):
+    """The brain's state as clients see it: lists instead of id-keyed maps, the active
+    branch only, open tasks first."""
+
+    user_id: str
+    seq: int
+    messages: list[StateMessage]
+    active_leaf: str | None
+    tasks: list[Task]
+    due_reminders: list[Task]
+    approvals: list[Approval] = Field(description="the pending ones")
+    preferences: dict[str, Any]
+    memories: list[Memory]
+    calendar: list[CalendarEvent]
+    calendar_window: CalendarWindow | None
+    travel: list[TravelEvent]
+    flight_searches: list[FlightSearch]
+    counters: Counters
+
+
+class StateDelta(Record):
+    """The events after ``since``, or a ``snapshot`` when they left the brain's window."""
+
+    since: int
+    seq: int
+    events: list[Event]
+    snapshot: StateSnapshot | None
+
+
+class HistoryPage(Record):
+    """Newest first; ``next_before``: the ``before`` of the next (older) page, if any."""
+
+    messages: list[HistoryMessage]
+    next_before: str | None
+
+
+class TaskList(Record):
+    tasks: list[Task]
+
+
+class ArchivedTaskView(Task):
+    archived: bool = True
+
+
+class ArchivedTaskList(Record):
+    tasks: list[ArchivedTaskView]
+
+
+class TaskCreated(Record):
+    task: Task | None
+    task_id: str | None
+    seq: int
+    duplicate: bool
+
+
+class TaskChanged(Record):
+    task: Task | None
+    seq: int
+    duplicate: bool
+
+
+class Deleted(Record):
+    deleted: str = Field(description="the id of what was deleted")
+    seq: int
+
+
+class PreferencesView(Record):
+    preferences: dict[str, Any]
+
+
+class MemoryList(Record):
+    memories: list[Memory]
+
+
+class MemoryPinned(Record):
+    memory: Memory | None
+    memory_id: str | None
+    seq: int
+
+
+class RankedOption(FlightOption):
+    """A flight option with its place in the ranking."""
+
+    rank: int | None
+    score: float | None
+    reasoning: str | None
+
+
+class RankedSearch(Record):
+    search_id: str
+    request: dict[str, Any]
+    selected_flight_id: str | None
+    options: list[RankedOption] = Field(description="best first")
+
+
+class TripSuggestion(Record):
+    travel: TravelEvent
+    flights: RankedSearch | None = Field(description="the newest search matching the trip")
+
+
+class TravelSuggestions(Record):
+    trips: list[TripSuggestion]
+    latest_search: RankedSearch | None
+
+
+class FlightChosen(Record):
+    search_id: str
+    flight_id: str
+    seq: int
+    follow_up_tasks: list[Task]
+
+
+class FlightSearchResult(Record):
+    """A direct search: the top options (full) with their ranking."""
+
+    ok: bool
+    search_id: str
+    request: dict[str, Any]
+    count: int = Field(description="options found (before the top ones were taken)")
+    options: list[FlightOption]
+    ranking: list[RankedFlight]
+    message: str
+
+
+class ArchivedMessageRow(Record):
+    id: str
+    seq: int
+    role: str
+    text: str
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class ProfileBackupView(Record):
+    seq: int
+    preferences: dict[str, Any]
+    memories: list[dict[str, Any]]
+    updated_at: datetime
+
+
+class GoogleGrantView(Record):
+    """The user's Google connection; the refresh token itself stays encrypted on the server."""
+
+    connected_at: datetime
+    refreshed_at: datetime | None
+    scope: str
+
+
+class ScheduleView(Record):
+    id: str
+    paused: bool
+    note: str | None
+    next_action_times: list[datetime]
+
+
+class UserExport(Record):
+    """Everything stored about the user."""
+
+    user_id: str
+    exported_at: datetime
+    state: StateSnapshot
+    events: list[Event] = Field(description="the brain's event window")
+    archived_messages: list[ArchivedMessageRow]
+    profile_backup: ProfileBackupView | None
+    google_connection: GoogleGrantView | None
+    calendar_schedule: ScheduleView | None
+
+
+class AccountErased(Record):
+    erased: bool
+    runs_deleted: int
+    calendar_runs_deleted: int
+    schedules_deleted: int
+    sql_rows_deleted: int
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ErrorInfo(Record):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str = Field(description="safe to show to the user")
+    details: dict[str, Any]
+
+
+class ErrorBody(Record):
+    """The one error body of every failed request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorInfo
+    request_id: str | None
+
+
+class RateLimitDetails(Record):
+    model_config = ConfigDict(extra="forbid")
+
+    limit_type: str
+    limit: int
+    current: int
+    reset_at: int = Field(description="epoch seconds")
+    retry_after: int = Field(description="seconds")
+
+
+class RateLimitInfo(Record):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Literal["rate_limited"]
+    message: str
+    details: RateLimitDetails
+
+
+class RateLimitedBody(Record):
+    """429: the error body with the limit's state in ``details``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: RateLimitInfo
+    request_id: str | None

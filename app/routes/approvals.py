@@ -7,13 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.deps import Brain, CurrentUser, RequestId
+from app.errors import error_responses
 from app.schemas import ApprovalAnswer, CommandAccepted
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 ApprovalId = Annotated[str, Path(pattern=r"^apr_[0-9a-f]{32}$")]
 
 
-@router.post("/{approval_id}")
+@router.post(
+    "/{approval_id}",
+    responses=error_responses((409, "unknown, expired or already answered"), 429),
+)
 async def answer_approval(
     approval_id: ApprovalId,
     body: ApprovalAnswer,

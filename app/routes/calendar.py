@@ -23,6 +23,7 @@ from fastapi import APIRouter, Cookie, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from app.deps import AppSettings, Brain, Calendar, CurrentUser, Google, RequestId
+from app.errors import error_responses
 from app.schemas import (
     CALENDAR_ID_PATTERN,
     CalendarEventAdded,
@@ -56,6 +57,8 @@ from workflows.client import BrainClient, make_event
 from workflows.schedules import CalendarScheduler, source_view
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
+# Google's redirect back carries no token (the consent's state and cookie identify it).
+callback_router = APIRouter(prefix="/calendar", tags=["calendar"])
 
 CONSENT_COOKIE = "mcos_google_consent"
 GOOGLE_PATH = "/api/v1/calendar/google"
@@ -65,10 +68,10 @@ VET_TIMEOUT_S = 5.0
 @router.post(
     "/source",
     status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "`google_not_connected`: connect a Google account first"},
-        422: {"description": "invalid source, or `address_refused`: an internal address"},
-    },
+    responses=error_responses(
+        (409, "`google_not_connected`: connect a Google account first"),
+        (422, "invalid source, or `address_refused`: an internal address"),
+    ),
 )
 async def connect_source(
     body: CalendarSourceIn,
@@ -89,7 +92,7 @@ async def connect_source(
     return await _connect(calendar, brain, settings, user.user_id, source, request_id)
 
 
-@router.delete("/source", responses={404: {"description": "nothing was connected"}})
+@router.delete("/source", responses=error_responses((404, "nothing was connected")))
 async def disconnect_source(
     user: CurrentUser, calendar: Calendar, brain: Brain, google: Google, request_id: RequestId
 ) -> CalendarSourceDisconnected:
@@ -131,7 +134,7 @@ async def get_calendar_status(
     )
 
 
-@router.post("/event", status_code=status.HTTP_201_CREATED)
+@router.post("/event", status_code=status.HTTP_201_CREATED, responses=error_responses(429))
 async def add_calendar_event(
     body: CalendarEventIn,
     user: CurrentUser,
@@ -180,7 +183,7 @@ async def add_calendar_event(
 
 @router.get(
     "/google/connect",
-    responses={403: {"description": "`google_not_configured`: no Google client on this server"}},
+    responses=error_responses((403, "`google_not_configured`: no Google client on this server")),
 )
 async def connect_google(
     request: Request,
@@ -212,14 +215,20 @@ async def connect_google(
     )
 
 
-@router.get(
+@callback_router.get(
     "/google/callback",
     name="google_callback",
     status_code=status.HTTP_303_SEE_OTHER,
     response_class=RedirectResponse,
     responses={
-        303: {"description": "connected: back to the app (`?calendar=google-connected`)"},
-        400: {"description": "the consent cannot be finished (expired, reused, declined…)"},
+        303: {
+            "description": "connected: back to the app (`?calendar=google-connected`)",
+            "headers": {"Location": {"description": "the app's URL", "schema": {"type": "string"}}},
+        },
+        **error_responses(
+            (400, "the consent cannot be finished (expired, reused, declined…)"),
+            (403, "`google_not_configured`: no Google client on this server"),
+        ),
     },
 )
 async def google_callback(

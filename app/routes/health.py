@@ -12,21 +12,26 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from app.deps import Ctx
+from app.schemas import Health, Readiness, ReadinessChecks
 from mcos.infra.temporal import temporal_target
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def get_health() -> dict[str, str]:
+async def get_health() -> Health:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return Health()
 
 
 READY_TIMEOUT_S = 3.0
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "not ready: `reasons` says why"}},
+)
 async def get_ready(ctx: Ctx) -> JSONResponse:
     """Readiness: Temporal reachable and a worker polling the task queue; when not ready,
     ``reasons`` says why (the address tried, the error, the task queue without pollers)."""
@@ -64,10 +69,13 @@ async def get_ready(ctx: Ctx) -> JSONResponse:
     if not checks["temporal"]:
         reasons.setdefault("worker", "unknown until Temporal is reachable")
     ready = all(checks.values())
-    body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
-    if reasons:
-        body["reasons"] = reasons
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = Readiness(
+        status="ready" if ready else "not_ready",
+        checks=ReadinessChecks(**checks),
+        reasons=reasons or None,
+    )
+    body_json = body.model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body_json, status_code=200 if ready else 503)
 
 
 class _NotYet(Exception):

@@ -8,13 +8,21 @@ from fastapi import APIRouter, Path, status
 
 from app.chat import accept_message, check_message_rate
 from app.deps import Brain, Ctx, CurrentUser, RequestId
-from app.schemas import CommandAccepted, EditIn, MessageAccepted, MessageIn
+from app.errors import error_responses
+from app.schemas import CancelAccepted, CommandAccepted, EditIn, MessageAccepted, MessageIn
 
 router = APIRouter(tags=["messages"])
 MessageId = Annotated[str, Path(pattern=r"^msg_[0-9a-f]{32}$")]
 
 
-@router.post("/message", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/message",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(
+        (413, "the text is over 8 KB"),
+        (429, "the per-minute message window or today's token budget"),
+    ),
+)
 async def post_message(
     body: MessageIn, user: CurrentUser, brain: Brain, ctx: Ctx, request_id: RequestId
 ) -> MessageAccepted:
@@ -26,13 +34,19 @@ async def post_message(
 
 
 @router.post("/generation/cancel", status_code=status.HTTP_202_ACCEPTED)
-async def cancel_generation(user: CurrentUser, brain: Brain, request_id: RequestId) -> dict:
+async def cancel_generation(
+    user: CurrentUser, brain: Brain, request_id: RequestId
+) -> CancelAccepted:
     """Stop the assistant's answer being generated now (its partial text is kept)."""
     await brain.cancel_generation(user.user_id, request_id)
-    return {"status": "accepted", "request_id": request_id}
+    return CancelAccepted(request_id=request_id)
 
 
-@router.post("/messages/{message_id}/regenerate", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/messages/{message_id}/regenerate",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, (409, "the message it answered was archived"), 429),
+)
 async def regenerate_message(
     message_id: MessageId, user: CurrentUser, brain: Brain, request_id: RequestId
 ) -> CommandAccepted:
@@ -41,7 +55,11 @@ async def regenerate_message(
     return CommandAccepted(request_id=request_id, **result.model_dump())
 
 
-@router.post("/messages/{message_id}/edit", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/messages/{message_id}/edit",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(404, (413, "the text is over 8 KB"), 429),
+)
 async def edit_message(
     message_id: MessageId,
     body: EditIn,
@@ -56,7 +74,7 @@ async def edit_message(
     return CommandAccepted(request_id=request_id, **result.model_dump())
 
 
-@router.post("/messages/{message_id}/activate")
+@router.post("/messages/{message_id}/activate", responses=error_responses(404, 429))
 async def activate_branch(
     message_id: MessageId, user: CurrentUser, brain: Brain, request_id: RequestId
 ) -> CommandAccepted:

@@ -7,7 +7,8 @@ import re
 from fastapi import APIRouter
 
 from app.deps import Brain, CurrentUser, RequestId
-from app.schemas import PreferencesPatch
+from app.errors import error_responses
+from app.schemas import PreferencesPatch, PreferencesView
 from mcos.kernel.errors import ValidationFailed
 from mcos.kernel.models import KEY_PATTERN
 from workflows.client import make_event
@@ -18,15 +19,15 @@ _KEY = re.compile(KEY_PATTERN)
 
 
 @router.get("")
-async def get_preferences(user: CurrentUser, brain: Brain) -> dict:
+async def get_preferences(user: CurrentUser, brain: Brain) -> PreferencesView:
     """The user's preferences."""
-    return {"preferences": (await brain.snapshot(user.user_id)).preferences}
+    return PreferencesView(preferences=(await brain.snapshot(user.user_id)).preferences)
 
 
-@router.patch("")
+@router.patch("", responses=error_responses(429))
 async def set_preferences(
     body: PreferencesPatch, user: CurrentUser, brain: Brain, request_id: RequestId
-) -> dict:
+) -> PreferencesView:
     """Set preferences: ``{"key": value}``; ``null`` removes a key."""
     items = body.items()
     if not items or len(items) > MAX_KEYS_PER_PATCH:
@@ -48,4 +49,4 @@ async def set_preferences(
         event = make_event("preference.set", {"key": key, "value": value}, request_id)
         result = await brain.command(user.user_id, "set_preference", event)
         preferences = result.data.get("preferences", preferences)
-    return {"preferences": preferences}
+    return PreferencesView(preferences=preferences)

@@ -8,9 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import Brain, CurrentUser, Db
+from app.errors import error_responses
+from app.schemas import HistoryMessage, HistoryPage, StateDelta, StateSnapshot
 from app.views import state_view
 from mcos.brain.tree import conversation_order
 from mcos.infra import db
+from mcos.kernel.contracts import Diagnostics
 from mcos.kernel.errors import NotFoundError
 
 router = APIRouter(tags=["state"])
@@ -22,27 +25,28 @@ async def get_state(
     brain: Brain,
     since: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-) -> dict:
-    """The whole state, or only the events after ``since`` (a snapshot when too old)."""
+) -> StateSnapshot | StateDelta:
+    """The whole state, or (with ``since``) only the events after it (a snapshot when too
+    old)."""
     if since is None:
         return state_view(await brain.snapshot(user.user_id), limit)
     delta = await brain.delta(user.user_id, since)
-    return {
-        "since": delta.since,
-        "seq": delta.seq,
-        "events": [e.model_dump(mode="json") for e in delta.events],
-        "snapshot": state_view(delta.snapshot, limit) if delta.snapshot else None,
-    }
+    return StateDelta(
+        since=delta.since,
+        seq=delta.seq,
+        events=delta.events,
+        snapshot=state_view(delta.snapshot, limit) if delta.snapshot else None,
+    )
 
 
-@router.get("/history")
+@router.get("/history", responses=error_responses((404, "no message `before`")))
 async def get_history(
     user: CurrentUser,
     brain: Brain,
     engine: Db,
     before: Annotated[str | None, Query(pattern=r"^msg_[0-9a-f]{32}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict:
+) -> HistoryPage:
     """Messages, newest first, older than ``before``; pages reach into the SQL archive."""
     state = await brain.snapshot(user.user_id)
     before_seq: int | None = None
@@ -75,7 +79,9 @@ async def get_history(
     # Newest first, each reply before (newer than) the message it answers, as /state has it.
     next_before = page[-1]["id"] if more and page else None  # the oldest by seq
     page = conversation_order(page[::-1])[::-1]
-    return {"messages": page, "next_before": next_before}
+    return HistoryPage(
+        messages=[HistoryMessage.model_validate(m) for m in page], next_before=next_before
+    )
 
 
 def _archived_view(row: db.ArchivedMessage) -> dict:
@@ -90,10 +96,10 @@ def _archived_view(row: db.ArchivedMessage) -> dict:
     }
 
 
-@router.get("/diagnostics")
-async def get_diagnostics(user: CurrentUser, brain: Brain) -> dict:
+@router.get("/diagnostics", responses=error_responses((404, "no brain yet for this user")))
+async def get_diagnostics(user: CurrentUser, brain: Brain) -> Diagnostics:
     """The brain's own counters: events, history length, duplicates dropped, last ids."""
     diag = await brain.diagnostics(user.user_id)
     if diag is None:
         raise NotFoundError("no brain yet for this user")
-    return diag.model_dump(mode="json")
+    return diag

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from app.deps import Brain, CurrentUser, RequestId
+from app.errors import error_responses
+from app.schemas import FlightChosen, TravelSuggestions
 from mcos.flights.airports import resolve_airport
 from mcos.kernel.models import BrainState, FlightSearch, TravelEvent
 from workflows.client import make_event
@@ -18,39 +20,45 @@ FlightId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0
 
 
 @router.get("/suggestions")
-async def get_travel_suggestions(user: CurrentUser, brain: Brain) -> dict:
+async def get_travel_suggestions(user: CurrentUser, brain: Brain) -> TravelSuggestions:
     """Upcoming trips (from the calendar), each with the latest matching ranked flights."""
     state = await brain.snapshot(user.user_id)
     today = datetime.now(UTC).date()
     trips = sorted((t for t in state.travel if t.end_date >= today), key=lambda t: t.start_date)
-    return {
-        "trips": [
-            {"travel": trip.model_dump(mode="json"), "flights": _ranked(match_search(state, trip))}
-            for trip in trips
-        ],
-        "latest_search": _ranked(state.flight_searches[-1] if state.flight_searches else None),
-    }
+    return TravelSuggestions.model_validate(
+        {
+            "trips": [
+                {"travel": trip, "flights": _ranked(match_search(state, trip))} for trip in trips
+            ],
+            "latest_search": _ranked(state.flight_searches[-1] if state.flight_searches else None),
+        }
+    )
 
 
-@router.post("/{search_id}/select/{flight_id}")
+@router.post(
+    "/{search_id}/select/{flight_id}",
+    responses=error_responses((404, "no such search, or no such flight in it"), 429),
+)
 async def select_flight(
     search_id: SearchId,
     flight_id: FlightId,
     user: CurrentUser,
     brain: Brain,
     request_id: RequestId,
-) -> dict:
+) -> FlightChosen:
     """Record the chosen flight; the brain adds follow-up tasks (book, pack, transfer)."""
     event = make_event(
         "flight.selected", {"search_id": search_id, "flight_id": flight_id}, request_id
     )
     result = await brain.command(user.user_id, "select_flight", event)
-    return {
-        "search_id": search_id,
-        "flight_id": flight_id,
-        "seq": result.seq,
-        "follow_up_tasks": result.data.get("follow_up_tasks", []),
-    }
+    return FlightChosen.model_validate(
+        {
+            "search_id": search_id,
+            "flight_id": flight_id,
+            "seq": result.seq,
+            "follow_up_tasks": result.data.get("follow_up_tasks", []),
+        }
+    )
 
 
 def _codes(destination: str | None) -> set[str]:

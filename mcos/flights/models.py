@@ -243,6 +243,9 @@ def validate_params(
 class FlightOption(BaseModel):
     """One bookable offer, flattened for ranking and display (outbound slice first)."""
 
+    # Answers (travel, direct searches) carry every field: required in the OpenAPI schema.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     airline_code: str
     airline_name: str

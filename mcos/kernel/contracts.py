@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
-from mcos.kernel.models import BrainState, Event
+from mcos.kernel.models import BrainState, Event, Record
 
 # What happens to a chat message sent while a turn runs (events-and-api.md, "Additions").
 DoubleTexting = Literal["queue", "interrupt", "merge", "reject"]
@@ -140,7 +140,7 @@ class Delta(BaseModel):
     snapshot: BrainState | None = None
 
 
-class Diagnostics(BaseModel):
+class Diagnostics(Record):
     user_id: str
     seq: int
     run: int

@@ -12,6 +12,7 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 FrameType = Literal[
     # domain-derived (carry the domain `seq`)
@@ -53,7 +54,8 @@ class Frame(BaseModel):
     operation_id: str | None = None
     cursor: str | None = None  # assigned by the bus
     ts: float | None = None  # assigned by the bus
-    key: str | None = None  # dedup key inside the bus; never sent to clients
+    # dedup key inside the bus; never sent to clients (so not in the clients' schema)
+    key: SkipJsonSchema[str | None] = None
 
     def wire(self) -> dict[str, Any]:
         """What a client receives: no ``key``, no empty optional fields."""

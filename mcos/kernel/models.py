@@ -62,7 +62,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Event(BaseModel):
+class Record(BaseModel):
+    """A model clients read (API answers, frames). Every field is always serialized, so its
+    JSON schema in serialization mode (the OpenAPI answers) lists fields with defaults as
+    required; validation, input schemas and histories are unaffected."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Event(Record):
     """The envelope every state change travels in; ``seq`` is assigned by the brain."""
 
     event_id: str = Field(pattern=r"^evt_[0-9a-f]{32}$")
@@ -106,7 +114,7 @@ Priority = Literal["low", "normal", "high"]
 TaskStatus = Literal["open", "done"]
 
 
-class Task(BaseModel):
+class Task(Record):
     id: str = Field(pattern=r"^task_[0-9a-f]{32}$")
     title: str = Field(min_length=1, max_length=500)
     due: datetime | None = None
@@ -152,7 +160,7 @@ class PreferenceSetPayload(Strict):
     value: Any = None  # None removes the preference
 
 
-class Memory(BaseModel):
+class Memory(Record):
     id: str = Field(pattern=r"^mem_[0-9a-f]{32}$")
     type: Literal["fact", "preference", "note"] = "fact"
     key: str = Field(pattern=KEY_PATTERN)
@@ -164,7 +172,7 @@ class MemoryUnpinnedPayload(Strict):
     id: str = Field(pattern=r"^mem_[0-9a-f]{32}$")
 
 
-class CalendarEvent(BaseModel):
+class CalendarEvent(Record):
     id: str = Field(min_length=1, max_length=300)
     source: str = "api"
     title: str = Field(default="", max_length=500)
@@ -175,7 +183,7 @@ class CalendarEvent(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
 
 
-class CalendarWindow(BaseModel):
+class CalendarWindow(Record):
     start: datetime
     end: datetime
 
@@ -187,7 +195,7 @@ class CalendarSyncedPayload(BaseModel):
     window: CalendarWindow | None = None
 
 
-class TravelEvent(BaseModel):
+class TravelEvent(Record):
     id: str
     calendar_event_id: str
     title: str
@@ -198,7 +206,7 @@ class TravelEvent(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
-class FlightSearch(BaseModel):
+class FlightSearch(Record):
     search_id: str
     request: dict[str, Any] = Field(default_factory=dict)
     options: list[dict[str, Any]] = Field(default_factory=list)
@@ -222,7 +230,7 @@ class ReminderDuePayload(Strict):
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
 
-class Approval(BaseModel):
+class Approval(Record):
     """A tool call waiting for the user's yes or no (``apr_…``)."""
 
     id: str = Field(pattern=r"^apr_[0-9a-f]{32}$")
@@ -272,7 +280,7 @@ class MessagesArchivedPayload(Strict):
 # --- state ----------------------------------------------------------------------------
 
 
-class Message(BaseModel):
+class Message(Record):
     id: str
     role: Literal["user", "assistant"]
     text: str
@@ -289,7 +297,7 @@ class Message(BaseModel):
     cards: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class Usage(BaseModel):
+class Usage(Record):
     """Per-UTC-day usage the brain enforces limits on."""
 
     day: str = ""
@@ -298,7 +306,7 @@ class Usage(BaseModel):
     writes: int = 0
 
 
-class Counters(BaseModel):
+class Counters(Record):
     events_applied: int = 0
     duplicates_dropped: int = 0
     invalid_dropped: int = 0  # signals that were not a valid event (malformed or refused)

@@ -69,4 +69,10 @@ async def test_a_chat_message_is_answered_by_the_local_model_streamed(
         state = (await http.get("/api/v1/state")).json()
     assert [m["role"] for m in state["messages"]] == ["user", "assistant"]
     assert state["messages"][1]["text"] == completed["text"]
-    assert state["messages"][1]["status"] == "completed"
+    # The reply is capped at 24 tokens (llm_max_tokens): the prompt carries today's date, so
+    # on some days the model runs into the cap — then the message says so, never "failed".
+    reply = state["messages"][1]
+    if reply["status"] == "truncated":
+        assert len(tokens) == 24, f"truncated after {len(tokens)} tokens, not at the cap"
+    else:
+        assert reply["status"] == "completed", reply

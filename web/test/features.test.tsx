@@ -4,33 +4,26 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
-import type { ServerFrame, StateSnapshot, WireMessage } from "../src/api/types";
+import type { ServerFrame, StateMessage, StateSnapshot } from "../src/api/types";
 import { formatClock, formatDateTime, timePrefs } from "../src/format";
 import { toRepository } from "../src/state/convert";
 import { initialState, missingSiblings, reducer, sortTasks, visibleMessages, type ChatState } from "../src/state/reducer";
+import { approval, snapshotOf, task, T0, wireMessage } from "./wire";
 
 // --- pure -----------------------------------------------------------------------------
 
-const T0 = "2025-01-01T10:00:00Z";
-
-function wire(id: string, role: "user" | "assistant", parent: string | null, seq: number, extra: Partial<WireMessage> = {}): WireMessage {
-  return { id, role, text: `${role} ${id}`, created_at: T0, seq, parent_id: parent, status: "completed", ...extra };
+function wire(id: string, role: "user" | "assistant", parent: string | null, seq: number, extra: Partial<StateMessage> = {}): StateMessage {
+  return wireMessage({ id, role, text: `${role} ${id}`, created_at: T0, seq, parent_id: parent, status: "completed", ...extra });
 }
 
-function snapshot(messages: WireMessage[], extra: Partial<StateSnapshot> = {}): StateSnapshot {
-  return {
+function snapshot(messages: StateMessage[], extra: Partial<StateSnapshot> = {}): StateSnapshot {
+  return snapshotOf({
     user_id: "u",
     seq: messages.reduce((n, m) => Math.max(n, m.seq ?? 0), 0),
     messages,
-    tasks: [],
-    preferences: {},
-    memories: [],
-    calendar: [],
-    travel: [],
-    flight_searches: [],
     active_leaf: messages.at(-1)?.id ?? null,
     ...extra,
-  };
+  });
 }
 
 let cur = 100;
@@ -67,10 +60,10 @@ describe("times in the user's locale", () => {
 describe("tasks", () => {
   it("orders open tasks by due time, undated last, done at the end", () => {
     const tasks = [
-      { id: "a", title: "undated", status: "open" },
-      { id: "b", title: "late", status: "open", due: "2025-01-03T09:00:00Z" },
-      { id: "c", title: "done", status: "done", due: "2025-01-01T09:00:00Z" },
-      { id: "d", title: "soon", status: "open", due: "2025-01-02T09:00:00Z" },
+      task({ id: "a", title: "undated", status: "open" }),
+      task({ id: "b", title: "late", status: "open", due: "2025-01-03T09:00:00Z" }),
+      task({ id: "c", title: "done", status: "done", due: "2025-01-01T09:00:00Z" }),
+      task({ id: "d", title: "soon", status: "open", due: "2025-01-02T09:00:00Z" }),
     ];
     expect(sortTasks(tasks).map((t) => t.title)).toEqual(["soon", "late", "undated", "done"]);
   });
@@ -115,7 +108,7 @@ describe("the message tree", () => {
 
   it("a reply's frames without a seq still place it (once)", () => {
     const data = wire("msg_a2", "assistant", "msg_u2", 0);
-    delete (data as Partial<WireMessage>).seq;
+    delete (data as Partial<StateMessage>).seq;
     const s = run(
       base,
       { type: "message.created", seq: 3, data: wire("msg_u2", "user", "msg_a1", 3) },
@@ -282,7 +275,7 @@ describe("the app", () => {
           cards: [{ type: "approval", approval_id: "apr_1", tool: "select_flight", summary: "Book option 1 SFO→BOS", arguments: { option_rank: 1 } }],
         }),
       ],
-      { approvals: [{ id: "apr_1", tool: "select_flight", summary: "Book option 1 SFO→BOS", status: "pending", expires_at: "2025-01-02T10:00:00Z" }] },
+      { approvals: [approval({ id: "apr_1", tool: "select_flight", summary: "Book option 1 SFO→BOS", status: "pending", expires_at: "2025-01-02T10:00:00Z" })] },
     );
     await signedIn();
     const card = await screen.findByTestId("approval-card");
@@ -304,7 +297,7 @@ describe("the app", () => {
   it("shows a refused answer on the card, not twice", async () => {
     appState = snapshot(
       [wire("msg_a1", "assistant", null, 2, { cards: [{ type: "approval", approval_id: "apr_1", tool: "delete_task", summary: "Delete" }] })],
-      { approvals: [{ id: "apr_1", tool: "delete_task", summary: "Delete", status: "pending" }] },
+      { approvals: [approval({ id: "apr_1", tool: "delete_task", summary: "Delete", status: "pending" })] },
     );
     fetchMock.mockImplementation((url: string) => {
       if (url === "/api/v1/state") return json(appState);
@@ -319,7 +312,7 @@ describe("the app", () => {
   it("delivers a due reminder on connect as a toast and a browser notification; Snooze clears it", async () => {
     appState = snapshot([], {
       preferences: { timezone: "America/Los_Angeles", locale: "en-US" },
-      due_reminders: [{ id: "task_1", title: "Call John", status: "open", remind_at: "2025-03-14T22:00:00Z", reminded_at: "2025-03-14T22:00:00Z" }],
+      due_reminders: [task({ id: "task_1", title: "Call John", status: "open", remind_at: "2025-03-14T22:00:00Z", reminded_at: "2025-03-14T22:00:00Z" })],
     });
     await signedIn();
     const toast = await screen.findByTestId("reminder-toast");
@@ -357,8 +350,8 @@ describe("the app", () => {
     appState = snapshot([], {
       preferences: { timezone: "America/Los_Angeles", locale: "en-US" },
       tasks: [
-        { id: "task_b", title: "Later", status: "open", due: "2025-03-15T22:00:00Z" },
-        { id: "task_a", title: "Sooner", status: "open", due: "2025-03-14T22:00:00Z" },
+        task({ id: "task_b", title: "Later", status: "open", due: "2025-03-15T22:00:00Z" }),
+        task({ id: "task_a", title: "Sooner", status: "open", due: "2025-03-14T22:00:00Z" }),
       ],
     });
     await signedIn();

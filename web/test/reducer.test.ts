@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { ServerFrame, StateSnapshot, WireMessage } from "../src/api/types";
+import type { ServerFrame, StateMessage, StateSnapshot } from "../src/api/types";
 import { compareCursors, initialState, isRunning, reducer, type Action, type ChatState } from "../src/state/reducer";
+import { errorBody, flightOption, flightSearch, historyMessage, memory, snapshotOf, task, wireMessage } from "./wire";
 
 let cursor = 0;
 const next = () => ++cursor;
@@ -17,46 +18,37 @@ function frame<T extends ServerFrame["type"]>(
   return { type, cursor: next(), ts: "2025-01-01T10:00:00Z", data, ...extra } as ServerFrame;
 }
 
-const userMsg = (over: Partial<WireMessage> = {}): WireMessage => ({
-  id: "msg_u1",
-  role: "user",
-  text: "hello",
-  created_at: "2025-01-01T10:00:00Z",
-  seq: 5,
-  status: "completed",
-  client_action_id: "ca-1",
-  ...over,
-});
+const userMsg = (over: Partial<StateMessage> = {}): StateMessage =>
+  wireMessage({
+    id: "msg_u1",
+    role: "user",
+    text: "hello",
+    created_at: "2025-01-01T10:00:00Z",
+    seq: 5,
+    status: "completed",
+    client_action_id: "ca-1",
+    ...over,
+  });
 
-const assistantMsg = (over: Partial<WireMessage> = {}): WireMessage => ({
-  id: "msg_a1",
-  role: "assistant",
-  text: "Hi there",
-  created_at: "2025-01-01T10:00:01Z",
-  seq: 6,
-  status: "completed",
-  operation_id: "op_1",
-  tokens_prompt: 10,
-  tokens_completion: 3,
-  cards: [],
-  ...over,
-});
+const assistantMsg = (over: Partial<StateMessage> = {}): StateMessage =>
+  wireMessage({
+    id: "msg_a1",
+    role: "assistant",
+    text: "Hi there",
+    created_at: "2025-01-01T10:00:01Z",
+    seq: 6,
+    status: "completed",
+    operation_id: "op_1",
+    tokens_prompt: 10,
+    tokens_completion: 3,
+    cards: [],
+    ...over,
+  });
 
 const token = (text: string, index: number, attempt = 1, operation_id = "op_1") =>
   frame("llm.token", { operation_id, attempt, index, text });
 
-const snapshot = (over: Partial<StateSnapshot> = {}): StateSnapshot => ({
-  user_id: "alice",
-  seq: 4,
-  messages: [],
-  tasks: [],
-  preferences: {},
-  memories: [],
-  calendar: [],
-  travel: [],
-  flight_searches: [],
-  ...over,
-});
+const snapshot = (over: Partial<StateSnapshot> = {}): StateSnapshot => snapshotOf({ seq: 4, ...over });
 
 describe("optimistic user messages", () => {
   it("adds a sending message and reconciles it by client_action_id", () => {
@@ -80,13 +72,16 @@ describe("optimistic user messages", () => {
   it("marks a sending message failed on rate_limited and can retry", () => {
     let s = run([
       { type: "local.send", text: "hello", clientActionId: "ca-1", createdAt: "t" },
-      frame("rate_limited", {
-        error: {
-          code: "rate_limited",
-          message: "Too many messages",
-          details: { limit_type: "messages_per_minute", limit: 60, current: 61, reset_at: 1735725660, retry_after: 30 },
-        },
-      }),
+      frame(
+        "rate_limited",
+        errorBody("rate_limited", "Too many messages", {
+          limit_type: "messages_per_minute",
+          limit: 60,
+          current: 61,
+          reset_at: 1735725660,
+          retry_after: 30,
+        }),
+      ),
     ]);
     expect(s.messages[0].status).toBe("failed");
     expect(s.rateLimit).toMatchObject({ limitType: "messages_per_minute", retryAt: 1735725660000, retryAfterSec: 30 });
@@ -96,7 +91,7 @@ describe("optimistic user messages", () => {
   });
 
   it("keeps retry_after relative for frames and resolves it against the local clock for REST 429s", () => {
-    const body = { error: { code: "rate_limited", message: "x", details: { retry_after: 10 } } };
+    const body = errorBody("rate_limited", "x", { retry_after: 10 });
     const s = reducer(initialState, frame("rate_limited", body, { ts: "2025-01-01T10:00:00Z" }));
     expect(s.rateLimit).toMatchObject({ retryAt: null, retryAfterSec: 10, n: 1 });
     const r = reducer(s, { type: "local.rate_limited", body, now: 1000 });
@@ -197,11 +192,7 @@ describe("streaming", () => {
   });
 
   it("a flight_selected card records the choice; unknown or malformed cards are dropped, not fatal", () => {
-    const flight = {
-      id: "off_2", airline_name: "Air", airline_code: "AA", flight_number: "AA2", origin_code: "SFO",
-      destination_code: "BOS", departure_date: "2025-02-07", departure_time: "08:00", arrival_time: "16:30",
-      duration_minutes: 330, stops: 0, total: "300.00", currency: "USD", cabin_class: "economy",
-    };
+    const flight = flightOption({ id: "off_2", airline_name: "Air", airline_code: "AA", flight_number: "AA2", total: 300 });
     let s = run([token("Booked", 0)]);
     s = reducer(s, frame("tool.result", { operation_id: "op_1", tool: "select_flight", status: "success", card: { type: "flight_selected", search_id: "fs_1", flight, tasks: [] } }));
     expect(s.flightSelections).toEqual({ fs_1: "off_2" });
@@ -220,7 +211,7 @@ describe("streaming", () => {
         type: "local.snapshot",
         snapshot: snapshot({
           messages: [assistantMsg({ cards: [{ type: "weather" }, { type: "flights", search_id: "fs_1", options: [], ranking: [] }] as never[] })],
-          flight_searches: [{ search_id: "fs_1", selected_flight_id: "off_3" }, { search_id: "fs_2", selected_flight_id: null }],
+          flight_searches: [flightSearch({ search_id: "fs_1", selected_flight_id: "off_3" }), flightSearch({ search_id: "fs_2" })],
         }),
       },
       { type: "local.flight_selected", searchId: "fs_2", flightId: "off_9" },
@@ -258,7 +249,7 @@ describe("ordering", () => {
 
 describe("dedup", () => {
   it("drops a frame whose cursor was already seen", () => {
-    const f = frame("task.created", { id: "task_1", title: "A", status: "open" }, { seq: 5 });
+    const f = frame("task.created", task({ id: "task_1", title: "A", status: "open" }), { seq: 5 });
     const s1 = reducer(initialState, f);
     const s2 = reducer(s1, f);
     expect(s2).toBe(s1);
@@ -275,17 +266,17 @@ describe("dedup", () => {
     expect(compareCursors("1701-0", "1700-10")).toBe(1);
     expect(compareCursors("abc", "abd")).toBeNull();
     const s = run([{ ...frame("pong", {}), cursor: "1700-10" } as ServerFrame]);
-    expect(reducer(s, { ...frame("task.created", { id: "t", title: "x", status: "open" }), cursor: "1700-2" } as ServerFrame)).toBe(s);
+    expect(reducer(s, { ...frame("task.created", task({ id: "t", title: "x", status: "open" })), cursor: "1700-2" } as ServerFrame)).toBe(s);
   });
 
   it("drops opaque cursors seen before", () => {
-    const s = run([{ ...frame("task.created", { id: "t1", title: "x", status: "open" }), cursor: "c-abc" } as ServerFrame]);
+    const s = run([{ ...frame("task.created", task({ id: "t1", title: "x", status: "open" })), cursor: "c-abc" } as ServerFrame]);
     const again = { ...frame("task.deleted", { id: "t1" }), cursor: "c-abc" } as ServerFrame;
     expect(reducer(s, again).tasks).toHaveLength(1);
   });
 
   it("drops a domain frame replayed with a new cursor but the same seq and type", () => {
-    const created = frame("task.created", { id: "task_1", title: "A", status: "open" }, { seq: 5 });
+    const created = frame("task.created", task({ id: "task_1", title: "A", status: "open" }), { seq: 5 });
     let s = reducer(initialState, created);
     s = reducer(s, frame("task.deleted", { id: "task_1" }, { seq: 6 }));
     s = reducer(s, { ...created, cursor: next() } as ServerFrame);
@@ -303,7 +294,7 @@ describe("dedup", () => {
 
   it("ignores domain frames already covered by the snapshot", () => {
     const s = run([
-      { type: "local.snapshot", snapshot: snapshot({ seq: 10, tasks: [{ id: "task_1", title: "A", status: "open" }] }) },
+      { type: "local.snapshot", snapshot: snapshot({ seq: 10, tasks: [task({ id: "task_1", title: "A", status: "open" })] }) },
       frame("task.deleted", { id: "task_1" }, { seq: 9 }),
     ]);
     expect(s.tasks).toHaveLength(1);
@@ -313,9 +304,9 @@ describe("dedup", () => {
 describe("tasks and state", () => {
   it("creates, updates and deletes tasks", () => {
     let s = run([
-      frame("task.created", { id: "t1", title: "Call John", status: "open", priority: "high" }, { seq: 1 }),
-      frame("task.created", { id: "t2", title: "Pack", status: "open" }, { seq: 2 }),
-      frame("task.updated", { id: "t1", title: "Call John", status: "done" }, { seq: 3 }),
+      frame("task.created", task({ id: "t1", title: "Call John", status: "open", priority: "high" }), { seq: 1 }),
+      frame("task.created", task({ id: "t2", title: "Pack", status: "open" }), { seq: 2 }),
+      frame("task.updated", task({ id: "t1", title: "Call John", status: "done", priority: "high" }), { seq: 3 }),
     ]);
     expect(s.tasks.map((t) => [t.id, t.status])).toEqual([
       ["t1", "done"],
@@ -328,7 +319,7 @@ describe("tasks and state", () => {
 
   it("state.updated replaces only the parts it carries", () => {
     const s = run([
-      { type: "local.snapshot", snapshot: snapshot({ preferences: { home_airport: "SFO" }, memories: [{ id: "mem_1", type: "fact", key: "k", value: "v" }] }) },
+      { type: "local.snapshot", snapshot: snapshot({ preferences: { home_airport: "SFO" }, memories: [memory({ id: "mem_1", key: "k", value: "v" })] }) },
       frame("state.updated", { preferences: { home_airport: "BOS", seat: "aisle" } }, { seq: 5 }),
     ]);
     expect(s.preferences).toEqual({ home_airport: "BOS", seat: "aisle" });
@@ -350,7 +341,7 @@ describe("tasks and state", () => {
   });
 
   it("state.updated can carry the task list", () => {
-    const s = reducer(initialState, frame("state.updated", { tasks: [{ id: "t9", title: "Book flight", status: "open" }] }, { seq: 3 }));
+    const s = reducer(initialState, frame("state.updated", { tasks: [task({ id: "t9", title: "Book flight", status: "open" })] }, { seq: 3 }));
     expect(s.tasks.map((t) => t.id)).toEqual(["t9"]);
   });
 });
@@ -382,7 +373,7 @@ describe("resync", () => {
           userMsg({ id: "m_a", seq: 10, client_action_id: "c-a", text: "a" }),
           userMsg({ id: "m_snap", seq: 11, client_action_id: "ca-snap", text: "echoed in snapshot" }),
         ],
-        tasks: [{ id: "task_9", title: "From snapshot", status: "open" }],
+        tasks: [task({ id: "task_9", title: "From snapshot", status: "open" })],
       }),
     });
     expect(s.needsResync).toBe(false);
@@ -396,7 +387,7 @@ describe("resync", () => {
     let s = run([{ type: "local.snapshot", snapshot: snapshot({ seq: 10, messages: [userMsg({ id: "m5", seq: 5 })] }) }]);
     s = reducer(s, {
       type: "local.history",
-      page: { messages: [userMsg({ id: "m5", seq: 5 }), userMsg({ id: "m4", seq: 4 }), userMsg({ id: "m3", seq: 3 })], next_before: null },
+      page: { messages: [5, 4, 3].map((n) => historyMessage({ ...userMsg({ id: `m${n}`, seq: n }) })), next_before: null },
     });
     expect(s.messages.map((m) => m.id)).toEqual(["m3", "m4", "m5"]);
     expect(s.history.hasEarlier).toBe(false);

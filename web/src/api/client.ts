@@ -1,6 +1,12 @@
-// Thin REST client for /api/v1. Every call carries the bearer token.
+// Thin REST client for /api/v1. Every call carries the bearer token. Bodies and answers are
+// the API's models (generated from its OpenAPI schema, see types.ts).
 
-import type { ErrorBody, HistoryPage, Preferences, StateSnapshot, Task } from "./types";
+import type { components } from "./schema";
+import type { ErrorBody, HistoryPage, Preferences, StateSnapshot } from "./types";
+
+type Schemas = components["schemas"];
+export type AuthConfig = Schemas["AuthConfig"];
+export type TaskChanged = Schemas["TaskChanged"];
 
 export const API_PREFIX = "/api/v1";
 
@@ -22,7 +28,10 @@ async function parseError(res: Response): Promise<ApiError> {
     body = (await res.json()) as ErrorBody;
     if (!body || typeof body !== "object" || !("error" in body)) throw new Error("not an error body");
   } catch {
-    body = { error: { code: `http_${res.status}`, message: res.statusText || `HTTP ${res.status}` } };
+    body = {
+      error: { code: `http_${res.status}`, message: res.statusText || `HTTP ${res.status}`, details: {} },
+      request_id: null,
+    };
   }
   return new ApiError(res.status, body);
 }
@@ -42,15 +51,10 @@ async function request<T>(method: string, path: string, token: string | null, bo
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-export interface AuthConfig {
-  mode: "dev" | "production";
-  provider: null | "clerk" | "auth0" | "cloudflare";
-}
-
 export const getAuthConfig = () => request<AuthConfig>("GET", "/auth/config", null);
 
 export const getDevToken = (userId: string) =>
-  request<{ token: string; user_id: string }>("POST", "/auth/dev-token", null, { user_id: userId });
+  request<Schemas["DevToken"]>("POST", "/auth/dev-token", null, { user_id: userId } satisfies Schemas["DevTokenIn"]);
 
 export function createApi(token: string) {
   return {
@@ -62,26 +66,39 @@ export function createApi(token: string) {
         token,
       ),
     postMessage: (text: string, clientActionId: string) =>
-      request<unknown>("POST", "/message", token, { text, client_action_id: clientActionId }),
-    cancelGeneration: () => request<unknown>("POST", "/generation/cancel", token),
-    updateTask: (id: string, patch: Partial<Task>) =>
-      request<Task | unknown>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, patch),
+      request<Schemas["MessageAccepted"]>("POST", "/message", token, {
+        text,
+        client_action_id: clientActionId,
+      } satisfies Schemas["MessageIn"]),
+    cancelGeneration: () => request<Schemas["CancelAccepted"]>("POST", "/generation/cancel", token),
+    updateTask: (id: string, patch: Schemas["TaskPatch"]) =>
+      request<TaskChanged>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, patch),
     snoozeTask: (id: string, minutes: number) =>
-      request<{ task: Task | null }>("POST", `/tasks/${encodeURIComponent(id)}/snooze`, token, { minutes }),
+      request<TaskChanged>("POST", `/tasks/${encodeURIComponent(id)}/snooze`, token, {
+        minutes,
+      } satisfies Schemas["SnoozeIn"]),
     dismissReminder: (id: string) =>
-      request<{ task: Task | null }>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, { clear_remind_at: true }),
+      request<TaskChanged>("PATCH", `/tasks/${encodeURIComponent(id)}`, token, {
+        clear_remind_at: true,
+      } satisfies Schemas["TaskPatch"]),
     respondApproval: (id: string, decision: "approve" | "reject", always = false) =>
-      request<unknown>("POST", `/approvals/${encodeURIComponent(id)}`, token, { decision, always }),
+      request<Schemas["CommandAccepted"]>("POST", `/approvals/${encodeURIComponent(id)}`, token, {
+        decision,
+        always,
+      } satisfies Schemas["ApprovalAnswer"]),
     regenerate: (messageId: string) =>
-      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/regenerate`, token),
+      request<Schemas["CommandAccepted"]>("POST", `/messages/${encodeURIComponent(messageId)}/regenerate`, token),
     editMessage: (messageId: string, text: string) =>
-      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/edit`, token, { text }),
+      request<Schemas["CommandAccepted"]>("POST", `/messages/${encodeURIComponent(messageId)}/edit`, token, {
+        text,
+      } satisfies Schemas["EditIn"]),
     activateBranch: (messageId: string) =>
-      request<unknown>("POST", `/messages/${encodeURIComponent(messageId)}/activate`, token),
-    deleteTask: (id: string) => request<unknown>("DELETE", `/tasks/${encodeURIComponent(id)}`, token),
-    setPreferences: (prefs: Preferences) => request<unknown>("PATCH", "/preferences", token, prefs),
+      request<Schemas["CommandAccepted"]>("POST", `/messages/${encodeURIComponent(messageId)}/activate`, token),
+    deleteTask: (id: string) => request<Schemas["Deleted"]>("DELETE", `/tasks/${encodeURIComponent(id)}`, token),
+    setPreferences: (prefs: Preferences) =>
+      request<Schemas["PreferencesView"]>("PATCH", "/preferences", token, prefs satisfies Schemas["PreferencesPatch"]),
     selectFlight: (searchId: string, flightId: string) =>
-      request<unknown>(
+      request<Schemas["FlightChosen"]>(
         "POST",
         `/travel/${encodeURIComponent(searchId)}/select/${encodeURIComponent(flightId)}`,
         token,

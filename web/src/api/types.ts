@@ -1,43 +1,39 @@
 // Wire types shared with the backend (see /work/shared/spec/events-and-api.md).
 // Field names are snake_case on the wire and kept as-is here.
+//
+// REST answers are the API's own models, generated from its OpenAPI schema into schema.d.ts
+// (scripts/openapi-types; scripts/check fails when that file is stale), so a changed
+// response model breaks tsc here. WebSocket frames are no HTTP answers: the schema has the
+// server's `Frame` model (its type names; `data` is untyped there), so the frame union
+// below is written here, its type names checked against the server's, and its data reuses
+// the REST models where the server sends the same ones (a task frame carries the task
+// /state lists, a message frame the message). Chat cards travel as untyped dicts in
+// messages and frames: written here, and checked at runtime before use (knownCards).
 
-export type Role = "user" | "assistant";
+import type { components } from "./schema";
 
-export interface FlightOption {
-  id: string;
-  airline_name: string;
-  airline_code: string;
-  flight_number: string;
-  origin_code: string;
-  destination_code: string;
-  departure_date: string;
-  departure_time: string;
-  arrival_time: string;
-  duration_minutes: number;
-  stops: number;
-  total: string | number;
-  currency: string;
-  cabin_class: string;
-}
+type Schemas = components["schemas"];
 
-export interface FlightRanking {
-  flight_id: string;
-  rank: number;
-  score: number;
-  reasoning: string;
-}
+export type FlightOption = Schemas["FlightOption"];
+export type FlightRanking = Schemas["RankedFlight"];
+export type Task = Schemas["Task"];
+export type Memory = Schemas["Memory"];
+export type Preferences = Schemas["PreferencesView"]["preferences"];
+export type StateSnapshot = Schemas["StateSnapshot"];
+export type HistoryPage = Schemas["HistoryPage"];
+export type ErrorBody = Schemas["ErrorBody"];
+export type RateLimitDetails = Schemas["RateLimitDetails"];
 
-export interface Task {
-  id: string;
-  title: string;
-  due?: string | null;
-  priority?: string | number | null;
-  status: string;
-  tags?: string[];
-  source?: string;
-  remind_at?: string | null;
-  reminded_at?: string | null;
-}
+/** A message of the active branch as `/state` and the message frames carry it. */
+export type StateMessage = Schemas["StateMessage"];
+/** A message as `/state`, the message frames (with `branch`) or `/history` (`archived`) carry it. */
+export type WireMessage = StateMessage | Schemas["HistoryMessage"];
+export type Role = WireMessage["role"];
+
+/** An approval as `GET /state` (`approvals`, pending ones) lists it; the approval frames add
+ * `approval_id` and, once answered, `decision`. */
+export type Approval = Schemas["Approval"] & { approval_id?: string; decision?: "approve" | "reject" | string };
+export type ApprovalStatus = Approval["status"];
 
 export interface FlightsCard {
   type: "flights";
@@ -73,23 +69,6 @@ export type Card = FlightsCard | TaskCard | FlightSelectedCard | ApprovalCard;
 /** Card types the UI renders; others (from a newer server) are dropped, never fatal. */
 export const KNOWN_CARD_TYPES: ReadonlySet<string> = new Set(["flights", "task", "flight_selected", "approval"]);
 
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired";
-
-/** An approval as `GET /state` (`approvals`, pending ones) and the approval frames show it. */
-export interface Approval {
-  id: string;
-  approval_id?: string;
-  operation_id?: string;
-  tool: string;
-  arguments?: Record<string, unknown>;
-  summary: string;
-  status: ApprovalStatus;
-  expires_at?: string;
-  decided_by?: string | null;
-  always?: boolean;
-  decision?: "approve" | "reject" | string;
-}
-
 /** The 80 % budget warning (`limit.warning`). */
 export interface LimitWarning {
   limit_type: string;
@@ -99,69 +78,10 @@ export interface LimitWarning {
   message: string;
 }
 
-export interface WireMessage {
-  id: string;
-  role: Role;
-  text: string;
-  created_at: string;
-  seq?: number;
-  status?: string;
-  client_action_id?: string | null;
-  operation_id?: string | null;
-  tokens_prompt?: number;
-  tokens_completion?: number;
-  cards?: Card[] | null;
-  /** The message before it on its branch (the message tree). */
-  parent_id?: string | null;
-  reply_to?: string | null;
-  /** Position among its siblings (regenerated replies, edited messages). */
-  branch?: { index: number; count: number };
-  archived?: boolean;
-}
+/** The frame types the server sends (its `Frame` model, exported into the schema). */
+export type FrameType = Schemas["Frame"]["type"];
 
-export interface Memory {
-  id: string;
-  type: string;
-  key: string;
-  value: unknown;
-}
-
-export type Preferences = Record<string, unknown>;
-
-export interface StateSnapshot {
-  user_id: string;
-  seq: number;
-  messages: WireMessage[];
-  tasks: Task[];
-  preferences: Preferences;
-  memories: Memory[];
-  calendar: unknown[];
-  travel: unknown[];
-  flight_searches: { search_id?: string; selected_flight_id?: string | null }[];
-  active_leaf?: string | null;
-  due_reminders?: Task[];
-  approvals?: Approval[];
-}
-
-export interface HistoryPage {
-  messages: WireMessage[];
-  next_before: string | null;
-}
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown> | null };
-  request_id?: string;
-}
-
-export interface RateLimitDetails {
-  limit_type?: string;
-  limit?: number;
-  current?: number;
-  reset_at?: number | string;
-  retry_after?: number;
-}
-
-interface FrameBase<T extends string, D> {
+interface FrameBase<T extends FrameType, D> {
   type: T;
   cursor?: string | number;
   seq?: number;
@@ -172,7 +92,7 @@ interface FrameBase<T extends string, D> {
 }
 
 export type ServerFrame =
-  | FrameBase<"message.created", WireMessage>
+  | FrameBase<"message.created", StateMessage>
   | FrameBase<"llm.token", { operation_id: string; attempt: number; index: number; text: string }>
   | FrameBase<"llm.restarted", { operation_id: string; attempt: number; from_index?: number }>
   | FrameBase<"llm.action", { operation_id: string; name: string; arguments?: unknown }>
@@ -187,21 +107,14 @@ export type ServerFrame =
         message?: string;
       }
     >
-  | FrameBase<"message.completed", WireMessage>
-  | FrameBase<"llm.interrupted", WireMessage>
+  | FrameBase<"message.completed", StateMessage>
+  | FrameBase<"llm.interrupted", StateMessage>
   | FrameBase<"task.created", Task>
   | FrameBase<"task.updated", Task>
   | FrameBase<"task.deleted", Partial<Task> & { id: string }>
   | FrameBase<
       "state.updated",
-      {
-        preferences?: Preferences;
-        memories?: Memory[];
-        calendar?: unknown[];
-        tasks?: Task[];
-        travel?: unknown[];
-        active_leaf?: string | null;
-      }
+      Partial<Pick<StateSnapshot, "preferences" | "memories" | "calendar" | "tasks" | "travel" | "active_leaf">>
     >
   | FrameBase<"reminder.due", Task>
   | FrameBase<"approval.requested", Approval>

@@ -9,7 +9,7 @@ export function formatDue(due: string | null | undefined, tp: TimePrefs): string
 }
 
 export function isDone(task: Task): boolean {
-  return task.status === "done" || task.status === "completed";
+  return task.status === "done";
 }
 
 export function TaskCard({ task: initial }: { task: Task }) {

@@ -12,6 +12,7 @@ import type {
   RateLimitDetails,
   Role,
   ServerFrame,
+  StateMessage,
   StateSnapshot,
   Task,
   WireMessage,
@@ -89,7 +90,7 @@ export interface ChatState {
   tasks: Task[];
   preferences: Preferences;
   memories: Memory[];
-  calendar: unknown[];
+  calendar: StateSnapshot["calendar"];
   /** Chosen flight per flight search (from /state, chat choices and the Select button). */
   flightSelections: Record<string, string>;
   /** Last realtime cursor applied (sent back in `resume`). */
@@ -281,7 +282,7 @@ function findMessage(messages: ChatMessage[], wire: WireMessage): number {
   return idx;
 }
 
-function mergeCards(existing: Card[], incoming: Card[] | null | undefined): Card[] {
+function mergeCards(existing: Card[], incoming: readonly unknown[] | null | undefined): Card[] {
   const known = knownCards(incoming);
   if (known.length === 0) return existing;
   return known;
@@ -395,16 +396,20 @@ export function cardKey(card: Card): string {
   }
 }
 
-/** Cards the UI knows how to show; anything else (or malformed) is dropped, never fatal. */
-export function knownCards(cards: Card[] | null | undefined): Card[] {
-  return (cards ?? []).filter((c) => {
-    if (!c || typeof c !== "object") return false;
-    if (c.type === "flights") return typeof c.search_id === "string";
-    if (c.type === "task") return !!c.task && typeof c.task.id === "string";
-    if (c.type === "flight_selected") return typeof c.search_id === "string" && !!c.flight;
-    if (c.type === "approval") return typeof c.approval_id === "string";
-    return false;
-  });
+/** Cards the UI knows how to show; anything else (or malformed) is dropped, never fatal.
+ * Messages carry their cards as untyped objects (the API's schema has no card models). */
+export function knownCards(cards: readonly unknown[] | null | undefined): Card[] {
+  return (cards ?? []).filter(isKnownCard);
+}
+
+function isKnownCard(card: unknown): card is Card {
+  if (!card || typeof card !== "object") return false;
+  const c = card as Partial<Record<string, unknown>> & { task?: { id?: unknown } | null };
+  if (c.type === "flights") return typeof c.search_id === "string";
+  if (c.type === "task") return !!c.task && typeof c.task.id === "string";
+  if (c.type === "flight_selected") return typeof c.search_id === "string" && !!c.flight;
+  if (c.type === "approval") return typeof c.approval_id === "string";
+  return false;
 }
 
 function selectionsFromCards(selections: Record<string, string>, cards: Card[]): Record<string, string> {
@@ -461,7 +466,7 @@ function upsertTask(tasks: Task[], task: Task): Task[] {
 
 /** Open tasks first, then by due time (earliest first; no due time last), then title. */
 export function sortTasks(tasks: Task[]): Task[] {
-  const done = (t: Task) => t.status === "done" || t.status === "completed";
+  const done = (t: Task) => t.status === "done";
   const due = (t: Task) => {
     const at = t.due ? Date.parse(t.due) : NaN;
     return Number.isNaN(at) ? Infinity : at;
@@ -539,7 +544,7 @@ function placeInTree(state: ChatState, msg: ChatMessage): ChatState {
 }
 
 /** Whether the branch shown has siblings the client has not loaded (after a reload). */
-export function missingSiblings(snapshot: { messages?: WireMessage[] }, known: ChatMessage[]): boolean {
+export function missingSiblings(snapshot: { messages?: StateMessage[] }, known: ChatMessage[]): boolean {
   const counts = new Map<string, number>();
   for (const m of known) {
     if (m.parentId === undefined || !fromServer(m)) continue;

@@ -1,8 +1,8 @@
 // Wires the pure reducer to the REST API and the realtime connection.
 
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
-import { ApiError, createApi } from "../api/client";
-import type { Preferences, Task } from "../api/types";
+import { ApiError, createApi, type TaskChanged } from "../api/client";
+import type { Preferences } from "../api/types";
 import { RealtimeConnection, type ConnectionStatus } from "../realtime/connection";
 import { initialState, missingSiblings, reducer, type ChatState, type Dismissable } from "./reducer";
 
@@ -25,10 +25,6 @@ export interface ChatController {
   regenerate: (messageId: string) => Promise<void>;
   edit: (messageId: string, text: string) => Promise<void>;
   activate: (messageId: string) => Promise<void>;
-}
-
-function isTask(value: unknown): value is Task {
-  return !!value && typeof value === "object" && "id" in value && "status" in value;
 }
 
 function newActionId(): string {
@@ -211,9 +207,7 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
     async (id: string) => {
       try {
         const res = await api.updateTask(id, { status: "done" });
-        if (res && typeof res === "object" && "id" in res && "status" in res) {
-          dispatch({ type: "local.task_upsert", task: res as never });
-        }
+        if (res.task) dispatch({ type: "local.task_upsert", task: res.task });
       } catch (err) {
         handleError(err);
       }
@@ -277,11 +271,10 @@ export function useChat(token: string, onUnauthorized: () => void): ChatControll
   );
 
   const reminderCall = useCallback(
-    async (taskId: string, call: () => Promise<{ task: Task | null } | unknown>) => {
+    async (taskId: string, call: () => Promise<TaskChanged>) => {
       try {
-        const res = (await call()) as { task?: unknown } | undefined;
-        const task = res && typeof res === "object" && "task" in res ? res.task : res;
-        if (isTask(task)) dispatch({ type: "local.task_upsert", task });
+        const { task } = await call();
+        if (task) dispatch({ type: "local.task_upsert", task });
         dispatch({ type: "local.reminder_clear", taskId });
       } catch (err) {
         handleError(err);
