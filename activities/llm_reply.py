@@ -10,6 +10,9 @@ frames the brain hands in (the user's message) go out before the first token, an
 answer is final the reply's ``message.created``/``message.completed`` go out at once, built
 from the brain's draft exactly as the brain would build them. A bus that cannot be reached
 costs only those frames (the brain publishes them later); the reply is still returned.
+Nor does it stall the stream: after a failed publish the bus is skipped (a circuit breaker,
+shared by the worker's streams) and tried again once a second within 0.5 s, so a reply
+streaming through a Redis outage goes on at about its own pace and is recorded.
 Tokens billed (failed attempts included, carried in heartbeats) come back for the budget.
 
 The activity heartbeats on a timer while the stream is open, not only per chunk: a server
@@ -32,6 +35,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mcos.brain.frames import message_frames, reply_message, reply_outcome
 from mcos.infra.bus import RealtimeBus
+from mcos.infra.circuit import CircuitBreaker
 from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
 from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
 from mcos.kernel.errors import ErrorType
@@ -44,6 +48,8 @@ from mcos.skills import core as skills
 
 log = structlog.get_logger(__name__)
 CHUNK_HEARTBEAT_S = 0.2  # well under the SDK's 1 s heartbeat throttle (worker.py)
+BUS_RETRY_S = 1.0  # a failed publish: the bus is skipped this long, then tried once
+BUS_TRIAL_S = 0.5  # that trial's bound (a partitioned Redis would take its connect timeouts)
 
 
 def resolve_tools(names: Sequence[str], digest: str | None) -> list[dict[str, Any]]:
@@ -70,15 +76,39 @@ class LlmActivities:
         self.provider = provider
         self.bus = bus
         self.offline = offline or OfflineProvider(token_delay_ms=0)
+        self.bus_circuit = CircuitBreaker(failure_threshold=1, reset_after_s=BUS_RETRY_S)
+        self.skipped = 0  # frames not tried while the bus was failing
 
     async def _publish(self, user_id: str, frames: list[Frame]) -> bool:
+        """Best effort: False when the frames did not go out (a bus outage must neither
+        fail the turn nor stall its stream).
+
+        After a failure the bus is skipped for ``BUS_RETRY_S``; then the next frames are
+        tried, within ``BUS_TRIAL_S``. Skipped frames are lost to the bus (tokens), or
+        published later by the brain (its frames, which it deduplicates)."""
         if not frames:
             return True
-        try:
-            await self.bus.publish(user_id, frames)
-        except Exception as exc:  # noqa: BLE001 - a bus outage must not fail the turn
-            log.warning("frames not published", error=str(exc)[:200], frames=len(frames))
+        circuit = self.bus_circuit
+        if circuit.is_open:
+            self.skipped += len(frames)
             return False
+        trial = circuit.failures > 0
+        try:
+            async with asyncio.timeout(BUS_TRIAL_S if trial else None):
+                await self.bus.publish(user_id, frames)
+        except Exception as exc:  # noqa: BLE001 - a bus outage must not fail the turn
+            circuit.record_failure()
+            if trial:
+                self.skipped += len(frames)
+            else:
+                error = str(exc)[:200] or type(exc).__name__
+                log.warning("frames not published; the bus is skipped for a while",
+                            error=error, frames=len(frames))  # fmt: skip
+            return False
+        if trial:
+            log.info("frames published again", skipped=self.skipped)
+            self.skipped = 0
+        circuit.record_success()
         return True
 
     @activity.defn(name="llm_reply")

@@ -15,7 +15,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.llm_reply import CHUNK_HEARTBEAT_S, LlmActivities
+from activities.llm_reply import BUS_RETRY_S, CHUNK_HEARTBEAT_S, LlmActivities
 from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
 from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk, UsageChunk
@@ -133,3 +133,75 @@ async def test_a_failed_attempt_heartbeats_exactly_what_it_streamed() -> None:
         await env.run(LlmActivities(provider, make_bus("memory")).llm_reply, turn_input())
     # the next attempt reads the last heartbeat: every streamed token is in it
     assert details[-1]["index"] == 500
+
+
+class DownBus:
+    """A realtime bus that fails each publish after ``fail_s`` while ``down`` (a Redis
+    outage: the client's retries take their time), and records what it took otherwise."""
+
+    def __init__(self, fail_s: float) -> None:
+        self.fail_s = fail_s
+        self.down = True
+        self.attempts = 0
+        self.published: list[Any] = []
+
+    async def publish(self, user_id: str, frames: list[Any]) -> list[Any]:
+        self.attempts += 1
+        if self.down:
+            await asyncio.sleep(self.fail_s)
+            raise ConnectionError("redis is down")
+        self.published += frames
+        return frames
+
+
+class PacedTokens:
+    """``count`` tokens ``every`` seconds apart, numbered."""
+
+    def __init__(self, count: int, every: float) -> None:
+        self.count, self.every = count, every
+
+    async def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
+        for i in range(self.count):
+            if i:
+                await asyncio.sleep(self.every)
+            yield TokenChunk(text=f"t{i} ")
+        yield UsageChunk(prompt_tokens=1, completion_tokens=self.count)
+
+
+async def test_a_bus_outage_neither_fails_nor_stalls_the_stream() -> None:
+    """2,000 tokens while every publish takes 0.3 s to fail: without skipping the bus the
+    reply would take 10 minutes; it takes about a trial (0.3 s) a second."""
+    bus = DownBus(fail_s=0.3)
+    env, _ = recording_env()
+    started = time.monotonic()
+    result = await env.run(LlmActivities(FastTokens(2000), bus).llm_reply, turn_input())
+    took = time.monotonic() - started
+    assert result.status == "completed" and result.tokens_streamed == 2000
+    assert result.text == "tok " * 2000
+    assert not bus.published
+    assert took < 3.0, took
+    assert bus.attempts <= 2 + took / BUS_RETRY_S, bus.attempts  # the first, then a trial a second
+
+
+async def test_the_stream_goes_back_on_the_bus_when_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("activities.llm_reply.BUS_RETRY_S", 0.1)
+    bus = DownBus(fail_s=0.05)
+    activities = LlmActivities(PacedTokens(60, every=0.01), bus)
+    activities.bus_circuit.reset_after_s = 0.1
+    env, _ = recording_env()
+
+    async def recover() -> None:
+        await eventually(lambda: bus.attempts >= 2, 10, 0.005)  # the first, then a trial
+        bus.down = False
+
+    recovering = asyncio.create_task(recover())
+    result = await env.run(activities.llm_reply, turn_input())
+    await recovering
+    assert result.status == "completed" and result.tokens_streamed == 60
+    indexes = [f.data["index"] for f in bus.published if f.type == "llm.token"]
+    # a gap while the bus was down, then every token to the last, once, in order
+    assert indexes and indexes[0] > 0, indexes
+    assert indexes == list(range(indexes[0], 60)), indexes
+    assert activities.skipped == 0 and activities.bus_circuit.failures == 0
