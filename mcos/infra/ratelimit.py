@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from mcos.infra.circuit import CircuitBreaker
 from mcos.infra.redis_client import make_redis
 from mcos.kernel.errors import RateLimited, Unavailable
 from mcos.kernel.settings import Settings
@@ -178,7 +179,11 @@ class RedisRateLimiter:
     (score and member = hit time in ms), updated atomically by one Lua script. Each key
     expires ``window_s`` after its last accepted hit.
 
-    Redis errors raise ``Unavailable`` (503), or allow the hit when ``fail_open``."""
+    While Redis cannot be reached, hits go to ``fallback`` (a process's own window: chat
+    goes on through a Redis outage, each API process admitting up to the limit, so N
+    processes admit at most N times it), or allowed when ``fail_open``, or else refused
+    with ``Unavailable`` (503). After an error Redis is skipped for ``retry_after_s``, then
+    tried again, so an outage does not add Redis's retries to every message."""
 
     def __init__(
         self,
@@ -186,18 +191,24 @@ class RedisRateLimiter:
         prefix: str = DEFAULT_REDIS_PREFIX,
         *,
         fail_open: bool = False,
+        fallback: RateLimiter | None = None,
+        retry_after_s: float = 1.0,
         client: aioredis.Redis | None = None,
     ) -> None:
         self._redis = client or make_redis(redis_url)
         self._owns_client = client is None
         self._prefix = prefix
         self._fail_open = fail_open
+        self._fallback = fallback
+        self._circuit = CircuitBreaker(failure_threshold=1, reset_after_s=retry_after_s)
         self._script = self._redis.register_script(_HIT_LUA)
 
     async def hit(
         self, key: str, limit: int, window_s: float, now: float | None = None
     ) -> RateDecision:
         _check_args(limit, window_s)
+        if self._circuit.is_open:
+            return await self._redis_down(key, limit, window_s, now, None)
         window_ms = max(1, round(window_s * 1000))
         now_arg = "" if now is None else str(math.floor(now * 1000))
         try:
@@ -206,13 +217,17 @@ class RedisRateLimiter:
                 args=[now_arg, window_ms, limit, uuid.uuid4().hex],
             )
         except RedisError as exc:
-            log.warning(
-                "ratelimit.redis_error", error=type(exc).__name__, fail_open=self._fail_open
-            )
-            if not self._fail_open:
-                raise Unavailable("rate limiter unavailable") from exc
-            t = time.time() if now is None else now
-            return RateDecision(True, limit, 0, limit, math.ceil(t + window_s), 0)
+            if self._circuit.failures == 0:
+                log.warning(
+                    "ratelimit.redis_error",
+                    error=type(exc).__name__,
+                    fallback="local" if self._fallback else "open" if self._fail_open else None,
+                )
+            self._circuit.record_failure()
+            return await self._redis_down(key, limit, window_s, now, exc)
+        if self._circuit.failures:
+            log.info("ratelimit.redis_back")
+        self._circuit.record_success()
         return decide(
             allowed=bool(allowed),
             count=int(count),
@@ -221,6 +236,16 @@ class RedisRateLimiter:
             now=int(now_ms) / 1000,
             window_s=window_ms / 1000,
         )
+
+    async def _redis_down(
+        self, key: str, limit: int, window_s: float, now: float | None, exc: Exception | None
+    ) -> RateDecision:
+        if self._fallback is not None:
+            return await self._fallback.hit(key, limit, window_s, now)
+        if not self._fail_open:
+            raise Unavailable("rate limiter unavailable") from exc
+        t = time.time() if now is None else now
+        return RateDecision(True, limit, 0, limit, math.ceil(t + window_s), 0)
 
     async def forget(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
@@ -237,5 +262,6 @@ def make_rate_limiter(settings: Settings, redis_url: str | None = None) -> RateL
     if url is None and settings.bus_url.startswith(("redis://", "rediss://", "unix://")):
         url = settings.bus_url
     if url:
-        return RedisRateLimiter(url)
+        local = settings.rate_limit_redis_down == "local"
+        return RedisRateLimiter(url, fallback=MemoryRateLimiter() if local else None)
     return MemoryRateLimiter()

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     bus_url: str = "memory"  # "memory" or redis://...
     bus_buffer_frames: int = 2000
     rate_limit_url: str | None = None  # redis://… to share the message window across APIs
+    # Redis unreachable: "local" counts each API process's own window meanwhile (chat goes
+    # on; N processes admit at most N times the limit), "refuse" answers 503.
+    rate_limit_redis_down: Literal["local", "refuse"] = "local"
 
     # Brain
     brain_message_limit: int = 100

@@ -12,8 +12,10 @@ import redis.asyncio as redis
 
 from mcos.infra.bus import BusUnavailable, Resync, Subscription
 from mcos.infra.bus_redis import RedisBus
-from mcos.infra.ratelimit import RedisRateLimiter
+from mcos.infra.ratelimit import RedisRateLimiter, make_rate_limiter
+from mcos.kernel.errors import Unavailable
 from mcos.kernel.frames import Frame
+from tests.infra.auth.conftest import make_settings
 from tests.support.redis_proc import RedisProcess, throwaway_redis
 
 pytestmark = pytest.mark.redis
@@ -180,6 +182,31 @@ async def test_rate_limiter_recovers_its_connection_after_a_restart(
     # the pooled connection is stale: the first hit after the restart must still pass
     assert (await limiter.hit("k", 10, 60)).allowed
     await limiter.aclose()
+
+
+async def test_rate_limits_go_on_locally_while_redis_is_down(server: RedisProcess) -> None:
+    """The default (``rate_limit_redis_down=local``): while Redis is down this process
+    counts its own window (chat goes on, still limited), skipping Redis for a second after
+    each error; once back, Redis counts again. ``refuse``: 503."""
+    settings = make_settings(rate_limit_redis_down="local")
+    limiter = make_rate_limiter(settings, server.url)
+    refusing = make_rate_limiter(make_settings(rate_limit_redis_down="refuse"), server.url)
+    assert isinstance(limiter, RedisRateLimiter) and isinstance(refusing, RedisRateLimiter)
+    assert (await limiter.hit("k", 3, 60)).current == 1  # in Redis
+    server.kill()
+    started = time.monotonic()
+    local = [await limiter.hit("k", 3, 60) for _ in range(4)]
+    took = time.monotonic() - started
+    assert [d.allowed for d in local] == [True, True, True, False]  # its own window of 3
+    assert took < 2.0, took  # one failed Redis call, then Redis skipped
+    with pytest.raises(Unavailable):
+        await refusing.hit("k", 3, 60)
+    server.start()
+    # the skip period (1 s) over, the next hit tries Redis again
+    await wait_for(lambda: not limiter._circuit.is_open, 5)
+    assert (await limiter.hit("k", 3, 60)).current == 2  # Redis's count: the hit before
+    await limiter.aclose()
+    await refusing.aclose()
 
 
 async def test_forget_deletes_stream_and_dedup_keys(bus: RedisBus, server: RedisProcess) -> None:
