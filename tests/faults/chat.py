@@ -160,6 +160,53 @@ class Chatter:
         turn.message_id = accepted["message_id"]
         return turn
 
+    async def send_ws(self, text: str, timeout: float = 60) -> Turn:
+        """``message.send`` over the socket, as the UI sends; the id comes from /state (the
+        echo frame may not come while the bus is down). Not accepted within a few seconds
+        (no socket, or refused): the same action over REST, which the brain takes once."""
+        turn = Turn(text=text, action_id=f"act-{uuid.uuid4().hex[:16]}", sent_at=time.monotonic())
+        self.turns.append(turn)
+        frame = {"type": "message.send", "text": text, "client_action_id": turn.action_id}
+        with contextlib.suppress(Exception):
+            if self._ws is not None:
+                await self._ws.send(json.dumps(frame))
+        deadline = time.monotonic() + timeout
+        while turn.message_id is None:
+            turn.message_id = await self._find_message(text, 5)
+            if turn.message_id is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.user_id}: {text!r} never accepted")
+                body = {"text": text, "client_action_id": turn.action_id}
+                await self.request("POST", "/message", json=body)
+        return turn
+
+    async def _find_message(self, text: str, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in (await self.state())["messages"]:
+                if m["role"] == "user" and m["text"] == text:
+                    return str(m["id"])
+            await asyncio.sleep(0.3)
+        return None
+
+    async def create_task(self, title: str) -> str:
+        """``POST /tasks`` with a ``client_action_id`` (retried as is: applied once)."""
+        body = {"title": title, "client_action_id": f"act-{uuid.uuid4().hex[:16]}"}
+        return str((await self.request("POST", "/tasks", json=body))["task_id"])
+
+    async def complete_task(self, task_id: str) -> None:
+        body = {"status": "done", "client_action_id": f"act-{uuid.uuid4().hex[:16]}"}
+        await self.request("PATCH", f"/tasks/{task_id}", json=body)
+
+    async def tasks(self) -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/tasks"))["tasks"])
+
+    async def events(self) -> list[dict[str, Any]]:
+        """Every event of the brain's window (``/state?since=0``)."""
+        delta = await self.request("GET", "/state", params={"since": 0})
+        assert delta["snapshot"] is None, f"{self.user_id}: the event window was trimmed"
+        return list(delta["events"])
+
     def reply_frame(self, turn: Turn) -> dict[str, Any] | None:
         for frame in self.frames:
             if frame["type"] == "message.completed" and frame["data"].get("reply_to") == (
