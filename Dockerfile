@@ -31,5 +31,6 @@ COPY --from=gcal /usr/local/bin/node /usr/local/bin/node
 COPY --from=gcal /opt/gcal-mcp /opt/gcal-mcp
 ENV MCOS_WEB_DIST=/app/web/dist \
     MCOS_GOOGLE_CALENDAR_MCP_COMMAND="node /opt/gcal-mcp/node_modules/@cocal/google-calendar-mcp/build/index.js"
-EXPOSE 8000
+# 8000: the API; 8081: a worker's /health and /metrics when MCOS_WORKER_HEALTH_PORT=8081
+EXPOSE 8000 8081
 CMD ["mcos", "api"]

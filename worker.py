@@ -7,6 +7,7 @@ Redis: ``MCOS_BUS_URL=redis://…``). ``mcos dev`` runs it inside the API proces
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from datetime import timedelta
 from typing import Any
@@ -30,11 +31,11 @@ from mcos.infra.logging import configure_logging
 from mcos.infra.temporal import (
     TemporalUnreachable,
     connect_with_retry,
+    exit_now,
     temporal_target,
     worker_interceptors,
 )
-from mcos.infra.worker_http import sdk_runtime, serving_metrics
-from mcos.infra.workerhealth import WorkerHealth, serve_health
+from mcos.infra.worker_http import WorkerHealth, sdk_runtime, serving
 from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
 from mcos.llm.providers import make_provider
@@ -109,8 +110,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
     health = WorkerHealth()
-    async with serve_health(health, settings.worker_health_port):
-        runtime, sdk_metrics = sdk_runtime() if settings.worker_metrics_port else (None, None)
+    port = settings.worker_health_port
+    runtime, sdk_metrics = sdk_runtime() if port is not None else (None, None)
+    async with serving(health, port, sdk_metrics):  # /health and /metrics, one port
         client = await _connect(settings, stop, health, runtime)
         if client is None:
             return  # stopped while waiting for Temporal
@@ -125,7 +127,7 @@ async def _run_worker(settings: Settings, stop: asyncio.Event) -> None:
             address=temporal_target(settings),
         )
         try:
-            async with worker, serving_metrics(settings.worker_metrics_port, sdk_metrics):
+            async with worker:
                 health.status, health.reason = "ok", "polling"
                 await stop.wait()
                 # Leaving the block: stop polling, give running activities the grace period.
@@ -157,6 +159,12 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json or settings.production)
     if settings.bus_url == "memory":
         log.warning("MCOS_BUS_URL=memory: tokens reach only clients of this process")
+    if "MCOS_WORKER_METRICS_PORT" in os.environ:  # the setting before the two ports merged
+        log.warning(
+            "MCOS_WORKER_METRICS_PORT is ignored: /metrics is served with /health "
+            "on MCOS_WORKER_HEALTH_PORT",
+            health_port=settings.worker_health_port,
+        )
 
     async def _main() -> None:
         stop = asyncio.Event()
@@ -165,11 +173,14 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
+    code = 0
     try:
         asyncio.run(_main())
     except TemporalUnreachable as exc:
         log.error("worker exiting", reason=str(exc))
-        raise SystemExit(3) from None
+        code = 3
+    # everything is shut down by now; the SDK's threads must not meet finalization
+    exit_now(code)
 
 
 if __name__ == "__main__":

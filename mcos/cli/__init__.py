@@ -212,15 +212,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_now(code: int) -> None:
-    """End an operator command without interpreter finalization: the Temporal SDK's native
-    threads can still touch Python while it tears down (seen: "Fatal Python error:
-    PyGILState_Release", exit -6 instead of the command's code). Output is flushed first."""
-    from mcos.infra.logging import flush_logs
+    """End an operator command without interpreter finalization (see ``exit_now``)."""
+    from mcos.infra.temporal import exit_now
 
-    flush_logs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(code)
 
 
 if __name__ == "__main__":

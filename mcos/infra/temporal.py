@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from temporalio.client import Client, RPCTimeoutOrCancelledError
@@ -131,3 +133,20 @@ async def connect_with_retry(
         if attempt > 1:
             log.info("temporal reachable", address=target, attempts=attempt)
         return client
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process without interpreter finalization, traces and logs flushed first.
+
+    The Temporal SDK's native threads can still reach for Python while it tears down. Seen:
+    "Fatal Python error: PyGILState_Release" (exit -6 instead of the command's code), and a
+    worker stopped while connecting hanging for ever: its runtime, dropped during
+    finalization, waits for a thread that finalization parked."""
+    from mcos.infra.logging import flush_logs
+    from mcos.infra.tracing import shutdown_tracing
+
+    shutdown_tracing()
+    flush_logs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

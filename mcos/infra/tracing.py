@@ -43,6 +43,12 @@ def tracer_provider(settings: Settings) -> Any:
     return _provider
 
 
+def shutdown_tracing() -> None:
+    """Exports the spans still batched (at exit; the SDK's own atexit hook may not run)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
 def memory_exporter() -> Any:
     """The in-memory exporter (``MCOS_TRACING=memory``), or ``None``."""
     return _memory

@@ -1,19 +1,40 @@
-"""The worker's own HTTP endpoint: ``/metrics`` (this process's Prometheus metrics plus the
-Temporal SDK's worker metrics) and ``/health``, on ``MCOS_WORKER_METRICS_PORT`` (off when
-unset). The SDK's metrics come from its core runtime, which serves them on a loopback port
-of its own; ``/metrics`` appends that text, so one scrape sees both."""
+"""The standalone worker's HTTP port (``MCOS_WORKER_HEALTH_PORT``; off when unset), served
+from start-up to exit:
+
+- ``GET /health``: 200 while the worker polls, 503 while it starts (waiting for Temporal)
+  or drains (SIGTERM), the reason in the JSON body (compose and orchestrators probe it);
+- ``GET /metrics``: this process's Prometheus metrics plus the Temporal SDK's worker
+  metrics. The SDK's come from its core runtime, which serves them on a loopback port of
+  its own (:func:`sdk_runtime`); ``/metrics`` appends that text, so one scrape sees both.
+
+A tiny HTTP/1.1 responder on asyncio streams, no framework: it installs no signal handlers
+(the worker owns SIGTERM: it drains) and answers while the worker's loop runs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+
+
+@dataclass
+class WorkerHealth:
+    status: str = "starting"  # starting | ok | draining
+    reason: str = "connecting to Temporal"
+
+    def body(self) -> tuple[int, bytes]:
+        code = 200 if self.status == "ok" else 503
+        return code, json.dumps({"status": self.status, "reason": self.reason}).encode()
 
 
 def sdk_runtime() -> tuple[Runtime, str]:
@@ -26,67 +47,66 @@ def sdk_runtime() -> tuple[Runtime, str]:
     return runtime, f"http://{address}/metrics"
 
 
-def metrics_app(sdk_metrics_url: str | None, healthy: Any = lambda: True) -> Any:
-    """A bare ASGI app: ``/metrics`` and ``/health``."""
+async def _metrics(sdk_metrics_url: str | None) -> bytes:
+    body = generate_latest()
+    if sdk_metrics_url:
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=2) as http:
+                body += (await http.get(sdk_metrics_url)).content
+    return body
 
-    async def app(scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+
+async def _answer(method: str, path: str, health: WorkerHealth,
+                  sdk_metrics_url: str | None) -> tuple[int, str, bytes]:  # fmt: skip
+    if path not in ("/health", "/metrics"):
+        return 404, "application/json", b'{"status":"not_found"}'
+    if method not in ("GET", "HEAD"):
+        return 405, "application/json", b'{"status":"method_not_allowed"}'
+    if path == "/health":
+        code, body = health.body()
+        return code, "application/json", body
+    return 200, CONTENT_TYPE_LATEST, await _metrics(sdk_metrics_url)
+
+
+async def _serve(health: WorkerHealth, sdk_metrics_url: str | None,
+                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:  # fmt: skip
+    try:
+        line = await asyncio.wait_for(reader.readline(), 5)
+        while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+            pass
+        parts = line.decode("latin-1").split()
+        if len(parts) < 2:
             return
-        path = scope["path"]
-        if path == "/health":
-            ok = bool(healthy())
-            status, body, ctype = (
-                (200 if ok else 503),
-                b'{"status":"ok"}' if ok else (b'{"status":"unhealthy"}'),
-                b"application/json",
-            )
-        elif path == "/metrics":
-            body = generate_latest()
-            if sdk_metrics_url:
-                with contextlib.suppress(httpx.HTTPError):
-                    async with httpx.AsyncClient(timeout=2) as http:
-                        body += (await http.get(sdk_metrics_url)).content
-            status, ctype = 200, CONTENT_TYPE_LATEST.encode()
-        else:
-            status, body, ctype = 404, b"not found", b"text/plain"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype)]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
-
-    return app
-
-
-def _no_signals_server() -> type:
-    import uvicorn
-
-    class NoSignals(uvicorn.Server):
-        """The worker owns SIGTERM (it drains); uvicorn would take it for this side port."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return NoSignals
+        method, path = parts[0], parts[1].split("?")[0]
+        code, ctype, body = await _answer(method, path, health, sdk_metrics_url)
+        head = (f"HTTP/1.1 {code} {REASONS[code]}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+        writer.write(head.encode() + (body if method != "HEAD" else b""))
+        await writer.drain()
+    except (TimeoutError, ConnectionError, UnicodeDecodeError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
 
 
 @contextlib.asynccontextmanager
-async def serving_metrics(
-    port: int | None, sdk_metrics_url: str | None, host: str = "0.0.0.0"
+async def serving(
+    health: WorkerHealth,
+    port: int | None,
+    sdk_metrics_url: str | None = None,
+    host: str = "0.0.0.0",
 ) -> AsyncIterator[None]:
-    """Serve the app on ``port`` for the duration (nothing when ``port`` is None)."""
+    """Serve ``/health`` and ``/metrics`` on ``port`` for the duration (nothing when None)."""
     if port is None:
         yield
         return
-    import uvicorn
-
-    _NoSignals = _no_signals_server()
-    config = uvicorn.Config(
-        metrics_app(sdk_metrics_url), host=host, port=port, log_level="warning", lifespan="off"
+    server = await asyncio.start_server(
+        lambda r, w: _serve(health, sdk_metrics_url, r, w), host, port
     )
-    server = _NoSignals(config)
-    task = asyncio.create_task(server.serve())
     try:
         yield
     finally:
-        server.should_exit = True
-        await task
+        server.close()
+        await server.wait_closed()

@@ -42,13 +42,13 @@ class Settings(BaseSettings):
     # SIGTERM: stop polling, let running activities finish this long; an LLM reply still
     # running then fails retryably and another worker answers it again (`llm.restarted`).
     worker_graceful_shutdown_s: float = Field(default=20.0, ge=0)
-    worker_health_port: int | None = None  # serve GET /health on this port (compose checks)
+    # the standalone worker's GET /health (compose checks it) and GET /metrics (Prometheus)
+    worker_health_port: int | None = None
 
     # API
     host: str = "127.0.0.1"
     port: int = 8000
     embedded_worker: bool = False  # run the worker inside the API process (`mcos dev`)
-    worker_metrics_port: int | None = None  # the standalone worker's /metrics and /health
     max_body_bytes: int = 65536
     # SIGTERM: WebSockets are closed at once with 1012 (the UI reconnects, to another API);
     # HTTP requests in flight get this long to finish.

@@ -89,7 +89,14 @@ def test_the_api_is_healthy_when_ready_and_drains_within_its_stop_grace() -> Non
 
 def test_the_worker_serves_health_on_its_port_and_drains_within_its_stop_grace() -> None:
     env = _env("worker")
-    assert f"127.0.0.1:{env['MCOS_WORKER_HEALTH_PORT']}/health" in _check_command("worker")
+    port = env["MCOS_WORKER_HEALTH_PORT"]
+    assert f"127.0.0.1:{port}/health" in _check_command("worker")
+    # /metrics on the same port (one setting: no other worker port exists)
+    labels = SERVICES["worker"]["labels"]
+    assert labels["prometheus.io/port"] == port and labels["prometheus.io/path"] == "/metrics"
+    assert SERVICES["worker"]["expose"] == [port]
+    assert not [k for k in Settings.model_fields if k.startswith("worker_") and
+                k.endswith("_port") and k != "worker_health_port"]  # fmt: skip
     grace = float(env["MCOS_WORKER_GRACEFUL_SHUTDOWN_S"])
     # SIGKILL only after the worker's own grace (Docker's default is 10 s)
     assert _seconds(SERVICES["worker"]["stop_grace_period"]) > grace + 5

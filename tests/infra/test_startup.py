@@ -1,5 +1,5 @@
-"""Start-up that waits: Temporal retried (bounded, with the address), /ready says why, the
-worker's /health on its own port."""
+"""Start-up that waits: Temporal retried (bounded, with the address), /ready says why (the
+worker's /health on its own port: test_worker_http.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 from app.main import create_app
 from mcos.infra.devserver import DevServer
 from mcos.infra.temporal import TemporalUnreachable, connect_with_retry
-from mcos.infra.workerhealth import WorkerHealth, serve_health
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
 from tests.conftest import free_port, serving
@@ -77,18 +76,3 @@ async def test_ready_names_the_task_queue_nobody_polls(
         body = (await http.get("/ready")).json()
     assert body["checks"] == {"temporal": True, "worker": False}
     assert "nobody-polls-this" in body["reasons"]["worker"]
-
-
-async def test_worker_health_port_follows_the_worker() -> None:
-    health = WorkerHealth()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/health"
-    async with serve_health(health, port, host="127.0.0.1"), httpx.AsyncClient() as http:
-        starting = await http.get(url)
-        assert starting.status_code == 503 and starting.json()["status"] == "starting"
-        health.status, health.reason = "ok", "polling"
-        assert (await http.get(url)).status_code == 200
-        health.status, health.reason = "draining", "shutting down (SIGTERM)"
-        draining = await http.get(url)
-        assert draining.status_code == 503 and "SIGTERM" in draining.json()["reason"]
-        assert (await http.get(f"http://127.0.0.1:{port}/metricsx")).status_code == 404
