@@ -16,8 +16,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm_reply import BUS_RETRY_S, CHUNK_HEARTBEAT_S, LlmActivities
+from mcos.infra.bus import MemoryBus
 from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
+from mcos.kernel.frames import Frame
 from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk, UsageChunk
 from tests.support.wait import eventually
 
@@ -135,23 +137,24 @@ async def test_a_failed_attempt_heartbeats_exactly_what_it_streamed() -> None:
     assert details[-1]["index"] == 500
 
 
-class DownBus:
+class DownBus(MemoryBus):
     """A realtime bus that fails each publish after ``fail_s`` while ``down`` (a Redis
     outage: the client's retries take their time), and records what it took otherwise."""
 
     def __init__(self, fail_s: float) -> None:
+        super().__init__()
         self.fail_s = fail_s
         self.down = True
         self.attempts = 0
-        self.published: list[Any] = []
+        self.published: list[Frame] = []
 
-    async def publish(self, user_id: str, frames: list[Any]) -> list[Any]:
+    async def publish(self, user_id: str, frames: list[Frame]) -> list[Frame]:
         self.attempts += 1
         if self.down:
             await asyncio.sleep(self.fail_s)
             raise ConnectionError("redis is down")
         self.published += frames
-        return frames
+        return await super().publish(user_id, frames)
 
 
 class PacedTokens:
