@@ -30,14 +30,15 @@ import httpx
 
 from mcos.infra.devserver import DevServer, die_with_parent
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES
+from tests.support.ports import env_range, port_in
 
 BIN = Path(sys.executable).parent  # .venv/bin: mcos, temporal
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A listening port for one of the suite's servers: killed and restarted on the same
+    port, so never an ephemeral one (tests.support.ports)."""
+    return port_in(env_range("MCOS_TEST_FAULT_PORTS", "7600-7999"), "the fault suite")
 
 
 def port_open(port: int) -> bool:
@@ -285,7 +286,9 @@ class Fleet:
         }
 
     def start_worker(self, name: str, **more: str) -> Proc:
-        port = self.health_ports.setdefault(name, free_port())
+        if name not in self.health_ports:
+            self.health_ports[name] = free_port()
+        port = self.health_ports[name]
         env = self.env(name, MCOS_WORKER_HEALTH_PORT=str(port), **more)
         proc = Proc(name, [str(BIN / "mcos"), "worker"], self.root / f"{name}.log", env,
                     cwd=self.root).start()  # fmt: skip

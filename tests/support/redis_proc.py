@@ -19,31 +19,11 @@ from pathlib import Path
 
 import pytest
 
-
-def _ports() -> range:
-    """This process's share of the range: under pytest-xdist each worker (gw0, gw1, …) gets
-    its own slice, so a Redis a test killed cannot have its port taken by another worker's
-    throwaway Redis before the test restarts it."""
-    low, _, high = os.environ.get("MCOS_TEST_REDIS_PORTS", "7500-7599").partition("-")
-    ports = range(int(low), int(high) + 1)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    if worker.startswith("gw") and worker[2:].isdigit() and count > 1:
-        size = max(1, len(ports) // count)
-        start = ports.start + (int(worker[2:]) % count) * size
-        return range(start, min(start + size, ports.stop))
-    return ports
+from tests.support.ports import env_range, port_in
 
 
 def _free_port_in_range() -> int:
-    for port in _ports():
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port for a throwaway Redis")
+    return port_in(env_range("MCOS_TEST_REDIS_PORTS", "7500-7599"), "a throwaway Redis")
 
 
 class RedisProcess:
