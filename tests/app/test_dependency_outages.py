@@ -20,7 +20,7 @@ from mcos.infra.devserver import DevServer
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from mcos.kernel.settings import Settings
 from tests.app.conftest import Api, recv_until, running_api
-from tests.conftest import free_port
+from tests.conftest import eventually, free_port
 from tests.support.redis_proc import RedisProcess, throwaway_redis
 from workflows.client import BrainClient
 
@@ -124,6 +124,14 @@ async def test_the_first_message_after_redis_returns_is_not_refused(
         redis_server.start()
         again = await http.post("/api/v1/message", json={"text": "two"})
         assert again.status_code == 202, again.text
+
+        async def answered() -> list[str] | None:  # both replies recorded, completed
+            messages = (await http.get("/api/v1/state")).json()["messages"]
+            replies = [m["status"] for m in messages if m["role"] == "assistant"]
+            return replies if len(replies) == 2 else None
+
+        # (and no turn is left running into the teardown)
+        assert await eventually(answered, timeout=60) == ["completed", "completed"]
 
 
 @pytest.mark.parametrize(
