@@ -57,7 +57,7 @@ def build_activities(
     provider = provider or make_provider(settings)
     publish = PublishActivities(bus)
     sql = SqlActivities(engine)
-    llm = LlmActivities(provider, bus)
+    llm = LlmActivities(provider, bus, archive=sql.archive)
     ranker = provider if settings.llm_provider == "openai" else None
     flights = FlightActivities(settings, provider=ranker)
     calendar = CalendarActivities(settings, BrainClient(client, settings), engine)

@@ -15,6 +15,13 @@ shared by the worker's streams) and tried again once a second within 0.5 s, so a
 streaming through a Redis outage goes on at about its own pace and is recorded.
 Tokens billed (failed attempts included, carried in heartbeats) come back for the budget.
 
+Since v6 (``mcos.llm.lean``) the input carries what this call needs: the offline model's
+answer, which the brain worked out, or a real model's prompt with references the activity
+resolves (the system prompt, the user's text, also in the echo frame); a call packed for
+the other kind of model than this worker's is refused at once (``needs_audience``). The
+turn's oldest messages may ride along: they are written to the SQL archive while the
+model answers (``archived_ids``; a failed or slow write leaves them to the brain).
+
 The activity heartbeats on a timer while the stream is open, not only per chunk: a server
 that is still evaluating a long prompt (local llama.cpp, cold cache) sends nothing for a
 while, and that is not a dead worker; the provider's own read timeout bounds a stalled
@@ -24,8 +31,9 @@ server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,13 +42,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mcos.brain.frames import message_frames, reply_message, reply_outcome
+from mcos.infra import tracing
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.circuit import CircuitBreaker
-from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT
+from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT, frames_published
 from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
 from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
 from mcos.llm.base import LlmError, LlmProvider, LlmRequest, TokenChunk, ToolCallChunk, UsageChunk
+from mcos.llm.lean import Audience, resolve_frame_text, unpack_messages
 from mcos.llm.offline import OfflineProvider
 from mcos.llm.openai_provider import estimate_tokens
 from mcos.llm.tools import tools_digest
@@ -48,6 +58,15 @@ from mcos.skills import core as skills
 
 log = structlog.get_logger(__name__)
 CHUNK_HEARTBEAT_S = 0.2  # well under the SDK's 1 s heartbeat throttle (worker.py)
+ARCHIVE_TIMEOUT_S = 5.0  # archival riding with the call: then the brain archives them itself
+Archiver = Callable[[str, list[dict[str, Any]]], Coroutine[Any, Any, int]]
+
+
+def audience_of(provider: LlmProvider) -> Audience:
+    """What this provider reads (``mcos.llm.lean``): the brain's offline script or a prompt."""
+    return "offline" if getattr(provider, "scripted", False) else "model"
+
+
 BUS_RETRY_S = 1.0  # a failed publish: the bus is skipped this long, then tried once
 BUS_TRIAL_S = 0.5  # that trial's bound (a partitioned Redis would take its connect timeouts)
 
@@ -71,17 +90,23 @@ def resolve_tools(names: Sequence[str], digest: str | None) -> list[dict[str, An
 
 class LlmActivities:
     def __init__(
-        self, provider: LlmProvider, bus: RealtimeBus, offline: LlmProvider | None = None
+        self,
+        provider: LlmProvider,
+        bus: RealtimeBus,
+        offline: LlmProvider | None = None,
+        archive: Archiver | None = None,
     ) -> None:
         self.provider = provider
         self.bus = bus
         self.offline = offline or OfflineProvider(token_delay_ms=0)
+        self.archive = archive  # writes messages to the SQL archive (idempotent)
         self.bus_circuit = CircuitBreaker(failure_threshold=1, reset_after_s=BUS_RETRY_S)
         self.skipped = 0  # frames not tried while the bus was failing
 
-    async def _publish(self, user_id: str, frames: list[Frame]) -> bool:
+    async def _publish(self, user_id: str, frames: list[Frame], name: str = "") -> bool:
         """Best effort: False when the frames did not go out (a bus outage must neither
-        fail the turn nor stall its stream).
+        fail the turn nor stall its stream). ``name``: the span it gets when tracing
+        (tokens get none).
 
         After a failure the bus is skipped for ``BUS_RETRY_S``; then the next frames are
         tried, within ``BUS_TRIAL_S``. Skipped frames are lost to the bus (tokens), or
@@ -94,8 +119,11 @@ class LlmActivities:
             return False
         trial = circuit.failures > 0
         try:
-            async with asyncio.timeout(BUS_TRIAL_S if trial else None):
-                await self.bus.publish(user_id, frames)
+            kinds = ",".join(dict.fromkeys(f.type for f in frames))
+            attributes = {"mcos.user_id": user_id, "mcos.frames": kinds}
+            with tracing.span(name, attributes) if name else contextlib.nullcontext():
+                async with asyncio.timeout(BUS_TRIAL_S if trial else None):
+                    frames_published(await self.bus.publish(user_id, frames))
         except Exception as exc:  # noqa: BLE001 - a bus outage must not fail the turn
             circuit.record_failure()
             if trial:
@@ -113,12 +141,53 @@ class LlmActivities:
 
     @activity.defn(name="llm_reply")
     async def llm_reply(self, inp: LlmTurnInput) -> LlmTurnResult:
-        attempt = activity.info().attempt
         structlog.contextvars.bind_contextvars(
             user_id=inp.user_id, operation_id=inp.operation_id, request_id=inp.request_id
         )
-        frames_published = await self._publish(inp.user_id, inp.frames)
         provider = self.offline if inp.offline else self.provider
+        if inp.audience is not None and inp.audience != audience_of(provider):
+            # The brain packed the prompt for another kind of model (its settings changed
+            # since it started): nothing published or billed, it asks again (v6).
+            log.info("prompt packed for another model", audience=inp.audience)
+            return LlmTurnResult(needs_audience=audience_of(provider), frames_published=False)
+        try:
+            messages = unpack_messages(inp.messages, inp.user_text)
+        except ValueError as exc:
+            raise ApplicationError(
+                str(exc), type=ErrorType.LLM_PERMANENT, non_retryable=True
+            ) from None
+        archiving = self._start_archive(inp)
+        try:
+            result = await self._reply(inp, provider, messages)
+        except BaseException:
+            if archiving is not None:
+                archiving.cancel()
+            raise
+        if await _archived(archiving):
+            result.archived_ids = [m["id"] for m in inp.archive]
+        return result
+
+    def _start_archive(self, inp: LlmTurnInput) -> asyncio.Task[int] | None:
+        """The messages the brain sends to the archive with this call (v6), written while
+        the model answers."""
+        if not inp.archive or self.archive is None:
+            return None
+        return asyncio.create_task(self.archive(inp.user_id, inp.archive))
+
+    async def _reply(
+        self,
+        inp: LlmTurnInput,
+        provider: LlmProvider,
+        messages: list[dict[str, Any]],
+    ) -> LlmTurnResult:
+        attempt = activity.info().attempt
+        frames = inp.frames
+        if inp.user_text is not None:
+            frames = [
+                f.model_copy(update={"data": resolve_frame_text(f.data, inp.user_text)})
+                for f in frames
+            ]
+        frames_published = await self._publish(inp.user_id, frames, "publish frames")
         billable = getattr(provider, "billable", True)
         billed = _billed_before(activity.info().heartbeat_details) if billable else 0
         if attempt > 1:
@@ -139,14 +208,18 @@ class LlmActivities:
             )
         tools = inp.tools or resolve_tools(inp.tool_names, inp.tools_digest)
         request = LlmRequest(
-            messages=inp.messages, tools=tools, context=inp.context, max_tokens=inp.max_tokens
+            messages=messages,
+            tools=tools,
+            context=inp.context,
+            max_tokens=inp.max_tokens,
+            script=inp.script,
         )
         parts: list[str] = []
         calls: list[ToolCall] = []
         usage = UsageChunk()
         index = inp.index_offset
         started = time.perf_counter()
-        prompt_estimate = estimate_tokens(inp.messages, tools) if billable else 0
+        prompt_estimate = estimate_tokens(messages, tools) if billable else 0
 
         def progress() -> dict[str, int]:
             # what this attempt has cost so far, should it fail: the prompt and the tokens
@@ -260,9 +333,22 @@ class LlmActivities:
                 message, draft.branch, inp.request_id, f"msg:{draft.message_id}"
             )
         ]
-        if await self._publish(inp.user_id, frames):
+        if await self._publish(inp.user_id, frames, "publish reply"):
             result.reply_published = True
             result.finished_at = finished_at
+
+
+async def _archived(archiving: asyncio.Task[int] | None) -> bool:
+    """Whether the archive write is done; not if it failed or took too long (the brain then
+    archives those messages by its own activity)."""
+    if archiving is None:
+        return False
+    try:
+        await asyncio.wait_for(archiving, ARCHIVE_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - the reply stands; archival is retried later
+        log.warning("archival with the reply failed", error=str(exc)[:200] or type(exc).__name__)
+        return False
+    return True
 
 
 def _beat_if_due(last: float, progress: Callable[[], dict[str, int]]) -> float:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from mcos.infra import tracing
 from mcos.infra.bus import RealtimeBus
-from mcos.infra.metrics import REALTIME_FRAMES_PUBLISHED
+from mcos.infra.metrics import DUPLICATES_DROPPED, frames_published
 from mcos.kernel.contracts import PublishInput
 
 
@@ -15,6 +16,10 @@ class PublishActivities:
 
     @activity.defn(name="publish_frames")
     async def publish_frames(self, inp: PublishInput) -> int:
-        published = await self.bus.publish(inp.user_id, inp.frames)
-        REALTIME_FRAMES_PUBLISHED.inc(len(published))
+        kinds = ",".join(dict.fromkeys(f.type for f in inp.frames))
+        with tracing.span("publish frames", {"mcos.user_id": inp.user_id, "mcos.frames": kinds}):
+            published = await self.bus.publish(inp.user_id, inp.frames)
+        frames_published(published)
+        # v6: the duplicates the brain dropped since its last report (no frame shows them)
+        DUPLICATES_DROPPED.inc(inp.duplicates_dropped)
         return len(published)

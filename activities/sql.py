@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -27,14 +28,16 @@ class SqlActivities:
 
     @activity.defn(name="archive_messages")
     async def archive_messages(self, inp: ArchiveInput) -> ArchiveResult:
-        inserted = await asyncio.to_thread(
-            db.archive_messages, self.engine, inp.user_id, inp.messages
-        )
-        MESSAGES_ARCHIVED.inc(inserted)
-        log.info(
-            "messages archived", user_id=inp.user_id, count=len(inp.messages), inserted=inserted
-        )
+        inserted = await self.archive(inp.user_id, inp.messages)
         return ArchiveResult(archived_ids=[m["id"] for m in inp.messages], inserted=inserted)
+
+    async def archive(self, user_id: str, messages: list[dict[str, Any]]) -> int:
+        """Insert messages not archived yet (also what the LLM activity archives a turn's
+        oldest messages with, v6); how many rows were new."""
+        inserted = await asyncio.to_thread(db.archive_messages, self.engine, user_id, messages)
+        MESSAGES_ARCHIVED.inc(inserted)
+        log.info("messages archived", user_id=user_id, count=len(messages), inserted=inserted)
+        return inserted
 
     @activity.defn(name="archive_tasks")
     async def archive_tasks(self, inp: TaskArchiveInput) -> ArchiveResult:

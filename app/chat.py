@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.schemas import MessageAccepted
-from mcos.infra.metrics import MESSAGES_CREATED
+from mcos.infra.metrics import DUPLICATES_DROPPED
 from mcos.infra.ratelimit import RateLimiter, decision_to_error
 from mcos.kernel.errors import DomainError, RateLimited
 from mcos.kernel.ids import new_id
@@ -59,6 +59,7 @@ async def accept_message(
     if client_action_id and lookup_duplicate:
         seen = await brain.action_result(user_id, client_action_id)
         if seen is not None:
+            DUPLICATES_DROPPED.inc()  # answered here: the brain never sees this one
             return MessageAccepted(
                 message_id=seen.entity_id or "",
                 event_id=seen.event_id,
@@ -73,7 +74,8 @@ async def accept_message(
         client_action_id,
     )
     await brain.signal_event(user_id, event)
-    MESSAGES_CREATED.labels(role="user").inc()
+    # messages_created_total counts the message when its frame is published (the brain
+    # may still drop it: a duplicate, or the day's writes used up)
     return MessageAccepted(message_id=message_id, event_id=event.event_id, request_id=request_id)
 
 

@@ -34,6 +34,7 @@ PURE_CORE = (
     "mcos.llm.offline",
     "mcos.llm.tools",
     "mcos.llm.prompt",
+    "mcos.llm.lean",
     "mcos.flights.rank",
     "mcos.flights.models",
     "mcos.flights.airports",

@@ -6,9 +6,9 @@ read. Side effects leave only through activities: publishing, SQL archival and b
 (``workflows/effects.py``), the turns' LLM and tool calls (``workflows/turns.py``).
 
 Versions (``workflow.patched`` ids) keep earlier histories replaying: v2 publishes by an
-activity; v3 continues as new by history length, carrying the backlog; v4 adds the timer
-(reminders, approval deadlines), approvals, task archival and operator entries; v5 also
-continues as new by history size.
+activity; v3 continues as new by history length, carrying the backlog; v4 adds the timer,
+approvals, task archival and operator entries; v5 continues as new by size too; v6 sends
+each LLM call only what it needs (``mcos.llm.lean``), the turn's archival with it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ V2_SIDE_EFFECTS = "side-effects-v2"
 V3_CARRY_BACKLOG = "carry-backlog-v3"
 V4_TRANCHE2 = "reminders-approvals-v4"
 V5_HISTORY_BYTES = "history-bytes-v5"  # continue-as-new by history size too
+V6_LEAN_CALLS = "lean-llm-calls-v6"  # each LLM call carries what it needs, archival with it
 CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
 PROFILE_EVENTS = frozenset({"preference.set", "memory.pinned", "memory.unpinned"})
 
@@ -78,7 +79,7 @@ class UserBrainWorkflow:
         self.queue = turns.TurnQueue(
             self.port, self.turns, self.carry.turns, self._continue_as_new_due, self._turn_changed
         )
-        self.effects = SideEffects(self.port, self.carry)
+        self.effects = SideEffects(self.port, self.carry, self.queue)
         self.erased = False
         self.events_this_run = 0
 
@@ -87,8 +88,9 @@ class UserBrainWorkflow:
     @workflow.run
     async def run(self, inp: BrainInput) -> None:
         if workflow.patched(V3_CARRY_BACKLOG):
-            v4 = workflow.patched(V4_TRANCHE2)  # then v5's (the order they were recorded in)
-            self.version = (5 if workflow.patched(V5_HISTORY_BYTES) else 4) if v4 else 3
+            v4 = workflow.patched(V4_TRANCHE2)  # then v5's, v6's (the order they were recorded)
+            v5 = v4 and workflow.patched(V5_HISTORY_BYTES)
+            self.version = (6 if workflow.patched(V6_LEAN_CALLS) else 5) if v5 else 4 if v4 else 3
         workflow.logger.info(
             "brain started", extra={"user_id": self.user_id, "run": self.carry.runs}
         )
@@ -147,11 +149,8 @@ class UserBrainWorkflow:
         return len(self._next_input().model_dump_json()) <= CARRY_BUDGET_BYTES
 
     def _next_input(self) -> BrainInput:
-        return BrainInput(
-            user_id=self.user_id,
-            config=self.config,
-            carry=eventlog.for_continue_as_new(self.carry),
-        )
+        carry = eventlog.for_continue_as_new(self.carry)
+        return BrainInput(user_id=self.user_id, config=self.config, carry=carry)
 
     # --- applying events ----------------------------------------------------------
 

@@ -27,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.models import Task
 
 from mcos.brain import bounds
-from workflows.turns import BrainPort
+from workflows.tracing import in_trace
+from workflows.turns import BrainPort, TurnQueue
 
 # Side effects retry for as long as it takes (no maximum_attempts): a bus or database outage
 # must never fail the brain. Meanwhile frames wait in the outbox and the brain keeps
@@ -50,9 +51,10 @@ SA_LAST_ACTIVITY = SearchAttributeKey.for_datetime("McosLastActivity")
 
 
 class SideEffects:
-    def __init__(self, port: BrainPort, carry: BrainCarry) -> None:
+    def __init__(self, port: BrainPort, carry: BrainCarry, queue: TurnQueue | None = None) -> None:
         self.port = port
         self.carry = carry
+        self.queue = queue  # v6: a turn's LLM call archives; a turn's frames go in its trace
         self._sa_values: tuple[Any, ...] | None = None
         self.publishing = False  # a publish activity is out
         self.lent = 0  # LLM calls out with frames of the outbox: later frames wait for them
@@ -67,7 +69,14 @@ class SideEffects:
         )
 
     def _publish_due(self) -> bool:
-        return bool(self.carry.outbox) and not self.lent
+        return (bool(self.carry.outbox) or self._unreported() > 0) and not self.lent
+
+    def _unreported(self) -> int:
+        """v6: duplicates dropped that no publish has reported yet (the metric's count: a
+        duplicate shows no frame, so a publish goes out for it alone if need be)."""
+        if self.port.version() < 6:
+            return 0
+        return self.carry.state.counters.duplicates_dropped - self.carry.duplicates_reported
 
     def lend(self) -> list[Frame] | None:
         """The outbox for an LLM call to publish first, and leave to publish the reply at
@@ -115,6 +124,10 @@ class SideEffects:
             await self.archive_tasks(leaving)
 
     def archive_due(self) -> bool:
+        """Messages past the limit wait for SQL; from v6, while a chat turn runs or waits,
+        its LLM call archives them (the main loop does once no turn is left)."""
+        if self.port.version() >= 6 and self.queue is not None and self.queue.busy():
+            return False
         return len(self.carry.state.messages) > self.port.config.message_limit
 
     def backlog_small(self) -> bool:
@@ -125,12 +138,17 @@ class SideEffects:
         carry = self.carry
         batch = PUBLISH_BATCH if bounded else len(carry.outbox)
         frames, carry.outbox[:] = carry.outbox[:batch], carry.outbox[batch:]
-        publish = PublishInput(user_id=self.port.user_id, frames=frames)
+        dropped = self._unreported()
+        carry.duplicates_reported += dropped
+        publish = PublishInput(user_id=self.port.user_id, frames=frames, duplicates_dropped=dropped)
         kinds = sorted({f.type for f in frames})
         summary = f"publish {len(frames)} frame(s): {', '.join(kinds)}"[:200]
+        if not frames:
+            summary = f"report {dropped} duplicate(s) dropped"
         self.publishing = True
         try:
-            await self._publish(publish, summary, bounded)
+            with in_trace(self.queue.trace_of(frames) if self.queue else None):
+                await self._publish(publish, summary, bounded)
         finally:
             self.publishing = False
 

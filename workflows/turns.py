@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,8 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from mcos.kernel.models import BrainState, Event, EventType
 
 from mcos.brain import approvals, eventlog, frames, limits, tree
+from mcos.llm import lean
 from mcos.llm.tools import tools_digest
 from mcos.skills import core as skills
+from workflows.tracing import asking_trace, in_trace
 
 LLM_START_TO_CLOSE = timedelta(minutes=5)
 FLIGHTS_RETRY = RetryPolicy(
@@ -52,6 +54,8 @@ FLIGHTS_RETRY = RetryPolicy(
     non_retryable_error_types=[ErrorType.FLIGHT_INPUT, ErrorType.FLIGHT_CIRCUIT_OPEN],
 )
 MAX_TOOL_STEPS = 3
+TRACED_TURNS = 8  # turns whose frames the main loop still publishes in their trace
+RIDE_ARCHIVE_BATCH = 200  # messages archived with a turn's LLM call at most (v6)
 APOLOGY = "Sorry — I couldn't finish that answer just now. Please try again in a moment."
 
 
@@ -123,6 +127,8 @@ class _Reply:
     published: ReplyDraft | None = None  # the draft the LLM activity published
     finished_at: datetime | None = None
     after: str | None = None  # the message it follows when not the one it answers
+    archive: list[dict[str, Any]] = field(default_factory=list)  # rides with the first call
+    archived: list[str] = field(default_factory=list)  # ... and is in SQL (recorded with it)
 
     def add(self, result: LlmTurnResult) -> None:
         self.tokens_prompt += result.tokens_prompt
@@ -140,6 +146,7 @@ class TurnRunner:
         self.port = port
         self.operation_id: str | None = None
         self._llm: workflow.ActivityHandle[LlmTurnResult] | None = None
+        self.audience: lean.Audience | None = None  # the model the worker said it has (v6)
 
     def cancel(self, operation_id: str | None = None) -> bool:
         """Cancel the running LLM call (all of them, or only ``operation_id``'s)."""
@@ -158,6 +165,8 @@ class TurnRunner:
             # Ids come from workflow.random in a fixed order, and some (archived message ids)
             # come back in activity results: runs recorded before v4 drew the reply's id last.
             reply = _Reply(port.new_id("msg") if port.version() >= 4 else "", [], [])
+            if port.version() >= 6:  # the oldest messages go to SQL with the LLM call
+                reply.archive = archive_batch(port.state(), port.config, turn)
             if spent and port.version() < 4:
                 reply.text = [limits.BUDGET_MESSAGE.format(used=before, limit=limit)]
                 self._record(op_id, turn, reply)
@@ -187,7 +196,9 @@ class TurnRunner:
         port = self.port
         state, now, tz = port.state(), port.now(), port.config.default_timezone
         branch = state.model_copy(update={"messages": tree.path_to(state, turn.message_id)})
-        return skills.build_prompt(branch, turn, tz, now), skills.offline_context(state, now, tz)
+        budget = skills.HISTORY_PROMPT_BYTES if port.version() >= 6 else None
+        prompt = skills.build_prompt(branch, turn, tz, now, history_bytes=budget)
+        return prompt, skills.offline_context(state, now, tz)
 
     async def _reply(self, op_id: str, turn: Turn, reply: _Reply, offline: bool) -> None:
         port = self.port
@@ -276,7 +287,8 @@ class TurnRunner:
         for good (the reply is then the apology) or was cancelled."""
         port, v4 = self.port, self.port.version() >= 4
         max_tokens: int | None = None
-        for retry in (False, True):
+        retried = bounced = False
+        while True:
             outbox = port.lend() if v4 else None
             if outbox is None:  # a publish is out: frames go after it, the reply too
                 port.emit(turn.frames)
@@ -284,7 +296,7 @@ class TurnRunner:
             else:
                 lent, draft = [*turn.frames, *outbox], self._draft(turn, reply)
             turn.frames = []
-            extras = LlmExtras(lent or [], draft, offline=offline, max_tokens=max_tokens)
+            extras = LlmExtras(lent or [], draft, offline, max_tokens, reply.archive)
             try:
                 result = await self._call_llm(
                     op_id, turn, messages, tools, context, reply.streamed, extras
@@ -298,10 +310,10 @@ class TurnRunner:
                 details = cause.details[0] if cause and cause.details else {}
                 if isinstance(details, dict):
                     reply.billed += int(details.get("billed_tokens") or 0)
-                    if v4 and not retry and details.get("finish_reason") == "length":
+                    if v4 and not retried and details.get("finish_reason") == "length":
                         # The model's tool call was cut at the token limit: ask once more
                         # with room for it (the identical request would be cut again).
-                        max_tokens = port.config.llm_max_tokens * 2
+                        max_tokens, retried = port.config.llm_max_tokens * 2, True
                         continue
                 workflow.logger.warning(
                     "LLM failed after retries",
@@ -310,11 +322,17 @@ class TurnRunner:
                 reply.text, reply.status, reply.published = [APOLOGY], "failed", None
                 return None
             port.give_back(lent, result.frames_published)
+            if result.needs_audience is not None and not bounced:
+                # v6: the worker's model reads the other packing; it said so without
+                # answering. Ask again, and pack for it from now on.
+                self.audience, bounced = result.needs_audience, True
+                continue
+            if reply.archive:  # tried once a turn: else the brain archives them after it
+                reply.archive, reply.archived = [], result.archived_ids or []
             reply.add(result)
             if result.reply_published and draft is not None:
                 reply.published, reply.finished_at = draft, result.finished_at
             return result
-        return None
 
     def _draft(self, turn: Turn, reply: _Reply) -> ReplyDraft:
         """The reply as the brain will record it if this call is the last (see ReplyDraft)."""
@@ -347,23 +365,26 @@ class TurnRunner:
         number = self.port.state().counters.turns + 1
         step = " · with tool results" if messages and messages[-1].get("role") == "tool" else ""
         summary = f"LLM reply · turn {number} · ‘{eventlog.snippet(turn.text)}’{step}"
+        inp = LlmTurnInput(
+            user_id=self.port.user_id,
+            operation_id=op_id,
+            request_id=turn.request_id,
+            messages=messages,
+            # the schemas are the registry's: named here, rebuilt by the activity
+            tool_names=[t["function"]["name"] for t in tools],
+            tools_digest=tools_digest(tools) if tools else None,
+            context=context if extras.offline or config.llm_offline else {},
+            index_offset=index_offset,
+            frames=extras.frames,
+            reply=extras.reply,
+            offline=extras.offline,
+            max_tokens=extras.max_tokens,
+        )
+        if self.port.version() >= 6:
+            inp = self._lean(inp, turn, context, extras)
         self._llm = workflow.start_activity_method(
             LlmActivities.llm_reply,
-            LlmTurnInput(
-                user_id=self.port.user_id,
-                operation_id=op_id,
-                request_id=turn.request_id,
-                messages=messages,
-                # the schemas are the registry's: named here, rebuilt by the activity
-                tool_names=[t["function"]["name"] for t in tools],
-                tools_digest=tools_digest(tools) if tools else None,
-                context=context if extras.offline or config.llm_offline else {},
-                index_offset=index_offset,
-                frames=extras.frames,
-                reply=extras.reply,
-                offline=extras.offline,
-                max_tokens=extras.max_tokens,
-            ),
+            inp,
             start_to_close_timeout=LLM_START_TO_CLOSE,
             heartbeat_timeout=timedelta(seconds=config.llm_heartbeat_timeout_s),
             retry_policy=llm_retry(config.llm_max_attempts),
@@ -374,6 +395,37 @@ class TurnRunner:
             return await self._llm
         finally:
             self._llm = None
+
+    def _lean(
+        self, inp: LlmTurnInput, turn: Turn, context: dict[str, Any], extras: LlmExtras
+    ) -> LlmTurnInput:
+        """v6: what this call needs, once (``mcos.llm.lean``): the offline model's answer,
+        or a real model's prompt by reference; the user's text once; the archival."""
+        audience: lean.Audience = "offline"  # the free offline model when the budget is spent
+        if not extras.offline:
+            configured: lean.Audience = "offline" if self.port.config.llm_offline else "model"
+            audience = self.audience or configured
+        frames = [
+            f.model_copy(update={"data": lean.ref_frame_text(f.data, turn.text)})
+            if f.type == "message.created" and f.data.get("id") == turn.message_id
+            else f
+            for f in inp.frames
+        ]
+        update: dict[str, Any] = {
+            "frames": frames,
+            "user_text": turn.text,
+            "archive": extras.archive,
+            "audience": audience,
+            "context": {},
+            "messages": [],
+        }
+        if audience == "offline":
+            update["script"] = lean.offline_script(
+                inp.messages, inp.tool_names, context, self.port.now(), skills.REGISTRY
+            )
+        else:
+            update["messages"] = lean.pack_messages(inp.messages, turn.text)
+        return inp.model_copy(update=update)
 
     def _record(self, op_id: str, turn: Turn, reply: _Reply) -> None:
         prefix, text = "".join(reply.text[:-1]), reply.text[-1] if reply.text else ""
@@ -402,17 +454,34 @@ class TurnRunner:
             timestamp=reply.finished_at if published else None,
             publish=not published,
         )
+        if reply.archived:  # v6: archived by the LLM call; they leave the state now
+            ids = reply.archived
+            self.port.record("messages.archived", {"ids": ids, "count": len(ids)})
 
 
 @dataclass
 class LlmExtras:
     """What else an LLM call carries (v4): frames to publish first, the reply's draft, the
-    free offline model when the budget is spent, a larger token limit for a retry."""
+    free offline model when the budget is spent, a larger token limit for a retry; and
+    (v6) the oldest messages to archive meanwhile."""
 
     frames: list[Frame]
     reply: ReplyDraft | None
     offline: bool = False
     max_tokens: int | None = None
+    archive: list[dict[str, Any]] = field(default_factory=list)
+
+
+def archive_batch(state: BrainState, config: BrainConfig, turn: Turn) -> list[dict[str, Any]]:
+    """v6: the oldest messages past the limit once the turn's reply is recorded (never the
+    turn's own message); they ride with its first LLM call instead of an activity each."""
+    excess = min(len(state.messages) + 1 - config.message_limit, RIDE_ARCHIVE_BATCH)
+    batch: list[dict[str, Any]] = []
+    for message in state.messages[: max(excess, 0)]:
+        if message.id == turn.message_id:
+            break
+        batch.append(message.model_dump(mode="json"))
+    return batch
 
 
 # --- tools ------------------------------------------------------------------------------
@@ -610,6 +679,13 @@ class TurnQueue:
         self.hold = hold  # True while turns must wait (a continue-as-new is due)
         self.changed = changed  # the brain refreshes what operators see (True: a turn ended)
         self.running = False
+        self.traces: dict[str, dict[str, str]] = {}  # the latest turns' traces by request_id
+
+    def trace_of(self, frames: Sequence[Frame]) -> dict[str, str] | None:
+        """The trace of the turn these frames belong to (their request), if one ran lately:
+        the brain publishes them in it."""
+        return next((self.traces[f.request_id] for f in frames if f.request_id in self.traces),
+                    None)  # fmt: skip
 
     def policy(self) -> DoubleTexting:
         chosen = self.port.state().preferences.get("double_texting")
@@ -659,6 +735,7 @@ class TurnQueue:
                 queued_at=self.port.now(),
                 approval_id=approval_id,
                 frames=frames or [],
+                trace=asking_trace(),
             )
         )
         return True
@@ -690,22 +767,34 @@ class TurnQueue:
             self.running = True
             self.changed(False)
             turn = self.turns[0]
+            number = self.port.state().counters.turns + 1
+            if turn.trace and turn.request_id:
+                self.traces[turn.request_id] = turn.trace
+                for old in list(self.traces)[:-TRACED_TURNS]:
+                    del self.traces[old]
+            attributes = {
+                "mcos.user_id": self.port.user_id,
+                "mcos.message_id": turn.message_id,
+                "mcos.text_bytes": len(turn.text.encode()),  # never the text itself
+            }
             try:
-                if self.port.version() >= 4:
-                    # One group in the Web UI: the turn's LLM calls, tools and timers.
-                    number = self.port.state().counters.turns + 1
-                    group = workflow.create_event_group(
-                        f"turn:{turn.event_id}",
-                        label=f"turn {number} · ‘{eventlog.snippet(turn.text)}’",
-                    )
-                    with group.scope():
-                        await self.runner.run(turn)
-                else:
-                    await self.runner.run(turn)
+                with in_trace(turn.trace, f"Turn:{number}", attributes):
+                    await self._run(turn, number)
             finally:
                 self.turns.pop(0)
                 self.running = False
             self.changed(True)
+
+    async def _run(self, turn: Turn, number: int) -> None:
+        if self.port.version() >= 4:
+            # One group in the Web UI: the turn's LLM calls, tools and timers.
+            group = workflow.create_event_group(
+                f"turn:{turn.event_id}", label=f"turn {number} · ‘{eventlog.snippet(turn.text)}’"
+            )
+            with group.scope():
+                await self.runner.run(turn)
+        else:
+            await self.runner.run(turn)
 
     async def _merge(self) -> None:
         """Wait until no message came for the merge window; then one turn answers them all

@@ -22,8 +22,8 @@ from app.errors import as_outage
 from app.frames import FrameThrottle
 from app.schemas import MessageIn
 from mcos.infra.bus import BusUnavailable, Resync, Subscription, cursor_order, now_ts
-from mcos.infra.metrics import REALTIME_FRAMES_SENT, WS_CONNECTIONS
-from mcos.infra.tracing import frame_span
+from mcos.infra.metrics import RATE_LIMIT_REJECTIONS, REALTIME_FRAMES_SENT, WS_CONNECTIONS
+from mcos.infra.tracing import annotate, frame_span
 from mcos.kernel import strict_json
 from mcos.kernel.errors import DomainError
 from mcos.kernel.frames import Frame, FrameType
@@ -274,6 +274,7 @@ class _Connection:
             await self._error("bad_frame", "a frame needs a string 'type'", request_id)
             return
         kind = frame["type"]
+        annotate(**{"mcos.frame_type": kind[:40]})
         try:
             if kind == "ping":
                 await self._send_local("pong", {}, request_id)
@@ -299,6 +300,8 @@ class _Connection:
             await self._error("invalid_frame", "the frame is invalid", request_id, details)
         except DomainError as err:
             if err.code == "rate_limited":
+                limit_type = str(err.details.get("limit_type", ""))
+                RATE_LIMIT_REJECTIONS.labels(limit_type=limit_type).inc()
                 await self._send_local("rate_limited", err.to_body(request_id), request_id)
             else:
                 await self._error(err.code, err.message, request_id, err.details)

@@ -6,6 +6,10 @@ signal, update and query. In the workflow, the ids of the latest signal or updat
 kept and put on the activities it schedules; each activity binds them (and the
 ``operation_id``/``user_id`` of its input, when it has them) to the log context for its
 run. Headers are not part of the determinism check: adding them is replay-safe.
+
+The trace context Temporal's tracing interceptor puts on a signal or update is handed to
+the workflow's handler too (``mcos.kernel.trace``): the chat turn it queues runs in that
+trace, not in the one of the request that started the brain long ago.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from temporalio import activity, client, worker
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter
 
+from mcos.kernel import trace
+
 HEADER = "mcos-correlation"
+TRACE_HEADER = "_tracer-data"  # temporalio.contrib.opentelemetry's (its default header_key)
 FIELDS = ("request_id", "user_id", "operation_id", "event_id")
 _converter = PayloadConverter.default
 
@@ -43,6 +50,20 @@ def decode(headers: Mapping[str, Payload]) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: str(v) for k, v in value.items() if k in FIELDS and isinstance(v, str | int)}
+
+
+def trace_carrier(headers: Mapping[str, Payload]) -> dict[str, str] | None:
+    """The W3C carrier Temporal's tracing interceptor put in ``headers``, if any."""
+    payload = headers.get(TRACE_HEADER)
+    if payload is None:
+        return None
+    try:
+        value = _converter.from_payloads([payload])[0]
+    except Exception:  # noqa: BLE001 - a foreign header is ignored, never fatal
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
 
 
 def with_ids(headers: Mapping[str, Payload], ids: Mapping[str, str]) -> dict[str, Payload]:
@@ -108,13 +129,21 @@ class _WorkflowInbound(worker.WorkflowInboundInterceptor):
         ids = decode(input.headers)
         if ids:
             self._out.ids = ids
-        await super().handle_signal(input)
+        token = trace.set_handler_trace(trace_carrier(input.headers))
+        try:
+            await super().handle_signal(input)
+        finally:
+            trace.reset_handler_trace(token)
 
     async def handle_update_handler(self, input: worker.HandleUpdateInput) -> Any:
         ids = decode(input.headers)
         if ids:
             self._out.ids = ids
-        return await super().handle_update_handler(input)
+        token = trace.set_handler_trace(trace_carrier(input.headers))
+        try:
+            return await super().handle_update_handler(input)
+        finally:
+            trace.reset_handler_trace(token)
 
 
 class _WorkflowOutbound(worker.WorkflowOutboundInterceptor):

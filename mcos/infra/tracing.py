@@ -1,6 +1,8 @@
 """OpenTelemetry tracing (off by default): Temporal's TracingInterceptor on the client and
 worker, FastAPI's instrumentation on the API, and one root span per WebSocket frame so a
-chat turn is one trace (frame → signal → workflow → LLM and tool activities).
+chat turn is one trace (frame → signal → workflow → LLM and tool activities → the
+publishes of its frames). The brain runs each turn in the trace of the signal or update
+that queued it (``workflows/tracing.py``); activities add their own spans (:func:`span`).
 
 ``MCOS_TRACING=otlp`` exports over OTLP/HTTP to ``MCOS_OTLP_ENDPOINT`` (the collector's
 ``/v1/traces`` URL); ``memory`` keeps spans in memory (tests read them)."""
@@ -70,6 +72,30 @@ def instrument_app(app: Any, settings: Settings) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+
+
+def span(name: str, attributes: dict[str, Any]) -> Any:
+    """A child span of the current one (in an activity: its ``RunActivity``), when this
+    process traces; a no-op context manager otherwise."""
+    if _provider is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return _provider.get_tracer("mcos").start_as_current_span(
+        name, attributes={k: v for k, v in attributes.items() if v is not None}
+    )
+
+
+def annotate(**attributes: Any) -> None:
+    """Attributes on the current span (what a frame turned out to be), if it records."""
+    if _provider is None:
+        return
+    from opentelemetry import trace
+
+    current = trace.get_current_span()
+    for key, value in attributes.items():
+        if value is not None:
+            current.set_attribute(key, value)
 
 
 def frame_span(settings: Settings, name: str, attributes: dict[str, Any]) -> Any:

@@ -79,6 +79,7 @@ class Turn(BaseModel):
     queued_at: datetime | None = None
     approval_id: str | None = None  # a turn that goes on after the user answered an approval
     frames: list[Frame] = Field(default_factory=list)  # its message's frames, sent with the LLM
+    trace: dict[str, str] = Field(default_factory=dict)  # the asking request's trace (W3C)
 
 
 class BrainCarry(BaseModel):
@@ -94,6 +95,7 @@ class BrainCarry(BaseModel):
     seen_actions: OrderedDict[str, ActionRecord] = Field(default_factory=OrderedDict)
     turns: list[Turn] = Field(default_factory=list)  # queued chat turns, next first
     outbox: list[Frame] = Field(default_factory=list)  # frames not yet published
+    duplicates_reported: int = 0  # v6: of counters.duplicates_dropped, reported by a publish
     backup_due: bool = False
     runs: int = 1
 
@@ -168,6 +170,7 @@ class CancelRequest(BaseModel):
 class PublishInput(BaseModel):
     user_id: str
     frames: list[Frame]
+    duplicates_dropped: int = 0  # v6: dropped since the last report (for the metric)
 
 
 class ArchiveInput(BaseModel):
@@ -196,6 +199,15 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class OfflineScript(BaseModel):
+    """The offline model's whole answer, worked out by the brain (v6, ``mcos.llm.lean``):
+    the LLM activity only streams it, so the call needs neither the prompt nor the state."""
+
+    text: str = ""
+    calls: list[ToolCall] = Field(default_factory=list)
+    prompt_tokens: int = 0
 
 
 class ReplyDraft(BaseModel):
@@ -231,6 +243,13 @@ class LlmTurnInput(BaseModel):
     frames: list[Frame] = Field(default_factory=list)  # publish these before streaming
     reply: ReplyDraft | None = None
     offline: bool = False  # the budget is spent: the free offline model answers
+    # v6 (mcos.llm.lean): which model the call was packed for (None: before v6, the whole
+    # prompt and the offline context both), the offline model's answer (then no prompt), the
+    # user's text that messages and frames name, and the oldest messages to archive meanwhile.
+    audience: Literal["model", "offline"] | None = None
+    script: OfflineScript | None = None
+    user_text: str | None = None
+    archive: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class LlmTurnResult(BaseModel):
@@ -247,6 +266,9 @@ class LlmTurnResult(BaseModel):
     frames_published: bool = True  # the input's frames reached the bus
     reply_published: bool = False  # the activity published the reply's frames
     finished_at: datetime | None = None  # the reply's created_at when it published them
+    # v6: this worker's model needs the other packing (nothing was published or billed)
+    needs_audience: Literal["model", "offline"] | None = None
+    archived_ids: list[str] | None = None  # the input's `archive`, in SQL (None: not done)
 
 
 class EraseRequest(BaseModel):

@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from mcos.kernel.contracts import OfflineScript
+
 
 class LlmRequest(BaseModel):
     """One chat-completions call.
@@ -37,6 +39,9 @@ class LlmRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     context: dict[str, Any] = Field(default_factory=dict)
+    # The offline model's answer when the brain already worked it out (mcos.llm.lean):
+    # the offline provider streams it; other providers never get one.
+    script: OfflineScript | None = None
 
 
 class TokenChunk(BaseModel):

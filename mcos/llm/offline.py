@@ -63,14 +63,21 @@ class OfflineProvider:
     """Deterministic provider; never does I/O. Free: it never spends the token budget."""
 
     billable = False
+    scripted = True  # it streams the answer the brain worked out (mcos.llm.lean: "offline")
 
     def __init__(self, token_delay_ms: float = 15.0, registry: Registry = REGISTRY) -> None:
         self.token_delay_s = max(0.0, token_delay_ms) / 1000.0
         self.registry = registry
 
     async def stream(self, request: LlmRequest) -> AsyncIterator[Chunk]:
-        prompt_tokens = sum(count_tokens(_content_text(m)) for m in request.messages)
-        reply = respond(request, self.registry)
+        script = request.script
+        if script is not None:  # the brain ran this model already (mcos.llm.lean)
+            calls = [
+                ToolCallChunk(id=c.id, name=c.name, arguments=c.arguments) for c in script.calls
+            ]
+            reply, prompt = Reply(script.text, calls), script.prompt_tokens
+        else:
+            reply, prompt = respond(request, self.registry), prompt_tokens(request.messages)
         pieces = split_pieces(reply.text)
         if request.max_tokens is not None:
             pieces = pieces[: request.max_tokens]
@@ -83,17 +90,24 @@ class OfflineProvider:
             completion += count_tokens(f"{call.name} {json.dumps(call.arguments)}")
             yield call
         await asyncio.sleep(0)
-        yield UsageChunk(prompt_tokens=prompt_tokens, completion_tokens=completion)
+        yield UsageChunk(prompt_tokens=prompt, completion_tokens=completion)
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """The pieces of every message text (what the offline model counts as its prompt)."""
+    return sum(count_tokens(_content_text(m)) for m in messages)
 
 
 # --- the turn ------------------------------------------------------------------------------
 
 
-def respond(request: LlmRequest, registry: Registry = REGISTRY) -> Reply:
-    """The whole reply for ``request``."""
+def respond(
+    request: LlmRequest, registry: Registry = REGISTRY, now: datetime | None = None
+) -> Reply:
+    """The whole reply for ``request``; ``now`` only when the context has no ``now``
+    (the wall clock if not given: the workflow, which may not read it, always gives it)."""
     messages = request.messages
-    # Only when the caller gave no clock (tests, a bare provider call): still no I/O.
-    conv = Conversation.from_context(request.context, datetime.now(UTC))
+    conv = Conversation.from_context(request.context, now or datetime.now(UTC))
     if not messages:
         return Reply(f"Hi! {WHO}. {registry.capabilities()}")
     last = messages[-1]
@@ -183,4 +197,4 @@ def _json(content: Any) -> Any:
     return content
 
 
-__all__ = ["OfflineProvider", "Reply", "respond", "split_pieces", "count_tokens"]
+__all__ = ["OfflineProvider", "Reply", "count_tokens", "prompt_tokens", "respond", "split_pieces"]

@@ -29,6 +29,7 @@ from mcos.skills.registry import REGISTRY
 from mcos.skills.tasks import task_ref
 
 HISTORY_FOR_PROMPT = 10  # recent messages in the prompt (older ones live in the archive)
+HISTORY_PROMPT_BYTES = 4000  # ... and at most this much of their text (v6; ~1,000 tokens)
 PROMPT_TASKS = 20  # open tasks in the prompt, soonest due first
 PROMPT_EVENTS = 20
 CALENDAR_DAYS = 2
@@ -41,15 +42,22 @@ def user_timezone(state: BrainState, default: str) -> str:
 
 
 def build_prompt(
-    state: BrainState, turn: Turn, default_tz: str, now: datetime | None = None
+    state: BrainState,
+    turn: Turn,
+    default_tz: str,
+    now: datetime | None = None,
+    history_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
     """The turn's messages: preferences, pinned memories and warm context (with the user's
-    local time, so a model can resolve "tomorrow at 3pm"), recent history, the message."""
+    local time, so a model can resolve "tomorrow at 3pm"), recent history, the message.
+    ``history_bytes`` bounds the history's text too (see :func:`recent_within`)."""
     history = [
         {"role": m.role, "text": m.text}
         for m in state.messages
         if m.id != turn.message_id and m.status != "failed"
     ][-HISTORY_FOR_PROMPT:]
+    if history_bytes is not None:
+        history = recent_within(history, history_bytes)
     return build_messages(
         SYSTEM_PROMPT,
         state.preferences,
@@ -58,6 +66,23 @@ def build_prompt(
         history,
         turn.text,
     )
+
+
+def recent_within(history: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The newest messages whose texts fit in ``budget`` bytes (UTF-8) together; the newest
+    one alone if even it does not, cut to its last bytes (what a follow-up answers)."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for item in reversed(history):
+        size = len(item["text"].encode())
+        if used + size > budget:
+            if not kept:
+                tail = item["text"].encode()[-(budget - 3) :].decode(errors="ignore")
+                kept.append({**item, "text": "…" + tail})
+            break
+        used += size
+        kept.append(item)
+    return kept[::-1]
 
 
 def warm_context(
@@ -237,6 +262,7 @@ __all__ = [
     "follow_up_tasks",
     "friendly_tool_error",
     "is_state_tool",
+    "recent_within",
     "offline_context",
     "run_state_tool",
     "tool_result_message",

@@ -39,7 +39,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TypeAlias
-from zoneinfo import ZoneInfo
+
+from mcos.kernel.timezones import zone as time_zone
 
 DEFAULT_TIME = time(17, 0)
 
@@ -91,7 +92,7 @@ def number(word: str) -> int:
 
 def local_now(now: datetime, tz: str) -> datetime:
     """``now`` in the user's time zone (a naive ``now`` is taken as already local)."""
-    zone = ZoneInfo(tz or "UTC")
+    zone = time_zone(tz or "UTC")  # the kernel's: a real zone inside the workflow sandbox too
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 

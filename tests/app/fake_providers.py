@@ -12,6 +12,8 @@ from mcos.llm.offline import OfflineProvider
 class FlakyProvider:
     """Streams ``fail_after`` tokens and then fails, for the first ``failures`` calls."""
 
+    scripted = True  # the offline model underneath streams the brain's script (mcos.llm.lean)
+
     def __init__(self, failures: int, fail_after: int = 3, delay_ms: float = 5) -> None:
         self.failures = failures
         self.fail_after = fail_after

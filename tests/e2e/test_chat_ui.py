@@ -323,7 +323,9 @@ async def test_chat_ui_end_to_end(
     settings = settings.model_copy(
         update={
             "web_dist": web_dist,
-            "offline_token_delay_ms": 25,
+            # Slow enough that a Stop lands mid-reply on a loaded machine (the click's cancel
+            # crosses the API, the brain and a heartbeat, up to ~1 s, before the stream ends).
+            "offline_token_delay_ms": 35,
             "limit_messages_per_minute": MESSAGE_LIMIT,
         }
     )
