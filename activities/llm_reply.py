@@ -46,6 +46,7 @@ from mcos.infra import tracing
 from mcos.infra.bus import RealtimeBus
 from mcos.infra.circuit import CircuitBreaker
 from mcos.infra.metrics import LLM_FAILURES, LLM_TOKENS, LLM_TTFT, frames_published
+from mcos.infra.tokens import TokenPublisher
 from mcos.kernel.contracts import LlmTurnInput, LlmTurnResult, ToolCall
 from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
@@ -225,6 +226,16 @@ class LlmActivities:
             # what this attempt has cost so far, should it fail: the prompt and the tokens
             return {"index": index, "billed": billed + prompt_estimate + (index - inp.index_offset)}
 
+        def token_frame(data: dict[str, object]) -> Frame:
+            return Frame(
+                type="llm.token",
+                operation_id=inp.operation_id,
+                request_id=inp.request_id,
+                data={"operation_id": inp.operation_id, "attempt": attempt, **data},
+            )
+
+        # Tokens go out batched when they come faster than a display frame (mcos.infra.tokens).
+        tokens = TokenPublisher(lambda frames: self._publish(inp.user_id, frames), token_frame)
         beat_at = 0.0  # when a chunk last heartbeated (monotonic)
         beating = asyncio.create_task(_heartbeat_until_cancelled(progress))
         try:
@@ -233,22 +244,7 @@ class LlmActivities:
                     if not parts:
                         LLM_TTFT.observe(time.perf_counter() - started)
                     parts.append(chunk.text)
-                    await self._publish(
-                        inp.user_id,
-                        [
-                            Frame(
-                                type="llm.token",
-                                operation_id=inp.operation_id,
-                                request_id=inp.request_id,
-                                data={
-                                    "operation_id": inp.operation_id,
-                                    "attempt": attempt,
-                                    "index": index,
-                                    "text": chunk.text,
-                                },
-                            )
-                        ],
-                    )
+                    tokens.add(index, chunk.text)
                     index += 1
                     beat_at = _beat_if_due(beat_at, progress)
                 elif isinstance(chunk, ToolCallChunk):
@@ -288,6 +284,7 @@ class LlmActivities:
             LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         finally:
             beating.cancel()
+            await tokens.close()  # every token of this attempt is out before its result
         streamed = index - inp.index_offset
         result = LlmTurnResult(
             text="".join(parts),

@@ -19,9 +19,9 @@ MAX_RUN = 256  # tokens merged into one frame for a lagging client (a few KB of 
 
 
 def mergeable(a: Frame, b: Frame) -> bool:
-    index = a.token_index()
-    if index is None or b.token_index() != index + 1:
-        return False
+    index, after = a.token_index(), b.token_index()
+    if index is None or after is None or b.data.get("first_index", after) != index + 1:
+        return False  # b (one token or a run of them) must start right after a
     da, db = a.data, b.data
     return da.get("operation_id") == db.get("operation_id") and da.get("attempt") == db.get(
         "attempt"

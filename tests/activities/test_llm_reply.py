@@ -21,6 +21,7 @@ from mcos.infra.buses import make_bus
 from mcos.kernel.contracts import LlmTurnInput
 from mcos.kernel.frames import Frame
 from mcos.llm.base import Chunk, LlmError, LlmRequest, TokenChunk, UsageChunk
+from tests.support.tokens import token_indexes
 from tests.support.wait import eventually
 
 PREFILL_S = 2.0
@@ -203,8 +204,27 @@ async def test_the_stream_goes_back_on_the_bus_when_it_returns(
     result = await env.run(activities.llm_reply, turn_input())
     await recovering
     assert result.status == "completed" and result.tokens_streamed == 60
-    indexes = [f.data["index"] for f in bus.published if f.type == "llm.token"]
+    indexes = token_indexes(f.data for f in bus.published if f.type == "llm.token")
     # a gap while the bus was down, then every token to the last, once, in order
     assert indexes and indexes[0] > 0, indexes
     assert indexes == list(range(indexes[0], 60)), indexes
     assert activities.skipped == 0 and activities.bus_circuit.failures == 0
+
+
+async def test_a_fast_stream_goes_out_in_runs_of_tokens_a_paced_one_token_by_token() -> None:
+    """The offline model at zero delay: 2,000 tokens in a few dozen frames, each token once
+    and in order; a model at 30 ms a token (slower than the 16 ms window): a frame each."""
+    fast_bus, paced_bus = MemoryBus(), MemoryBus()
+    env, _ = recording_env()
+    fast = await env.run(LlmActivities(FastTokens(2000), fast_bus).llm_reply, turn_input())
+    paced = await env.run(
+        LlmActivities(PacedTokens(12, every=0.03), paced_bus).llm_reply, turn_input()
+    )
+    fast_frames = [f.data for f in await fast_bus.replay("u1", None) if f.type == "llm.token"]
+    assert token_indexes(fast_frames) == list(range(2000))
+    assert "".join(d["text"] for d in fast_frames) == fast.text == "tok " * 2000
+    assert len(fast_frames) < 200, len(fast_frames)
+    paced_frames = [f.data for f in await paced_bus.replay("u1", None) if f.type == "llm.token"]
+    assert [d["index"] for d in paced_frames] == list(range(12))
+    assert all("count" not in d for d in paced_frames)
+    assert paced.text == "".join(d["text"] for d in paced_frames)

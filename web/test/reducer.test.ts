@@ -135,6 +135,20 @@ describe("streaming", () => {
     expect(s.messages[0].text).toBe("Let me check. Here you go");
   });
 
+  it("a run of tokens in one frame (first_index…index) appends once and is cut at its start", () => {
+    const runOf = (text: string, first: number, last: number, attempt = 1) =>
+      frame("llm.token", { operation_id: "op_1", attempt, index: last, text, first_index: first, count: last - first + 1 });
+    // The first LLM call's tokens 0-2 came as one frame; the second call (from 3) is retried.
+    let s = run([runOf("Let me check. ", 0, 2), token("Found", 3), runOf(" it now", 4, 5)]);
+    expect(s.messages[0].text).toBe("Let me check. Found it now");
+    s = run([runOf("Let me check. ", 0, 2)], s); // the same run replayed: nothing added
+    expect(s.messages[0].text).toBe("Let me check. Found it now");
+    s = reducer(s, frame("llm.restarted", { operation_id: "op_1", attempt: 2, from_index: 3 }));
+    expect(s.messages[0].text).toBe("Let me check. ");
+    s = reducer(s, frame("llm.restarted", { operation_id: "op_1", attempt: 3, from_index: 0 }));
+    expect(s.messages[0].text).toBe("");
+  });
+
   it("a later LLM call of the same operation (attempt back to 1) keeps appending", () => {
     const s = run([
       token("A", 0),

@@ -93,7 +93,19 @@ interface FrameBase<T extends FrameType, D> {
 
 export type ServerFrame =
   | FrameBase<"message.created", StateMessage>
-  | FrameBase<"llm.token", { operation_id: string; attempt: number; index: number; text: string }>
+  // One token, or a run of consecutive ones (first_index…index, count) when they came faster
+  // than a display frame or the client lagged.
+  | FrameBase<
+      "llm.token",
+      {
+        operation_id: string;
+        attempt: number;
+        index: number;
+        text: string;
+        first_index?: number;
+        count?: number;
+      }
+    >
   | FrameBase<"llm.restarted", { operation_id: string; attempt: number; from_index?: number }>
   | FrameBase<"llm.action", { operation_id: string; name: string; arguments?: unknown }>
   | FrameBase<

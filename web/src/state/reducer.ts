@@ -600,19 +600,21 @@ export function reduceFrame(state: ChatState, frame: ServerFrame): ChatState {
     }
 
     case "llm.token": {
-      const { operation_id: op, text, index, attempt } = frame.data;
+      const { operation_id: op, text, index, attempt, first_index: firstIndex } = frame.data;
       const { messages, idx } = ensureOperationMessage(state, op, frame.ts);
       const msg = messages[idx];
       if (msg.status !== "streaming") return state; // late token after completion/interruption
       const lastIndex = msg.lastIndex ?? -1;
       if (typeof index === "number" && index <= lastIndex) return state; // replayed token
       const at = typeof index === "number" ? index : lastIndex + 1;
+      // A run of tokens marks where its first one starts (a restart cuts at a token's start).
+      const from = typeof firstIndex === "number" ? firstIndex : at;
       messages[idx] = {
         ...msg,
         text: msg.text + (text ?? ""),
         attempt: Math.max(msg.attempt ?? 1, attempt ?? 1),
         lastIndex: at,
-        marks: [...(msg.marks ?? []), [at, msg.text.length]],
+        marks: [...(msg.marks ?? []), [from, msg.text.length]],
       };
       return streaming({ ...state, messages }, op);
     }
