@@ -5,10 +5,8 @@ messages and synced data; updates (with validators) bring commands that answer; 
 read. Side effects leave only through activities: publishing, SQL archival and backups
 (``workflows/effects.py``), the turns' LLM and tool calls (``workflows/turns.py``).
 
-Versions (``workflow.patched`` ids) keep earlier histories replaying: v2 publishes by an
-activity; v3 continues as new by history length, carrying the backlog; v4 adds the timer,
-approvals, task archival and operator entries; v5 continues as new by size too; v6 sends
-each LLM call only what it needs (``mcos.llm.lean``), the turn's archival with it.
+Versions (``workflow.patched`` ids, ``workflows/versions.py``) keep earlier histories
+replaying.
 """
 
 from __future__ import annotations
@@ -44,13 +42,9 @@ from mcos.brain.reducer import reduce
 from workflows import turns
 from workflows.effects import SideEffects
 from workflows.timers import Timers
+from workflows.versions import V2_SIDE_EFFECTS, brain_version
 
 SUBMIT = "submit"  # the signal's name (the client's signal-with-start needs it)
-V2_SIDE_EFFECTS = "side-effects-v2"
-V3_CARRY_BACKLOG = "carry-backlog-v3"
-V4_TRANCHE2 = "reminders-approvals-v4"
-V5_HISTORY_BYTES = "history-bytes-v5"  # continue-as-new by history size too
-V6_LEAN_CALLS = "lean-llm-calls-v6"  # each LLM call carries what it needs, archival with it
 CARRY_BUDGET_BYTES = 1024 * 1024  # half Temporal's 2 MB payload limit
 PROFILE_EVENTS = frozenset({"preference.set", "memory.pinned", "memory.unpinned"})
 
@@ -63,6 +57,7 @@ class UserBrainWorkflow:
         self.config: BrainConfig = inp.config
         self.carry = inp.carry or BrainCarry(state=BrainState(user_id=inp.user_id))
         self.version = 2  # set first thing in run(): runs recorded earlier replay as before
+        self.start_bytes = 0  # the history size when this run began (v7)
         self.port = turns.BrainPort(
             self.user_id,
             self.config,
@@ -87,10 +82,9 @@ class UserBrainWorkflow:
 
     @workflow.run
     async def run(self, inp: BrainInput) -> None:
-        if workflow.patched(V3_CARRY_BACKLOG):
-            v4 = workflow.patched(V4_TRANCHE2)  # then v5's, v6's (the order they were recorded)
-            v5 = v4 and workflow.patched(V5_HISTORY_BYTES)
-            self.version = (6 if workflow.patched(V6_LEAN_CALLS) else 5) if v5 else 4 if v4 else 3
+        self.version = brain_version()
+        # v7: the size trigger counts what this run adds, not the input it was handed
+        self.start_bytes = workflow.info().get_current_history_size() if self.version >= 7 else 0
         workflow.logger.info(
             "brain started", extra={"user_id": self.user_id, "run": self.carry.runs}
         )
@@ -136,7 +130,8 @@ class UserBrainWorkflow:
         info, c = workflow.info(), self.config
         # v3 counts the run's history events (signals included), v2 events applied; v5 bytes
         length = info.get_current_history_length() if self.version >= 3 else self.events_this_run
-        big = self.version >= 5 and info.get_current_history_size() >= c.continue_as_new_bytes
+        grown = info.get_current_history_size() - self.start_bytes
+        big = self.version >= 5 and grown >= c.continue_as_new_bytes
         return big or info.is_continue_as_new_suggested() or length >= c.continue_as_new_events
 
     def _may_continue(self) -> bool:

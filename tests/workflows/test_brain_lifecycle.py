@@ -297,3 +297,32 @@ async def test_completed_tasks_past_the_keep_period_move_to_sql(stack: Stack) ->
     state = await eventually(moved)
     assert [t.title for t in state.tasks.values()] == ["still open"]
     assert [t["title"] for t in db.archived_tasks(stack.engine, uid)] == ["filed taxes"]
+
+
+async def test_a_carried_state_larger_than_the_size_trigger_does_not_continue_again_at_once(
+    stack: Stack,
+) -> None:
+    """40 tasks of ~4.5 KB: the state handed to the next run is larger than the 100 KB size
+    trigger. The trigger counts what a run adds (v7), so the next run stays; before, every
+    new run was due at once and the brain continued as new again and again, re-sending its
+    state each time."""
+    uid = user_id()
+    b = brain(stack.client, stack.settings, chat_replies=False, continue_as_new_bytes=100_000)
+    titles = [f"task {i:02d} " + "t" * 480 for i in range(40)]
+    for title in titles:
+        await b.command(uid, "create_task", task_event(title, notes="n" * 4000))
+
+    async def settled():  # noqa: ANN202
+        s = await snapshot(stack.client, uid)
+        return s if len(s.tasks) == 40 and len(await _runs(stack.client, uid)) >= 2 else None
+
+    await eventually(settled, timeout=60, interval=0.3)
+    runs = await _runs(stack.client, uid)
+    await asyncio.sleep(3)  # idle: nothing should happen now
+    later = await _runs(stack.client, uid)
+    # ~9 KB of history a task (the update and its result): a run a dozen tasks or so
+    assert len(later) == len(runs) <= 10, f"{len(runs)} runs, then {len(later)} 3 s later"
+    carried = later[0].events[0].ByteSize()
+    assert carried > 100_000, f"the test meant a carried input over the trigger, not {carried:,}"
+    state = await snapshot(stack.client, uid)
+    assert sorted(t.title for t in state.tasks.values()) == titles

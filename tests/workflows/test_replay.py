@@ -44,7 +44,7 @@ async def test_fresh_histories_replay_without_nondeterminism(stack: Stack) -> No
 async def test_recorded_histories_replay_through_mcos_replay() -> None:
     files = sorted(HISTORIES.rglob("*.json"))  # every recorded version, old ones included
     assert files, "no recorded histories: run `python -m tests.workflows.record_history`"
-    assert {f.parent.name for f in files} >= {"v1", "v2", "v3", "v4", "v5", "v6"}
+    assert {f.parent.name for f in files} >= {"v1", "v2", "v3", "v4", "v5", "v6", "v7"}
     ran = await mcos("replay", "--file", str(HISTORIES), timeout=300)
     assert ran.rc == 0, ran.out + ran.err
     n = len(files)
