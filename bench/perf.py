@@ -393,7 +393,7 @@ class Bench:
 
     async def relay(self) -> None:
         one = 5000 if self.quick else 20000
-        each = 500 if self.quick else 2000
+        each = 2000  # long enough that the 100 streams overlap (at 500 they barely did)
         self.say("Relay (LLM activity → bus → API WebSocket → client; offline model at 0 ms)")
         [name] = await self.users(1)
         turn = await self.turn(self.sockets[name], f"{STREAM}{one}")
