@@ -15,12 +15,12 @@ def task_order(task: Task) -> tuple[bool, bool, str]:
 def state_view(state: BrainState, message_limit: int | None = None) -> StateSnapshot:
     branch = tree.active_branch(state)
     messages = branch[-message_limit:] if message_limit else branch
+    positions = tree.branch_positions(state)
     return StateSnapshot(
         user_id=state.user_id,
         seq=state.seq,
         messages=[
-            StateMessage(**dict(m), branch=BranchPosition(**tree.branch_of(state, m)))
-            for m in messages
+            StateMessage(**dict(m), branch=BranchPosition(**positions[m.id])) for m in messages
         ],
         active_leaf=state.active_leaf,
         tasks=sorted(state.tasks.values(), key=task_order),

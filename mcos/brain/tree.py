@@ -68,6 +68,19 @@ def branch_of(state: BrainState, message: Message) -> dict[str, int]:
     return {"index": ids.index(message.id) if message.id in ids else 0, "count": len(same)}
 
 
+def branch_positions(state: BrainState) -> dict[str, dict[str, int]]:
+    """:func:`branch_of` for every message of the state in one pass (a snapshot shows
+    them all: one call per message was quadratic, 40 % of ``GET /state``)."""
+    groups: dict[tuple[str | None, str], list[str]] = {}
+    for m in state.messages:
+        groups.setdefault((m.parent_id, m.role), []).append(m.id)
+    positions: dict[str, dict[str, int]] = {}
+    for ids in groups.values():
+        for index, message_id in enumerate(ids):
+            positions.setdefault(message_id, {"index": index, "count": len(ids)})
+    return positions
+
+
 def linked(state: BrainState) -> BrainState:
     """A state from before the tree, its messages linked into one line (done once, by the
     first event that needs the tree)."""
