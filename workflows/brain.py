@@ -130,8 +130,9 @@ class UserBrainWorkflow:
         info, c = workflow.info(), self.config
         # v3 counts the run's history events (signals included), v2 events applied; v5 bytes
         length = info.get_current_history_length() if self.version >= 3 else self.events_this_run
-        grown = info.get_current_history_size() - self.start_bytes
-        big = self.version >= 5 and grown >= c.continue_as_new_bytes
+        size = info.get_current_history_size()  # v7: and the run grew by half the trigger
+        grown = self.version < 7 or size - self.start_bytes >= c.continue_as_new_bytes // 2
+        big = self.version >= 5 and size >= c.continue_as_new_bytes and grown
         return big or info.is_continue_as_new_suggested() or length >= c.continue_as_new_events
 
     def _may_continue(self) -> bool:

@@ -3,9 +3,9 @@
 v2 publishes by an activity; v3 continues as new by history length, carrying the backlog;
 v4 adds the timer, approvals, task archival and operator entries; v5 continues as new by
 size too; v6 sends each LLM call only what it needs (``mcos.llm.lean``), the turn's
-archival with it; v7 measures the size trigger by what the run itself added, not counting
-the input it was handed (a carried backlog larger than the trigger made every new run due
-at once: a run a second, each re-sending the backlog, none draining it).
+archival with it; v7 continues by size only once the run itself added half the trigger
+(a carried backlog larger than the trigger made every new run due at once: a run a
+second, each re-sending the backlog, none draining it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ V3_CARRY_BACKLOG = "carry-backlog-v3"
 V4_TRANCHE2 = "reminders-approvals-v4"
 V5_HISTORY_BYTES = "history-bytes-v5"  # continue-as-new by history size too
 V6_LEAN_CALLS = "lean-llm-calls-v6"  # each LLM call carries what it needs, archival with it
-V7_RUN_GROWTH = "run-growth-v7"  # the size trigger counts the run's own growth
+V7_RUN_GROWTH = "run-growth-v7"  # by size only once the run grew by half the trigger
 
 
 def brain_version() -> int:
