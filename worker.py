@@ -40,7 +40,7 @@ from mcos.kernel.settings import Settings, get_settings
 from mcos.llm.base import LlmProvider
 from mcos.llm.providers import make_provider
 from workflows.client import BrainClient
-from workflows.sandbox import workflow_classes, workflow_runner
+from workflows.sandbox import import_lock_race, workflow_classes, workflow_runner
 from workflows.schedules import ensure_retention_schedule
 
 log = structlog.get_logger("worker")
@@ -86,6 +86,18 @@ def build_worker(
 ) -> Worker:
     if activities is None:
         activities = build_activities(client, settings, bus, engine, provider)
+    try:
+        return _worker(client, settings, activities, task_queue)
+    except RuntimeError as err:  # the workflows' validation in the sandbox
+        if not import_lock_race(err):
+            raise
+        log.warning("workflow validation hit CPython's import-lock race; building again")
+        return _worker(client, settings, activities, task_queue)
+
+
+def _worker(
+    client: Client, settings: Settings, activities: list[Any], task_queue: str | None
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,

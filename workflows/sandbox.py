@@ -9,6 +9,8 @@ the other rules in ``mcos.brain`` — stays inside, checked.
 
 from __future__ import annotations
 
+import traceback
+
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows.brain import UserBrainWorkflow
@@ -43,3 +45,21 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def workflow_classes() -> list[type]:
     return [UserBrainWorkflow, CalendarSyncWorkflow, RetentionWorkflow]
+
+
+def import_lock_race(err: BaseException) -> bool:
+    """Whether validating the workflows in the sandbox failed on CPython 3.11's module-lock
+    bookkeeping: a ``KeyError`` raised inside ``importlib._bootstrap`` when imports nest in
+    one thread (python/cpython#87712; fixed in 3.12 by python/cpython#94504). Nothing is
+    wrong with the workflows then, and building the worker again succeeds."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, KeyError) and any(
+            "importlib._bootstrap" in frame.filename
+            for frame in traceback.extract_tb(cause.__traceback__)
+        ):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
