@@ -219,8 +219,12 @@ describe("chat UI", () => {
       expect(JSON.parse(patches()[0][1].body)).toEqual({ timezone: tz });
       await waitFor(() => expect(within(screen.getByTestId("preferences-panel")).getByText(tz)).toBeTruthy());
     }
+    // A resync refetches the state (how many fetches came before it depends on timing:
+    // a fresh clone's run once saw a third); the zone is still adopted only once.
+    const states = () => fetchMock.mock.calls.filter(([u]) => u === "/api/v1/state").length;
+    const before = states();
     push({ type: "resync", data: {} });
-    await waitFor(() => expect(fetchMock.mock.calls.filter(([u]) => u === "/api/v1/state").length).toBe(2));
+    await waitFor(() => expect(states()).toBeGreaterThan(before));
     expect(patches().length).toBeLessThanOrEqual(1);
   });
 });
