@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -14,15 +16,9 @@ from tests.app.conftest import running_api
 from tests.conftest import eventually, user_id
 
 
-def test_tracing_is_off_by_default() -> None:
-    settings = Settings(_env_file=None)
-    assert settings.tracing == "off"
-    assert tracing.temporal_interceptors(settings) == []
-
-
-async def test_the_span_tree_of_one_chat_turn(
-    settings: Settings, temporal_server: DevServer
-) -> None:
+async def traced(settings: Settings, temporal_server: DevServer) -> tuple[Settings, Client, Any]:
+    """Settings with in-memory tracing, a client carrying the tracing interceptors, and the
+    exporter emptied of earlier tests' spans."""
     settings = settings.model_copy(update={"tracing": "memory"})
     client = await Client.connect(
         temporal_server.address,
@@ -32,6 +28,19 @@ async def test_the_span_tree_of_one_chat_turn(
     exporter = tracing.memory_exporter()
     assert exporter is not None
     exporter.clear()
+    return settings, client, exporter
+
+
+def test_tracing_is_off_by_default() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.tracing == "off"
+    assert tracing.temporal_interceptors(settings) == []
+
+
+async def test_the_span_tree_of_one_chat_turn(
+    settings: Settings, temporal_server: DevServer
+) -> None:
+    settings, client, exporter = await traced(settings, temporal_server)
     uid = user_id()
     async with running_api(settings, client) as api:
         async with await api.ws(uid) as ws:
@@ -100,15 +109,7 @@ async def test_every_turn_of_a_running_brain_is_its_own_trace(
     """Not only the turn that started the brain: each turn's WebSocket frame is the root of
     a trace holding its signal, the workflow's turn and LLM calls, the activities and the
     publish of the final message — and nothing of the other turns."""
-    settings = settings.model_copy(update={"tracing": "memory"})
-    client = await Client.connect(
-        temporal_server.address,
-        data_converter=pydantic_data_converter,
-        interceptors=client_interceptors(settings),
-    )
-    exporter = tracing.memory_exporter()
-    assert exporter is not None
-    exporter.clear()
+    settings, client, exporter = await traced(settings, temporal_server)
     uid = user_id()
     texts = ["Hello!", "Remind me to call John tomorrow at 3pm", "Thanks!"]
     async with running_api(settings, client) as api:
