@@ -34,12 +34,22 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 @pytest.fixture
+def token_delay_ms() -> int:
+    """The offline model's pace: no delay, unless a test needs a reply still streaming
+    when it cuts Redis (it parametrizes this)."""
+    return 0
+
+
+@pytest.fixture
 async def redis_api(
     settings: Settings,
     temporal_client: Client,
     redis_server: RedisProcess,
+    token_delay_ms: int,
 ) -> AsyncIterator[Api]:
-    s = settings.model_copy(update={"bus_url": redis_server.url, "offline_token_delay_ms": 60})
+    s = settings.model_copy(
+        update={"bus_url": redis_server.url, "offline_token_delay_ms": token_delay_ms}
+    )
     bus = RedisBus(redis_server.url)
     try:
         async with running_api(s, temporal_client, bus=bus) as api:
@@ -56,6 +66,7 @@ def completed(frame: dict) -> bool:
     return frame["type"] == "message.completed"
 
 
+@pytest.mark.parametrize("token_delay_ms", [60])  # a reply of ~10 s, cut mid-stream
 @pytest.mark.parametrize("down_s", [3.0, 10.0])
 async def test_redis_down_mid_stream_brain_runs_on_turn_recorded_once_client_streams_again(
     redis_api: Api,

@@ -18,7 +18,15 @@ def new_user(tag: str) -> str:
 
 
 def text_for(user: str, i: int) -> str:
+    """A chat message the offline model answers at length (150 pieces): a stream a fault can
+    land in the middle of."""
     return f"hello there, this is {user} with note number {i}"
+
+
+def brief_text_for(user: str, i: int) -> str:
+    """A chat message the offline model answers in 10 pieces: for turns no fault has to cut
+    (the long answer's ~4 s of stream per turn only slowed the scenarios down)."""
+    return f"thanks, this is {user} with note number {i}"
 
 
 def tokens_of(chatter: Chatter, turn: Turn) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import signal
 
 from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
-from tests.faults.helpers import Clock, mid_stream, new_user, report, text_for
+from tests.faults.helpers import Clock, brief_text_for, mid_stream, new_user, report, text_for
 
 
 async def _api_cut(fleet: Fleet, sig: int, tag: str) -> tuple[Chatter, float]:
@@ -14,7 +14,7 @@ async def _api_cut(fleet: Fleet, sig: int, tag: str) -> tuple[Chatter, float]:
     chatter = Chatter(user, [fleet.api_url("api1"), fleet.api_url("api2")])
     await chatter.connect()
     try:
-        await chatter.chat(text_for(user, 1))
+        await chatter.chat(brief_text_for(user, 1))
         assert chatter.connects[-1][0] == fleet.api_url("api1")
         turn = await chatter.send(text_for(user, 2))
         await mid_stream(chatter, turn)
@@ -29,7 +29,7 @@ async def _api_cut(fleet: Fleet, sig: int, tag: str) -> tuple[Chatter, float]:
         base, cursor = chatter.connects[-1]
         assert base == fleet.api_url("api2") and cursor is not None
         fleet.start_api("api1")
-        await chatter.chat(text_for(user, 3))
+        await chatter.chat(brief_text_for(user, 3))
         await fleet.wait_api("api1")
         return chatter, recovery
     except BaseException:

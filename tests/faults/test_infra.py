@@ -10,7 +10,7 @@ from temporalio.client import Client
 from mcos.kernel.contracts import brain_workflow_id
 from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet, wait_for
-from tests.faults.helpers import Clock, mid_stream, new_user, report, text_for
+from tests.faults.helpers import Clock, brief_text_for, mid_stream, new_user, report, text_for
 
 
 async def _chatters(fleet: Fleet, tag: str, n: int) -> list[Chatter]:
@@ -23,7 +23,7 @@ async def _chatters(fleet: Fleet, tag: str, n: int) -> list[Chatter]:
 async def test_temporal_sigkill_mid_turn_restarted_on_the_same_file(fleet: Fleet) -> None:
     chatters = await _chatters(fleet, "tkill", 3)
     try:
-        await asyncio.gather(*(c.chat(text_for(c.user_id, 1)) for c in chatters))
+        await asyncio.gather(*(c.chat(brief_text_for(c.user_id, 1)) for c in chatters))
         turns = await asyncio.gather(*(c.send(text_for(c.user_id, 2)) for c in chatters))
         await asyncio.gather(*(mid_stream(c, t) for c, t in zip(chatters, turns, strict=True)))
         fleet.infra.temporal.kill()
@@ -33,7 +33,7 @@ async def test_temporal_sigkill_mid_turn_restarted_on_the_same_file(fleet: Fleet
         back = clock.since()
         await asyncio.gather(*(c.wait_reply(t, 90) for c, t in zip(chatters, turns, strict=True)))
         recovery = clock.since()
-        await asyncio.gather(*(c.chat(text_for(c.user_id, 3)) for c in chatters))
+        await asyncio.gather(*(c.chat(brief_text_for(c.user_id, 3)) for c in chatters))
         checked = [await c.check() for c in chatters]
     except BaseException:
         print(fleet.logs())
@@ -69,12 +69,12 @@ async def test_postgres_restarted_during_archival(fleet: Fleet) -> None:
 
     try:
         for i in range(1, 5):
-            await chatter.chat(text_for(user, i))
+            await chatter.chat(brief_text_for(user, i))
         assert archived() == []
         await asyncio.to_thread(pg.stop, "immediate")
         clock = Clock()
         for i in range(5, 8):
-            await chatter.chat(text_for(user, i))
+            await chatter.chat(brief_text_for(user, i))
         await wait_for(archival_retrying, 30, "archival retrying while PostgreSQL is down")
         down_for = clock.since()
         await asyncio.to_thread(pg.start)

@@ -25,7 +25,15 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from mcos.kernel.contracts import brain_workflow_id
 from tests.faults.chat import Chatter, Turn, expected_reply, misordered_history
 from tests.faults.cluster import Fleet
-from tests.faults.helpers import Clock, mid_stream, new_user, report, text_for, tokens_of
+from tests.faults.helpers import (
+    Clock,
+    brief_text_for,
+    mid_stream,
+    new_user,
+    report,
+    text_for,
+    tokens_of,
+)
 
 # (seconds down, users, replies each user at least gets recorded while Redis is down): the
 # 10 s case is a cheap middle point, on as few users as the 3 s one
@@ -90,7 +98,7 @@ async def test_redis_down_while_users_chat(
     over = asyncio.Event()
     busy: list[asyncio.Task[None]] = []
     try:
-        await asyncio.gather(*(c.chat(text_for(c.user_id, 1)) for c in chatters))
+        await asyncio.gather(*(c.chat(brief_text_for(c.user_id, 1)) for c in chatters))
         cut = await asyncio.gather(*(c.send(text_for(c.user_id, 2)) for c in chatters))
         await asyncio.gather(*(mid_stream(c, t) for c, t in zip(chatters, cut, strict=True)))
         fleet.infra.redis.kill()
@@ -120,7 +128,7 @@ async def test_redis_down_while_users_chat(
         for c in dropped:
             assert 1013 in c.close_codes, f"{c.user_id}: {c.close_codes}"
         # and a new turn streams live, every token of it
-        new = await asyncio.gather(*(c.chat(text_for(c.user_id, 99)) for c in chatters))
+        new = await asyncio.gather(*(c.chat(brief_text_for(c.user_id, 99)) for c in chatters))
         for c, turn in zip(chatters, new, strict=True):
             assert _streamed(c, turn) == expected_reply(turn.text), c.user_id
         # no brain failed (nor was replaced: check() finds turn 1 in each)

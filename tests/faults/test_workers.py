@@ -10,6 +10,7 @@ from tests.faults.chat import Chatter, Turn, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import (
     Clock,
+    brief_text_for,
     mid_stream,
     new_user,
     report,
@@ -37,7 +38,7 @@ async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3, at_most: int =
     chatter = Chatter(user, [fleet.api_url("api1"), fleet.api_url("api2")])
     await chatter.connect()
     try:
-        await chatter.chat(text_for(user, 1))
+        await chatter.chat(brief_text_for(user, 1))
         for attempt in range(4):
             turn = await chatter.send(text_for(user, 2 + attempt))
             await mid_stream(chatter, turn, 1)
@@ -59,7 +60,7 @@ async def _cut(fleet: Fleet, sig: int, tag: str, tokens: int = 3, at_most: int =
             assert code == 0, f"{victim} exited with {code} on SIGTERM"
         # the deploy brings it back (meanwhile one worker serves)
         fleet.start_worker(victim)
-        await chatter.chat(text_for(user, 9))
+        await chatter.chat(brief_text_for(user, 9))
         await fleet.wait_worker(victim)
         return chatter, turn, victim, recovery, exited
     except BaseException:
