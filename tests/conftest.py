@@ -217,3 +217,23 @@ async def internal() -> AsyncIterator[Any]:
 
     async with internal_site() as site:
         yield site
+
+
+@pytest.fixture
+def contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every TLS context built from here on (``ssl.create_default_context`` calls), once the
+    process's shared ones exist (``mcos.infra.tls``)."""
+    import ssl
+
+    from mcos.infra.tls import client_tls
+
+    client_tls(), client_tls(trust_env=False)
+    built: list[Any] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    return built

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcos.flights.errors import FlightInputError, FlightToolError
 from mcos.flights.models import FlightSearchRequest
+from mcos.infra.tls import client_tls
 
 DUFFEL_BASE_URL = "https://api.duffel.com"
 DUFFEL_VERSION = "v2"
@@ -72,7 +73,9 @@ async def search_duffel(
     }
     params = {"return_offers": "true", "supplier_timeout": str(SUPPLIER_TIMEOUT_MS)}
     try:
-        async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as http:
+        async with httpx.AsyncClient(
+            timeout=timeout_s, transport=transport, verify=client_tls()
+        ) as http:
             response = await http.post(
                 url, params=params, headers=headers, json=offer_request_body(request)
             )

@@ -29,6 +29,7 @@ import httpcore
 import httpx
 import structlog
 
+from mcos.infra.tls import client_tls
 from mcos.kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -190,10 +191,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     :class:`GuardedBackend`."""
 
     def __init__(self, policy: AddressPolicy) -> None:
-        super().__init__(trust_env=False)
+        tls = client_tls(trust_env=False)
+        super().__init__(verify=tls, trust_env=False)
         # httpx builds the pool in __init__ without a way to pass a network backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=tls,
             network_backend=GuardedBackend(policy),
         )
 

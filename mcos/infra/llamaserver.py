@@ -33,6 +33,7 @@ import httpx
 import structlog
 
 from mcos.infra.devserver import die_with_parent
+from mcos.infra.tls import client_tls
 
 if TYPE_CHECKING:
     from mcos.kernel.settings import Settings
@@ -116,7 +117,7 @@ class LlamaServer:
             )
         self.url = json.loads(line)["url"]
         last: Exception | None = None
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, verify=client_tls()) as http:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"llama.cpp server exited with {self.process.returncode}")
@@ -137,7 +138,7 @@ class LlamaServer:
         """Evaluate ``messages``+``tools`` once (one token generated); the server's timings."""
         assert self.url is not None, "not ready"
         body = {"messages": messages, "tools": tools, "max_tokens": 1, "cache_prompt": True}
-        async with httpx.AsyncClient(timeout=timeout_s) as http:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=client_tls()) as http:
             r = await http.post(f"{self.url}/v1/chat/completions", json=body)
             r.raise_for_status()
             timings: dict[str, Any] = r.json().get("timings", {})

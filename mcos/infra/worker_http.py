@@ -24,6 +24,8 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from mcos.infra.tls import client_tls
+
 REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
@@ -51,7 +53,7 @@ async def _metrics(sdk_metrics_url: str | None) -> bytes:
     body = generate_latest()
     if sdk_metrics_url:
         with contextlib.suppress(httpx.HTTPError):
-            async with httpx.AsyncClient(timeout=2) as http:
+            async with httpx.AsyncClient(timeout=2, verify=client_tls()) as http:
                 body += (await http.get(sdk_metrics_url)).content
     return body
 

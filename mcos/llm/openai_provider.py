@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import httpx
 import openai
 
+from mcos.infra.tls import client_tls
 from mcos.llm.base import (
     Chunk,
     FinishReason,
@@ -197,13 +198,13 @@ class LlamaCppTokenizer:
         body: dict[str, Any] = {"messages": messages}
         if tools:
             body["tools"] = tools
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+        async with httpx.AsyncClient(timeout=self.timeout_s, verify=client_tls()) as http:
             r = await http.post(f"{self.root_url}/apply-template", json=body)
             r.raise_for_status()
             return await self._tokens(http, r.json()["prompt"])
 
     async def count_text(self, text: str) -> int:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+        async with httpx.AsyncClient(timeout=self.timeout_s, verify=client_tls()) as http:
             return await self._tokens(http, text)
 
 

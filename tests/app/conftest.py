@@ -19,6 +19,7 @@ from websockets.typing import Subprotocol
 from app.main import create_app
 from mcos.infra.auth import issue_dev_token
 from mcos.infra.bus import MemoryBus, RealtimeBus
+from mcos.infra.tls import client_tls
 from mcos.kernel.settings import Settings
 from tests.conftest import free_port, serving, user_id
 
@@ -35,7 +36,9 @@ class Api:
 
     def client(self, user: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
-        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=30, verify=client_tls()
+        )
 
     def ws_url(self, cursor: str | None = None) -> str:
         url = self.base_url.replace("http://", "ws://") + "/api/v1/ws"

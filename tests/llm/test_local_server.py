@@ -93,6 +93,18 @@ async def test_streams_tokens_with_the_servers_usage_and_finish_reason(
     assert usage.prompt_tokens == await tokenizer.count_prompt(HELLO, [])
 
 
+async def test_token_counts_build_no_tls_context_per_call(
+    llama_server: LlamaServer, contexts_built: list[object]
+) -> None:
+    """Each count is a new HTTP client: with its own TLS context that was ~31 ms of CPU a
+    count, paid on every turn's usage estimate."""
+    tokenizer = LlamaCppTokenizer(llama_server.url or "")
+    counts = [await tokenizer.count_prompt(HELLO, []) for _ in range(3)]
+    assert counts[0] > 0 and len(set(counts)) == 1
+    assert await tokenizer.count_text("hello there") > 0
+    assert contexts_built == []
+
+
 async def test_usage_estimate_uses_the_servers_tokenizer(llama_server: LlamaServer) -> None:
     provider = provider_for(llama_server)
     request = LlmRequest(messages=HELLO, tools=CREATE_TASK, max_tokens=4, temperature=0)
