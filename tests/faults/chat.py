@@ -9,6 +9,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from mcos.infra.auth import issue_dev_token
+from mcos.infra.tls import client_tls
 from mcos.kernel.settings import Settings
 from mcos.llm.base import LlmRequest
 from mcos.llm.offline import respond
+from tests.support.wait import eventually
 
 SETTINGS = Settings(_env_file=None)
 
@@ -59,7 +62,9 @@ class Chatter:
         self._ws: Any = None
         self._stopped = False
         self._frame_seen = asyncio.Event()
-        self.http = httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {self.token}"})
+        self.http = httpx.AsyncClient(
+            timeout=10, headers={"Authorization": f"Bearer {self.token}"}, verify=client_tls()
+        )
 
     # --- the socket -------------------------------------------------------------------------
 
@@ -121,15 +126,9 @@ class Chatter:
         if http:
             await self.http.aclose()
 
-    async def _wait(self, check, timeout: float, what: str) -> None:  # noqa: ANN001
-        deadline = time.monotonic() + timeout
-        while not check():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.user_id}: {what} not within {timeout}s")
-            self._frame_seen.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._frame_seen.wait(), min(left, 0.5))
+    async def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Until ``check()`` holds, checked again as each frame arrives."""
+        await eventually(check, timeout, 0.5, what=f"{self.user_id}: {what}", wake=self._frame_seen)
 
     # --- REST -------------------------------------------------------------------------------
 

@@ -22,15 +22,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import IO
 
 import httpx
 
 from mcos.infra.devserver import DevServer, die_with_parent
+from mcos.infra.tls import client_tls
 from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 from tests.support.ports import env_range, port_in
+from tests.support.wait import eventually
 
 BIN = Path(sys.executable).parent  # .venv/bin: mcos, temporal
 
@@ -45,23 +46,6 @@ def port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
         return True
     return False
-
-
-async def wait_for(check, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001
-    """Poll ``check`` (sync or async) until truthy; AssertionError naming ``what`` if not."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if asyncio.iscoroutine(last):
-                last = await last
-        except Exception as exc:  # noqa: BLE001 - not yet
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
 
 
 class Proc:
@@ -170,7 +154,7 @@ class Redis:
                "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
                "--appendfsync", "always", "--dir", str(self.dir)]  # fmt: skip
         self.proc = Proc("redis", cmd, self.dir / "redis.log").start()
-        await wait_for(lambda: port_open(self.port), 20, "redis-server listening")
+        await eventually(lambda: port_open(self.port), 20, 0.1, what="redis-server listening")
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -307,26 +291,23 @@ class Fleet:
         return f"http://127.0.0.1:{self.apis[name][1]}"
 
     async def wait_worker(self, name: str, timeout: float = 60) -> None:
-        url = f"http://127.0.0.1:{self.health_ports[name]}/health"
-
-        async def ok() -> bool:
-            proc = self.workers[name]
-            assert proc.alive, f"{name} exited:\n{proc.tail()}"
-            async with httpx.AsyncClient(timeout=2) as http:
-                return (await http.get(url)).status_code == 200
-
-        await wait_for(ok, timeout, f"{name} healthy", 0.2)
+        await self._wait_ok(self.workers[name], f"http://127.0.0.1:{self.health_ports[name]}/health",
+                            timeout, f"{name} healthy")  # fmt: skip
 
     async def wait_api(self, name: str, timeout: float = 60) -> None:
-        url = f"{self.api_url(name)}/ready"
+        await self._wait_ok(self.apis[name][0], f"{self.api_url(name)}/ready", timeout,
+                            f"{name} ready")  # fmt: skip
 
-        async def ready() -> bool:
-            proc = self.apis[name][0]
-            assert proc.alive, f"{name} exited:\n{proc.tail()}"
-            async with httpx.AsyncClient(timeout=5) as http:
+    @staticmethod
+    async def _wait_ok(proc: Proc, url: str, timeout: float, what: str) -> None:
+        """Until ``url`` answers 200; fails at once if the process has exited."""
+        async with httpx.AsyncClient(timeout=5, verify=client_tls()) as http:
+
+            async def ok() -> bool:
+                assert proc.alive, f"{proc.name} exited:\n{proc.tail()}"
                 return (await http.get(url)).status_code == 200
 
-        await wait_for(ready, timeout, f"{name} ready", 0.2)
+            await eventually(ok, timeout, 0.2, what=what, retry_on=(httpx.HTTPError,))
 
     async def start(self, workers: int = 2, apis: int = 2) -> None:
         names_w = [f"worker{i + 1}" for i in range(workers)]

@@ -7,10 +7,12 @@ import uuid
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from mcos.kernel.contracts import brain_workflow_id
 from tests.faults.chat import Chatter, Turn
-from tests.faults.cluster import Fleet, wait_for
+from tests.faults.cluster import Fleet
+from tests.support.wait import eventually
 
 
 def new_user(tag: str) -> str:
@@ -46,8 +48,8 @@ def token_count(chatter: Chatter, turn: Turn) -> int:
 
 async def mid_stream(chatter: Chatter, turn: Turn, tokens: int = 15) -> None:
     """Until the client has seen ``tokens`` tokens of the turn's reply (of 159)."""
-    await wait_for(lambda: token_count(chatter, turn) >= tokens, 30,
-                   f"{tokens} tokens streamed", 0.01)  # fmt: skip
+    await eventually(lambda: token_count(chatter, turn) >= tokens, 30, 0.01,
+                     what=f"{tokens} tokens streamed")  # fmt: skip
 
 
 async def worker_running_llm(client: Client, fleet: Fleet, user: str) -> str:
@@ -64,7 +66,8 @@ async def worker_running_llm(client: Client, fleet: Fleet, user: str) -> str:
                     return name
         return None
 
-    return await wait_for(find, 10, "the worker running the LLM activity", 0.05)
+    return await eventually(find, 10, 0.05, what="the worker running the LLM activity",
+                            retry_on=(RPCError,))  # fmt: skip
 
 
 def report(scenario: str, **figures: Any) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from mcos.kernel.contracts import brain_workflow_id
 from tests.faults.chat import Chatter, misordered_history
-from tests.faults.cluster import Fleet, wait_for
+from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, brief_text_for, mid_stream, new_user, report, text_for
+from tests.support.wait import eventually
 
 
 async def _chatters(fleet: Fleet, tag: str, n: int) -> list[Chatter]:
@@ -75,11 +77,18 @@ async def test_postgres_restarted_during_archival(fleet: Fleet) -> None:
         clock = Clock()
         for i in range(5, 8):
             await chatter.chat(brief_text_for(user, i))
-        await wait_for(archival_retrying, 30, "archival retrying while PostgreSQL is down")
+        await eventually(archival_retrying, 30, 0.1,
+                         what="archival retrying while PostgreSQL is down")  # fmt: skip
         down_for = clock.since()
         await asyncio.to_thread(pg.start)
         clock = Clock()
-        await wait_for(lambda: len(archived()) == 6, 90, "the 6 excess messages archived")
+        await eventually(
+            lambda: len(archived()) == 6,
+            90,
+            0.1,
+            what="the 6 excess messages archived",
+            retry_on=(OperationalError,),  # PostgreSQL still coming back
+        )
         recovery = clock.since()
         rows = archived()
         assert len(rows) == len(set(rows)) == 6

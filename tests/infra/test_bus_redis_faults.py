@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from mcos.kernel.errors import Unavailable
 from mcos.kernel.frames import Frame
 from tests.infra.auth.conftest import make_settings
 from tests.support.redis_proc import RedisProcess, throwaway_redis
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -47,14 +48,6 @@ async def collect(sub: Subscription, into: list[Frame], errors: list[BaseExcepti
         raise
 
 
-async def wait_for(check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def publish_retrying(bus: RedisBus, user: str, batch: list[Frame]) -> None:
     """What the publish activity does: retry until Redis takes the frames."""
     while True:
@@ -73,7 +66,7 @@ async def test_one_reader_connection_serves_hundreds_of_subscriptions(
     tasks = [asyncio.create_task(collect(s, got[i], [])) for i, s in enumerate(subs)]
     for i in range(300):
         await bus.publish(f"user-{i}", frames(1, start=i))
-    await wait_for(lambda: all(len(v) == 1 for v in got.values()))
+    await eventually(lambda: all(len(v) == 1 for v in got.values()), 15, 0.02)
     assert all(v[0].data["index"] == i for i, v in got.items())
     admin = redis.from_url(server.url, decode_responses=True)
     clients = await admin.client_list()
@@ -96,7 +89,7 @@ async def test_redis_killed_mid_stream_subscription_resumes_without_gap_or_dupli
     errors: list[BaseException] = []
     reader = asyncio.create_task(collect(sub, got, errors))
     await bus.publish("u", frames(5))
-    await wait_for(lambda: len(got) == 5)
+    await eventually(lambda: len(got) == 5, 15, 0.02)
     server.kill()
     # frames "published" during the outage wait in the publisher's retry, as in the outbox
     during = asyncio.create_task(publish_retrying(bus, "u", frames(5, start=5)))
@@ -104,7 +97,7 @@ async def test_redis_killed_mid_stream_subscription_resumes_without_gap_or_dupli
     server.start()
     await during
     await bus.publish("u", frames(5, start=10))
-    await wait_for(lambda: len(got) == 15 or bool(errors))
+    await eventually(lambda: len(got) == 15 or bool(errors), 15, 0.02)
     assert not errors
     assert [f.data["index"] for f in got] == list(range(15))
     assert bus._hub.reconnects >= 2
@@ -120,11 +113,11 @@ async def test_redis_back_empty_the_subscriber_streams_again(tmp_path: Path) -> 
         errors: list[BaseException] = []
         reader = asyncio.create_task(collect(sub, got, errors))
         await bus.publish("u", frames(2))
-        await wait_for(lambda: len(got) == 2)
+        await eventually(lambda: len(got) == 2, 15, 0.02)
         server.kill()
         server.start()  # all buffers lost
         await publish_retrying(bus, "u", frames(1, start=2))
-        await wait_for(lambda: len(got) == 3 or bool(errors))
+        await eventually(lambda: len(got) == 3 or bool(errors), 15, 0.02)
         assert [f.data["index"] for f in got] == [0, 1, 2] and not errors
         reader.cancel()
         await sub.close()
@@ -203,7 +196,7 @@ async def test_rate_limits_go_on_locally_while_redis_is_down(server: RedisProces
         await refusing.hit("k", 3, 60)
     server.start()
     # the skip period (1 s) over, the next hit tries Redis again
-    await wait_for(lambda: not limiter._circuit.is_open, 5)
+    await eventually(lambda: not limiter._circuit.is_open, 5, 0.02)
     assert (await limiter.hit("k", 3, 60)).current == 2  # Redis's count: the hit before
     await limiter.aclose()
     await refusing.aclose()

@@ -38,3 +38,19 @@ async def test_errors_propagate_unless_retried_and_a_retried_error_is_reported()
         await eventually(boom, timeout=1)
     with pytest.raises(AssertionError, match="last error: KeyError"):
         await eventually(boom, timeout=0.1, interval=0.01, retry_on=(KeyError,))
+
+
+async def test_a_wake_event_brings_the_next_check_before_the_interval() -> None:
+    wake = asyncio.Event()
+    box: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def arrive() -> None:
+        box.append("frame")
+        wake.set()
+
+    loop.call_later(0.05, arrive)
+    # a 30 s interval: only the wake-up can make this return within the 5 s timeout
+    assert await eventually(lambda: box, timeout=5, interval=30, wake=wake) == ["frame"]
+    with pytest.raises(AssertionError, match="not met within 0.1s"):  # never set: still fails
+        await eventually(lambda: None, timeout=0.1, interval=30, wake=asyncio.Event())

@@ -9,6 +9,7 @@ test server) or wait for a later event that proves the earlier one was handled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
@@ -29,6 +30,7 @@ async def eventually(
     *,
     what: str | None = ...,
     retry_on: tuple[type[BaseException], ...] = ...,
+    wake: asyncio.Event | None = ...,
 ) -> T: ...
 @overload
 async def eventually(
@@ -38,6 +40,7 @@ async def eventually(
     *,
     what: str | None = ...,
     retry_on: tuple[type[BaseException], ...] = ...,
+    wake: asyncio.Event | None = ...,
 ) -> T: ...
 async def eventually(
     check: Callable[[], Any],
@@ -46,11 +49,14 @@ async def eventually(
     *,
     what: str | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
+    wake: asyncio.Event | None = None,
 ) -> Any:
     """Call ``check`` (sync or async) until it returns a truthy value, and return that value.
 
     Raises ``AssertionError`` after ``timeout`` seconds. Exceptions of the types in
     ``retry_on`` count as "not yet" (reported if the wait fails); any other propagates.
+    With ``wake``, the next check comes as soon as that event is set (a frame arrived, say),
+    ``interval`` at the latest.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -71,4 +77,9 @@ async def eventually(
             name = what or getattr(check, "__qualname__", repr(check))
             seen = f"last error: {error!r}" if error is not None else f"last: {last!r}"
             raise AssertionError(f"{name}: not met within {timeout}s ({seen})")
-        await asyncio.sleep(interval)
+        if wake is None:
+            await asyncio.sleep(interval)
+            continue
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), min(interval, deadline - loop.time()))
