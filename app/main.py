@@ -201,6 +201,12 @@ def _mount_ui(app: FastAPI, settings: Settings) -> None:
         return FileResponse(dist / "index.html")
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for this API wherever it is served (``mcos api``, ``mcos dev``, the
+    tests, the benchmarks): frames up to 1 MiB, permessage-deflate as configured."""
+    return {"ws_max_size": 1 << 20, "ws_per_message_deflate": settings.ws_per_message_deflate}
+
+
 def __getattr__(name: str) -> Any:
     # `uvicorn app.main:app` builds the app on first access, from the environment.
     if name == "app":

@@ -1175,14 +1175,21 @@ async def provider_runtime(settings: Any) -> AsyncIterator[Any]:
 async def serving_api(settings: Any, client: Any) -> AsyncIterator[Api]:
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_app, server_options
     from mcos.infra.bus import MemoryBus
 
     port = _free_port()
     settings = settings.model_copy(update={"port": port, "embedded_worker": True})
     app = create_app(settings, bus=MemoryBus(), client=client)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **server_options(settings),
+        )
     )
     task = asyncio.create_task(server.serve())
     try:

@@ -61,7 +61,7 @@ from temporalio.service import RPCError  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from app.main import create_app  # noqa: E402
+from app.main import create_app, server_options  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
@@ -209,6 +209,7 @@ class Bench:
                         log_level="warning",
                         backlog=4096,
                         ws_ping_interval=None,  # a starved loop is measured, not ended
+                        **server_options(self.settings),
                     )
                 )
                 task = asyncio.create_task(api.serve())

@@ -31,7 +31,7 @@ from temporalio.worker import Worker  # noqa: E402
 from websockets.asyncio.client import ClientConnection  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from app.main import create_app  # noqa: E402
+from app.main import create_app, server_options  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
@@ -229,7 +229,14 @@ async def main() -> None:
             bus = MemoryBus()
             app = create_app(settings, bus=bus, client=client)
             api = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+                uvicorn.Config(
+                    app,
+                    host="127.0.0.1",
+                    port=port,
+                    log_level="warning",
+                    lifespan="on",
+                    **server_options(settings),
+                )
             )
             task = asyncio.create_task(api.serve())
             while not api.started:

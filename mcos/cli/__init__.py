@@ -64,7 +64,7 @@ async def run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
 async def _run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_app, server_options
     from mcos.infra.devserver import DevServer
     from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 
@@ -91,8 +91,8 @@ async def _run_dev(settings, stop: asyncio.Event) -> None:  # noqa: ANN001
         host=settings.host,
         port=settings.port,
         log_config=None,
-        ws_max_size=1 << 20,
         lifespan="on",
+        **server_options(settings),
     )
     api = uvicorn.Server(config)
     print(f"Micro Chief of Staff: http://{settings.host}:{settings.port}", flush=True)
@@ -162,12 +162,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.main import server_options
+
     settings = get_settings()
     uvicorn.run(
         "app.main:app",
         host=settings.host,
         port=settings.port,
-        ws_max_size=1 << 20,
+        **server_options(settings),
         # SIGTERM: uvicorn closes every WebSocket with 1012 (service restart: the UI
         # reconnects at once) and gives HTTP requests in flight this long.
         timeout_graceful_shutdown=settings.api_graceful_shutdown_s,

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # SIGTERM: WebSockets are closed at once with 1012 (the UI reconnects, to another API);
     # HTTP requests in flight get this long to finish.
     api_graceful_shutdown_s: int = Field(default=10, ge=0)
+    # permessage-deflate on the WebSocket: off, as Node's `ws` server has it by default. Its
+    # zlib state was ~41 KB of each idle connection's ~91 KB (bench.perf idle, 1,000
+    # sockets), and a token frame is a few hundred bytes, too small to gain from it.
+    ws_per_message_deflate: bool = False
 
     # Storage and realtime
     database_url: str | None = None  # None: sqlite file under data_dir

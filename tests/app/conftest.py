@@ -16,7 +16,7 @@ from temporalio.client import Client
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from app.main import create_app
+from app.main import create_app, server_options
 from mcos.infra.auth import issue_dev_token
 from mcos.infra.bus import MemoryBus, RealtimeBus
 from mcos.infra.tls import client_tls
@@ -65,7 +65,9 @@ async def running_api(
     settings = settings.model_copy(update={"port": port, "embedded_worker": embedded_worker})
     bus = bus or MemoryBus()
     app = create_app(settings, bus=bus, client=client, provider=provider)
-    async with serving(app, port, log_config=None, lifespan="on", ws_max_size=2**20) as url:
+    async with serving(
+        app, port, log_config=None, lifespan="on", **server_options(settings)
+    ) as url:
         yield Api(settings, url, bus, app)
 
 
