@@ -32,7 +32,17 @@ def brief_text_for(user: str, i: int) -> str:
 
 
 def tokens_of(chatter: Chatter, turn: Turn) -> list[dict[str, Any]]:
-    """``llm.token`` frames seen since the turn was sent (one turn streams at a time)."""
+    """The ``llm.token`` frames of the turn's reply. Once the reply's ``message.completed``
+    is in, those of its operation, wherever they arrived: tokens come straight from the LLM
+    activity and the brain's frames through its outbox, which after an outage may still be
+    catching up, so a short reply's first tokens can reach the socket before its
+    ``message.created``. Before that (mid-stream), those seen since the turn's
+    ``message.created`` (one turn streams at a time)."""
+    reply = chatter.reply_frame(turn)
+    operation = reply.get("operation_id") if reply is not None else None
+    if operation is not None:
+        tokens = (f for f in chatter.frames if f["type"] == "llm.token")
+        return [f for f in tokens if f["data"].get("operation_id") == operation]
     start = next((i for i, f in enumerate(chatter.frames)
                   if f["type"] == "message.created" and f["data"]["id"] == turn.message_id),
                  None)  # fmt: skip
