@@ -35,27 +35,30 @@ def _require(*tools: str) -> None:
         pytest.skip(f"the fault suite needs {', '.join(missing)}")
 
 
-ROOT = Path(tempfile.mkdtemp(prefix="mcos-faults-"))
-
-
 @pytest.fixture(scope="session")
-async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+async def infra(request: pytest.FixtureRequest) -> AsyncIterator[Infra]:
     _require("redis-server", "initdb", "pg_ctl")
-    # Our own directory: pytest prunes old numbered tmp dirs of any run on the machine.
-    infra = Infra(ROOT)
+    # Our own directory, made by the xdist worker that runs a scenario: pytest prunes old
+    # numbered tmp dirs of any run on the machine, and these logs must outlive the run
+    # when a test failed. When none did, it goes (each run left ~5-20 MB behind).
+    root = Path(tempfile.mkdtemp(prefix="mcos-faults-"))
+    infra = Infra(root)
     try:
         await infra.start()
         yield infra
     finally:
         infra.stop()
-        print(f"\n[faults] processes' logs: {ROOT}")
+        if request.session.testsfailed:
+            print(f"\n[faults] processes' logs: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 async def fleet(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
     """Two workers and two APIs for the whole suite; a scenario that stops one starts it
     again (and leaves the fleet whole, see ``whole_fleet``)."""
-    root = ROOT / "fleet"
+    root = infra.root / "fleet"
     root.mkdir()
     fleet = Fleet(infra, root, f"faults-{uuid.uuid4().hex[:10]}", **FLEET_ENV)
     try:
