@@ -30,7 +30,6 @@ import contextlib
 import importlib
 import json
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -1118,12 +1117,6 @@ class Api:
         return issue_dev_token(user, self.settings)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Skip(Exception):
     """A provider that cannot run here; the message says why."""
 
@@ -1173,34 +1166,15 @@ async def provider_runtime(settings: Any) -> AsyncIterator[Any]:
 
 @contextlib.asynccontextmanager
 async def serving_api(settings: Any, client: Any) -> AsyncIterator[Api]:
-    import uvicorn
-
-    from app.main import create_app, server_options
+    from app.main import create_app
+    from bench.serving import free_port, served
     from mcos.infra.bus import MemoryBus
 
-    port = _free_port()
+    port = free_port()
     settings = settings.model_copy(update={"port": port, "embedded_worker": True})
     app = create_app(settings, bus=MemoryBus(), client=client)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            **server_options(settings),
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        yield Api(f"http://127.0.0.1:{port}", settings)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    async with served(app, settings, port) as base:
+        yield Api(base, settings)
 
 
 def report(name: str, outcomes: list[Outcome], seconds: float, verbose: bool) -> None:
@@ -1244,11 +1218,12 @@ async def main(argv: list[str] | None = None) -> int:
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
+    from bench.serving import free_port
     from mcos.infra.devserver import DevServer
     from mcos.kernel.contracts import SEARCH_ATTRIBUTES
 
     print(f"{len(cases)} cases; user time zone {TZ}; today {datetime.now(ZONE):%A %Y-%m-%d %H:%M}")
-    server = DevServer(None, port=_free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
+    server = DevServer(None, port=free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
     server.start()
     try:
         await server.wait_healthy(90)

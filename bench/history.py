@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 import uuid
@@ -35,6 +34,7 @@ from google.protobuf.json_format import MessageToDict  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
+from bench.serving import free_port  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
 from mcos.infra.db import get_engine  # noqa: E402
 from mcos.infra.devserver import DevServer  # noqa: E402
@@ -139,10 +139,7 @@ async def main() -> int:
         "--prompt-model", action="store_true", help="a real model's input (the whole prompt)"
     )
     args = parser.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = DevServer(None, port=port, ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
+    server = DevServer(None, port=free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
     server.start()
     try:
         await server.wait_healthy()

@@ -53,7 +53,6 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
-import uvicorn  # noqa: E402
 import websockets  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
@@ -61,8 +60,9 @@ from temporalio.service import RPCError  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from app.main import create_app, server_options  # noqa: E402
+from app.main import create_app  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
+from bench.serving import served  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
 from mcos.infra.devserver import DevServer  # noqa: E402
@@ -110,14 +110,6 @@ def pct(values: list[float], q: float) -> float:
 
 def ms(value: float) -> str:
     return f"{value * 1000:8.1f} ms"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
@@ -201,32 +193,18 @@ class Bench:
                 )
                 self.bus = MemoryBus()
                 app = create_app(self.settings, bus=self.bus, client=client, provider=BenchModel())
-                api = uvicorn.Server(
-                    uvicorn.Config(
-                        app,
-                        host="127.0.0.1",
-                        port=port + 1,
-                        log_level="warning",
-                        backlog=4096,
-                        ws_ping_interval=None,  # a starved loop is measured, not ended
-                        **server_options(self.settings),
-                    )
-                )
-                task = asyncio.create_task(api.serve())
-                while not api.started:
-                    await asyncio.sleep(0.05)
-                self.base = f"http://127.0.0.1:{port + 1}"
-                try:
-                    async with floor_worker:
-                        yield
-                finally:
-                    for ws in list(self.sockets.values()):
-                        await ws.close()
-                    for wid in self.floors:
-                        with contextlib.suppress(Exception):
-                            await client.get_workflow_handle(wid).signal(FloorWorkflow.stop)
-                    api.should_exit = True
-                    await task
+                # keep-alive pings off: a starved loop is measured, not ended
+                api = served(app, self.settings, port + 1, backlog=4096, ws_ping_interval=None)
+                async with api as self.base:
+                    try:
+                        async with floor_worker:
+                            yield
+                    finally:
+                        for ws in list(self.sockets.values()):
+                            await ws.close()
+                        for wid in self.floors:
+                            with contextlib.suppress(Exception):
+                                await client.get_workflow_handle(wid).signal(FloorWorkflow.stop)
         finally:
             server.stop()
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sockets.py [--sockets 2000] [--deflate]
 
 Starts a throwaway redis-server (ports 7500-7599 unless MCOS_TEST_REDIS_PORTS says
-otherwise) and ONE API process (``uvicorn app.main:app``, no worker), opens N idle
+otherwise) and ONE API process (``mcos api``, no worker), opens N idle
 authenticated WebSockets (one user each), then publishes one frame to every user through
 the bus, as a worker would, and checks that every socket receives it. Prints the API's
 RSS per idle socket against a baseline measured in the same run (after a warm-up of a
@@ -31,11 +31,11 @@ import websockets  # noqa: E402
 from websockets.asyncio.client import ClientConnection  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
+from bench.serving import free_port  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus_redis import RedisBus  # noqa: E402
 from mcos.kernel.frames import Frame  # noqa: E402
 from mcos.kernel.settings import Settings  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.support.redis_proc import RedisProcess  # noqa: E402
 
 
@@ -82,7 +82,11 @@ async def open_many(url: str, tokens: list[str], deflate: bool, batch: int = 100
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockets", type=int, default=2000)
-    parser.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="permessage-deflate on: the API enables it, the clients offer it (as browsers do)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mcos-bench-sockets-"))
     server = RedisProcess(work, persist=False)
@@ -96,18 +100,12 @@ async def main() -> None:
         "MCOS_TEMPORAL_ADDRESS": "127.0.0.1:1",  # never reached: sockets need no Temporal
         "MCOS_LOG_LEVEL": "WARNING",
         "MCOS_EMBEDDED_WORKER": "false",
+        "MCOS_HOST": "127.0.0.1",
+        "MCOS_PORT": str(port),
+        "MCOS_WS_PER_MESSAGE_DEFLATE": "true" if args.deflate else "false",
     }
     api = subprocess.Popen(  # noqa: ASYNC220 - started once, before any socket
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        [str(Path(sys.executable).parent / "mcos"), "api"],  # as deployed: its uvicorn options
         cwd=ROOT,
         env=env,
         stdout=(work / "api.log").open("ab"),

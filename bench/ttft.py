@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import uvicorn  # noqa: E402
 import websockets  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
@@ -31,8 +30,9 @@ from temporalio.worker import Worker  # noqa: E402
 from websockets.asyncio.client import ClientConnection  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from app.main import create_app, server_options  # noqa: E402
+from app.main import create_app  # noqa: E402
 from bench.floor import STARTED, FloorWorkflow, floor_activity  # noqa: E402
+from bench.serving import free_port, served  # noqa: E402
 from mcos.infra.auth import issue_dev_token  # noqa: E402
 from mcos.infra.bus import MemoryBus  # noqa: E402
 from mcos.infra.devserver import DevServer  # noqa: E402
@@ -203,7 +203,7 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     args = parser.parse_args()
 
-    server = DevServer(None, port=_free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
+    server = DevServer(None, port=free_port(), ui_port=None, search_attributes=SEARCH_ATTRIBUTES)
     server.start()
     try:
         await server.wait_healthy()
@@ -211,7 +211,7 @@ async def main() -> None:
         floor_1, floor_n = await bench_floor(client, args.turns, args.users)
 
         with tempfile.TemporaryDirectory() as tmp:
-            port = _free_port()
+            port = free_port()
             settings = Settings(
                 _env_file=None,
                 data_dir=Path(tmp),
@@ -228,25 +228,11 @@ async def main() -> None:
             )
             bus = MemoryBus()
             app = create_app(settings, bus=bus, client=client)
-            api = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host="127.0.0.1",
-                    port=port,
-                    log_level="warning",
-                    lifespan="on",
-                    **server_options(settings),
+            async with served(app, settings, port) as base:
+                single, many, relay, throughput = await bench_project(
+                    base, settings, bus, args.turns, args.users
                 )
-            )
-            task = asyncio.create_task(api.serve())
-            while not api.started:
-                await asyncio.sleep(0.05)
-            single, many, relay, throughput = await bench_project(
-                f"http://127.0.0.1:{port}", settings, bus, args.turns, args.users
-            )
-            per_turn, no_tokens = await history_per_turn(client, "bench-solo")
-            api.should_exit = True
-            await task
+                per_turn, no_tokens = await history_per_turn(client, "bench-solo")
     finally:
         server.stop()
 
@@ -263,14 +249,6 @@ async def main() -> None:
     print("\nTemporal history")
     print(f"  events per chat turn: {per_turn:.1f}")
     print(f"  tokens in history: {'none' if no_tokens else 'FOUND'}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":
