@@ -13,6 +13,7 @@ from tests.app.chat_helpers import TurnFrames, answer, replies, say
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import SlowProvider
 from tests.app.skills_scenarios import state_of
+from tests.support.wait import eventually
 
 LONG = "Hello! Tell me everything you can help me with, in detail please."
 
@@ -158,6 +159,15 @@ async def test_always_allow_skips_the_next_question(api: Api, user: str) -> None
 
 
 async def _regenerate(api: Api, user: str, ws: Any, message_id: str) -> TurnFrames:
+    # KNOWN RACE, not fixed: the LLM activity publishes the reply's message.completed before
+    # the brain has recorded the reply, so a regenerate sent the moment it shows is refused
+    # with 404 "no such assistant message" (seen once in six fresh-clone runs on four xdist
+    # workers). The fix belongs in the brain: a command naming the reply of the turn still
+    # being recorded waits for it. Until then the test waits for the recorded reply.
+    async def recorded() -> bool:
+        return any(m["id"] == message_id for m in (await state_of(api, user))["messages"])
+
+    await eventually(recorded, 20, 0.05, what="the reply recorded by the brain")
     async with api.client(user) as http:
         r = await http.post(f"/api/v1/messages/{message_id}/regenerate")
         assert r.status_code == 202, r.text
