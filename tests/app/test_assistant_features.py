@@ -12,8 +12,7 @@ from mcos.kernel.settings import Settings
 from tests.app.chat_helpers import TurnFrames, answer, replies, say
 from tests.app.conftest import Api, recv_until, running_api
 from tests.app.fake_providers import SlowProvider
-from tests.app.skills_scenarios import state_of
-from tests.support.wait import eventually
+from tests.app.skills_scenarios import state_of, wait_recorded
 
 LONG = "Hello! Tell me everything you can help me with, in detail please."
 
@@ -65,10 +64,11 @@ async def test_an_approval_is_answered_once(api: Api, user: str) -> None:
                 f"/api/v1/approvals/{asked['approval_id']}", json={"decision": "approve"}
             )
             assert first.status_code == 200, first.text
-            await recv_until(
+            done = await recv_until(
                 ws,
                 lambda f: f["type"] == "message.completed" and f["data"].get("role") == "assistant",
             )
+            await wait_recorded(api, user, done[-1]["data"]["id"])  # the known race
             before = await state_of(api, user)
             again = await http.post(
                 f"/api/v1/approvals/{asked['approval_id']}", json={"decision": "reject"}
@@ -159,15 +159,7 @@ async def test_always_allow_skips_the_next_question(api: Api, user: str) -> None
 
 
 async def _regenerate(api: Api, user: str, ws: Any, message_id: str) -> TurnFrames:
-    # KNOWN RACE, not fixed: the LLM activity publishes the reply's message.completed before
-    # the brain has recorded the reply, so a regenerate sent the moment it shows is refused
-    # with 404 "no such assistant message" (seen once in six fresh-clone runs on four xdist
-    # workers). The fix belongs in the brain: a command naming the reply of the turn still
-    # being recorded waits for it. Until then the test waits for the recorded reply.
-    async def recorded() -> bool:
-        return any(m["id"] == message_id for m in (await state_of(api, user))["messages"])
-
-    await eventually(recorded, 20, 0.05, what="the reply recorded by the brain")
+    await wait_recorded(api, user, message_id)  # the known race (wait_recorded)
     async with api.client(user) as http:
         r = await http.post(f"/api/v1/messages/{message_id}/regenerate")
         assert r.status_code == 202, r.text
