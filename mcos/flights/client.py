@@ -10,13 +10,15 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult
 
 from mcos.flights.errors import FlightError, FlightInputError, FlightToolError, FlightToolTimeout
+
+if TYPE_CHECKING:
+    from mcp import StdioServerParameters
+    from mcp.types import CallToolResult
 
 TOOL_NAME = "search_flights"
 STDIO_SHUTDOWN_RESERVE_S = 2.5
@@ -127,6 +129,8 @@ def _target(
 ) -> StdioServerParameters | str:
     if url:
         return url
+    from mcp import StdioServerParameters  # noqa: PLC0415 - see search_flights_mcp
+
     argv = command or default_command()
     return StdioServerParameters(
         command=argv[0], args=argv[1:], env=server_env(env), cwd=str(PROJECT_ROOT)
@@ -145,6 +149,10 @@ async def search_flights_mcp(
 
     Without either, the bundled server runs over stdio. ``env`` adds to the server's env.
     """
+    # The SDK is imported on the first call, not with the module: it builds ~550 pydantic
+    # models on import (~0.7 s of CPU for every worker and API process that starts).
+    from mcp import Client  # noqa: PLC0415
+
     target = _target(command, url, env)
     where = url or " ".join((command or default_command())[:3])
     # Stopping a stdio server that ignores us takes the SDK ~2 s (close stdin, then SIGTERM):

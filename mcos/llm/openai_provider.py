@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
-import openai
 
 from mcos.infra.tls import client_tls
 from mcos.llm.base import (
@@ -64,6 +63,8 @@ from mcos.llm.tools import (
 )
 
 if TYPE_CHECKING:
+    import openai
+
     from mcos.kernel.settings import Settings
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -81,6 +82,8 @@ def map_error(exc: BaseException) -> LlmError:
     """The :class:`LlmError` for an SDK/transport failure."""
     if isinstance(exc, LlmError):
         return exc
+    import openai  # noqa: PLC0415 - see OpenAIProvider.__init__
+
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retryable = status in RETRYABLE_STATUS or status >= 500
@@ -235,6 +238,10 @@ class OpenAIProvider:
         self.model = model or settings.llm_model
         self.tokenizer = tokenizer
         self.extra_body = extra_body or {}
+        # Imported here, not at the top: the SDK builds ~650 pydantic models on import (~0.5 s
+        # of CPU), which a worker or API on the offline model never needs.
+        import openai  # noqa: PLC0415
+
         self.client = client or openai.AsyncOpenAI(
             base_url=base_url or settings.llm_base_url,
             api_key=settings.llm_api_key or "not-needed",  # Ollama/vLLM accept any key
