@@ -55,7 +55,7 @@ class UserBrainWorkflow:
     def __init__(self, inp: BrainInput) -> None:
         self.user_id = inp.user_id
         self.config: BrainConfig = inp.config
-        self.carry = inp.carry or BrainCarry(state=BrainState(user_id=inp.user_id))
+        self.carry = inp.carried() or BrainCarry(state=BrainState(user_id=inp.user_id))
         self.version = 2  # set first thing in run(): runs recorded earlier replay as before
         self.start_bytes = 0  # the history size when this run began (v7)
         self.port = turns.BrainPort(
@@ -146,6 +146,8 @@ class UserBrainWorkflow:
 
     def _next_input(self) -> BrainInput:
         carry = eventlog.for_continue_as_new(self.carry)
+        if self.version >= 8:  # compressed: written twice into the history
+            return BrainInput.packing(self.user_id, self.config, carry)
         return BrainInput(user_id=self.user_id, config=self.config, carry=carry)
 
     # --- applying events ----------------------------------------------------------

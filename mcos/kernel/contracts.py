@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mcos.kernel.errors import ErrorType
 from mcos.kernel.frames import Frame
@@ -82,6 +83,9 @@ class Turn(BaseModel):
     trace: dict[str, str] = Field(default_factory=dict)  # the asking request's trace (W3C)
 
 
+PACK_LEVEL = 6  # zlib's default: deterministic for a given input, as replay needs
+
+
 class BrainCarry(BaseModel):
     """Everything a brain carries from one run to the next (continue-as-new), in one model.
 
@@ -101,9 +105,28 @@ class BrainCarry(BaseModel):
 
 
 class BrainInput(BaseModel):
+    """A brain run's input. From v8 a continue-as-new hands the carry on zlib-compressed
+    (``packed``, base64 in the JSON payload): it is written into the history twice (the
+    continue-as-new event and the next run's start), and a backlog carried under load made
+    the two ~420 KB each, a 1.2 MB run. Packed, a carry is 5-6x smaller."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     user_id: str
     config: BrainConfig = Field(default_factory=BrainConfig)
-    carry: BrainCarry | None = None  # None: a new brain
+    carry: BrainCarry | None = None  # None (and nothing packed): a new brain
+    packed: bytes | None = None  # v8: the carry, compressed
+
+    @classmethod
+    def packing(cls, user_id: str, config: BrainConfig, carry: BrainCarry) -> BrainInput:
+        data = zlib.compress(carry.model_dump_json().encode(), PACK_LEVEL)
+        return cls(user_id=user_id, config=config, packed=data)
+
+    def carried(self) -> BrainCarry | None:
+        """The carry handed on, whichever way it came."""
+        if self.packed is not None:
+            return BrainCarry.model_validate_json(zlib.decompress(self.packed))
+        return self.carry
 
     @model_validator(mode="before")
     @classmethod
