@@ -69,6 +69,8 @@ async def skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER),
         data_converter=pydantic_data_converter,
+        # the SDK waits 5 s by default; with the whole suite running, starting it took longer
+        test_server_startup_timeout=timedelta(seconds=60),
     )
     async with env:
         yield env
