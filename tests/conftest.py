@@ -31,6 +31,26 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("MCOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MCOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# The files whose tests wait longest (a browser, CLI processes, the fuzzer) are handed out
+# first: xdist (loadgroup) sends the groups first, largest first, then single tests in
+# collection order, and a 75 s browser test picked up halfway set the end of the run.
+LONG_FIRST = (
+    "tests/e2e/",
+    "tests/cli/",
+    "tests/app/test_fuzz.py",
+    "tests/app/test_erase_complete.py",
+    "tests/workflows/test_brain_lifecycle.py",
+    "tests/flights/test_mcp_client.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)),
+                    len(LONG_FIRST))  # fmt: skip
+
+    items.sort(key=rank)  # stable: the order within a file is kept
+
 
 def free_port() -> int:
     with socket.socket() as s:

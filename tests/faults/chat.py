@@ -62,6 +62,11 @@ class Chatter:
         self._ws: Any = None
         self._stopped = False
         self._frame_seen = asyncio.Event()
+        # Indexes kept as frames arrive: the waits check them on every frame, and scanning
+        # the whole list each time (thousands of frames per user) was a third of the test
+        # process's CPU in the rolling deploy.
+        self._completed: dict[str, dict[str, Any]] = {}  # reply_to -> first message.completed
+        self._tokens: dict[str, list[dict[str, Any]]] = {}  # operation_id -> llm.token frames
         self.http = httpx.AsyncClient(
             timeout=10, headers={"Authorization": f"Bearer {self.token}"}, verify=client_tls()
         )
@@ -96,6 +101,7 @@ class Chatter:
                     async for raw in ws:
                         frame = json.loads(raw)
                         self.frames.append(frame)
+                        self._index(frame)
                         if frame.get("cursor") and frame["type"] not in ("pong", "error"):
                             self.cursor = frame["cursor"]
                         self._frame_seen.set()
@@ -206,13 +212,20 @@ class Chatter:
         assert delta["snapshot"] is None, f"{self.user_id}: the event window was trimmed"
         return list(delta["events"])
 
+    def _index(self, frame: dict[str, Any]) -> None:
+        kind, data = frame["type"], frame.get("data") or {}
+        if kind == "message.completed" and data.get("reply_to") is not None:
+            self._completed.setdefault(data["reply_to"], frame)
+        elif kind == "llm.token" and data.get("operation_id") is not None:
+            self._tokens.setdefault(data["operation_id"], []).append(frame)
+
     def reply_frame(self, turn: Turn) -> dict[str, Any] | None:
-        for frame in self.frames:
-            if frame["type"] == "message.completed" and frame["data"].get("reply_to") == (
-                turn.message_id
-            ):
-                return frame
-        return None
+        """The first ``message.completed`` seen of the turn's reply."""
+        return self._completed.get(turn.message_id) if turn.message_id is not None else None
+
+    def operation_tokens(self, operation_id: str) -> list[dict[str, Any]]:
+        """The ``llm.token`` frames seen of one reply's operation, in arrival order."""
+        return list(self._tokens.get(operation_id, ()))
 
     async def wait_reply(self, turn: Turn, timeout: float = 60) -> None:
         """Until the socket shows the reply's ``message.completed`` (the UI's signal)."""
@@ -314,8 +327,7 @@ class Chatter:
             if not stream_checks:
                 continue
             op = answer["operation_id"]
-            tokens = [f["data"] for f in self.frames
-                      if f["type"] == "llm.token" and f["data"]["operation_id"] == op]  # fmt: skip
+            tokens = [f["data"] for f in self.operation_tokens(op)]
             if not tokens:
                 continue  # the whole stream happened while this client was away
             last = max(t["attempt"] for t in tokens)

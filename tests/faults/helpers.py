@@ -41,8 +41,7 @@ def tokens_of(chatter: Chatter, turn: Turn) -> list[dict[str, Any]]:
     reply = chatter.reply_frame(turn)
     operation = reply.get("operation_id") if reply is not None else None
     if operation is not None:
-        tokens = (f for f in chatter.frames if f["type"] == "llm.token")
-        return [f for f in tokens if f["data"].get("operation_id") == operation]
+        return chatter.operation_tokens(operation)
     start = next((i for i, f in enumerate(chatter.frames)
                   if f["type"] == "message.created" and f["data"]["id"] == turn.message_id),
                  None)  # fmt: skip

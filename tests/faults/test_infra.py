@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
@@ -13,6 +14,9 @@ from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, brief_text_for, mid_stream, new_user, report, text_for
 from tests.support.wait import eventually
+
+# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+pytestmark = pytest.mark.xdist_group("faults-bus")
 
 
 async def _chatters(fleet: Fleet, tag: str, n: int) -> list[Chatter]:

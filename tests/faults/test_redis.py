@@ -16,6 +16,7 @@ streams a new turn's tokens live, in full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 
@@ -35,10 +36,17 @@ from tests.faults.helpers import (
     tokens_of,
 )
 
+# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+pytestmark = pytest.mark.xdist_group("faults-bus")
+
 # (seconds down, users, replies each user at least gets recorded while Redis is down): the
 # 10 s case is a cheap middle point, on as few users as the 3 s one
 OUTAGES = [(3, 3, 0), (10, 3, 1), (60, 10, 4)]
 DROP_SOCKETS_FROM_S = 30  # outages this long also drop two sockets halfway
+# In those, each user pauses this long between rounds (a turn, a task created and completed),
+# so the turns spread over the whole outage: ~6 rounds a user, not ~12 back to back, which
+# only added load (the 60 s case was the suite's most expensive test).
+LONG_OUTAGE_PAUSE_S = 5.0
 
 
 class _User:
@@ -49,7 +57,7 @@ class _User:
         self.recorded: list[Turn] = []  # replies in /state, in order
         self.tasks: list[str] = []  # created and completed
 
-    async def keep_busy(self, cut: Turn, over: asyncio.Event) -> None:
+    async def keep_busy(self, cut: Turn, over: asyncio.Event, pause: float) -> None:
         c = self.c
         await c.wait_recorded(cut, 120)  # the reply cut off the bus still completes
         self.recorded.append(cut)
@@ -63,6 +71,8 @@ class _User:
             await c.complete_task(task_id)
             self.tasks.append(task_id)
             n += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(over.wait(), pause)
 
     async def check_commands(self) -> int:
         """Every task created once and completed once; the commands counted."""
@@ -89,6 +99,7 @@ def _streamed(c: Chatter, turn: Turn) -> str:
 async def test_redis_down_while_users_chat(
     fleet: Fleet, down_s: int, users: int, floor: int
 ) -> None:
+
     apis = [fleet.api_url("api1"), fleet.api_url("api2")]
     chatters = [Chatter(new_user(f"redis{down_s}s{i}"), apis[i % 2 :] + apis[: i % 2])
                 for i in range(users)]  # fmt: skip
@@ -103,7 +114,9 @@ async def test_redis_down_while_users_chat(
         await asyncio.gather(*(mid_stream(c, t) for c, t in zip(chatters, cut, strict=True)))
         fleet.infra.redis.kill()
         killed_at, down = time.monotonic(), Clock()
-        busy = [asyncio.create_task(p.keep_busy(t, over)) for p, t in zip(people, cut, strict=True)]
+        pause = LONG_OUTAGE_PAUSE_S if down_s >= DROP_SOCKETS_FROM_S else 0.0
+        busy = [asyncio.create_task(p.keep_busy(t, over, pause))
+                for p, t in zip(people, cut, strict=True)]  # fmt: skip
         dropped = chatters[:2] if down_s >= DROP_SOCKETS_FROM_S else []
         await asyncio.sleep(down_s / 2)
         for c in dropped:  # reconnects while Redis is down: 1013, then back by cursor

@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
 from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, new_user, report, text_for
+
+# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+pytestmark = pytest.mark.xdist_group("faults-deploy")
 
 USERS = 20
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 from temporalio.client import Client
 
 from tests.faults.chat import Chatter, Turn, misordered_history
@@ -19,6 +20,9 @@ from tests.faults.helpers import (
     tokens_of,
     worker_running_llm,
 )
+
+# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+pytestmark = pytest.mark.xdist_group("faults-deploy")
 
 PIECES = 159  # the offline reply's tokens in these scenarios (25 ms apart: ~4 s)
 
