@@ -14,6 +14,8 @@ functions; ``if TYPE_CHECKING:`` blocks excepted):
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,18 @@ def test_the_workflow_class_module_stays_small() -> None:
     turn logic, side effects and timers live beside it, pure rules in ``mcos/brain``."""
     lines = (ROOT / "workflows" / "brain.py").read_text().count("\n")
     assert lines <= 350, f"workflows/brain.py has {lines} lines"
+
+
+# SDKs a worker or an API process may never use, loaded on first use: openai (the offline
+# model needs none) and mcp (only a flights search or a Google Calendar sync). Each builds
+# hundreds of pydantic models on import, ~0.9 s of CPU for every process that starts.
+LOADED_ON_USE = {"openai", "mcp"}
+
+
+def test_a_worker_or_an_api_starting_loads_no_sdk_it_may_not_use() -> None:
+    code = "import sys, worker, app.main; print(' '.join({m.split('.')[0] for m in sys.modules}))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=60)  # fmt: skip
+    loaded = set(out.stdout.split())
+    assert "temporalio" in loaded and "fastapi" in loaded  # the probe imported what it says
+    assert not loaded & LOADED_ON_USE, f"loaded at start: {sorted(loaded & LOADED_ON_USE)}"
