@@ -179,6 +179,7 @@ async def test_regenerate_gives_a_sibling_and_the_branch_picker_pages(api: Api, 
     second = again.completed
     assert second["id"] != first.completed["id"]
     assert second["parent_id"] == first.completed["parent_id"]  # siblings
+    await wait_recorded(api, user, second["id"])  # the known race (wait_recorded)
     state = await state_of(api, user)
     user_msg, reply = state["messages"]
     assert reply["id"] == second["id"] and reply["branch"] == {"index": 1, "count": 2}
@@ -216,6 +217,7 @@ async def test_an_edited_message_is_answered_from_the_edited_text(api: Api, user
     finally:
         await ws.close()
     assert "bread" in edited.text.lower(), edited.text
+    await wait_recorded(api, user, edited.completed["id"])  # the known race (wait_recorded)
     state = await state_of(api, user)
     edit_msg, reply = state["messages"]
     assert edit_msg["text"] == "Remind me to buy bread"
@@ -259,6 +261,8 @@ async def _two_messages(
             frames += await recv_until(ws, finished, timeout=40)
         finally:
             await ws.close()
+        for reply in _replies(frames):  # the known race (wait_recorded)
+            await wait_recorded(api, user, reply["data"]["id"])
         return frames, await state_of(api, user)
 
 
@@ -312,6 +316,8 @@ async def test_merge_answers_messages_close_together_once(
                 pass  # no second answer: the point
         finally:
             await ws.close()
+        for reply in _replies(frames + extra):  # the known race (wait_recorded)
+            await wait_recorded(api, user, reply["data"]["id"])
         state = await state_of(api, user)
     assert len(_replies(frames + extra)) == 1
     users = [m for m in state["messages"] if m["role"] == "user"]
