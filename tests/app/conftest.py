@@ -72,19 +72,16 @@ async def running_api(
 
 
 @pytest.fixture
-async def api(settings: Settings, temporal_client: Client) -> AsyncIterator[Api]:
-    async with running_api(settings, temporal_client) as a:
-        yield a
-
-
-@pytest.fixture
-async def api_http_flights(
+async def api(
     settings: Settings, temporal_client: Client, bundled_http_url: str
 ) -> AsyncIterator[Api]:
-    """The API whose flight searches reach the session's bundled MCP server over HTTP: for
-    tests that search many times (a quota), where a stdio child per search costs seconds."""
-    fast = settings.model_copy(update={"flights_mcp_url": bundled_http_url})
-    async with running_api(fast, temporal_client) as a:
+    """The API, its worker embedded. Its flight searches reach the session's bundled MCP
+    server over HTTP: a stdio child per search cost ~1.3 s of CPU, mostly importing, and
+    these tests are about the skills, not the transport. The stdio path keeps its own tests
+    (tests/flights/test_mcp_client.py, tests/activities/test_flights.py, the broken servers
+    of test_tool_hygiene.py) and the browser tests run the default configuration."""
+    over_http = settings.model_copy(update={"flights_mcp_url": bundled_http_url})
+    async with running_api(over_http, temporal_client) as a:
         yield a
 
 

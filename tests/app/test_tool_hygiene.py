@@ -31,10 +31,7 @@ async def home_sfo(api: Api, user: str) -> None:
         assert r.status_code == 200
 
 
-async def test_eleventh_search_in_chat_is_refused_politely(
-    api_http_flights: Api, user: str
-) -> None:
-    api = api_http_flights
+async def test_eleventh_search_in_chat_is_refused_politely(api: Api, user: str) -> None:
     await home_sfo(api, user)
     day = (flows.local_today("UTC") + timedelta(days=12)).isoformat()
     async with api.client(user) as http:

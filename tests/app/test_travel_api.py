@@ -96,8 +96,7 @@ async def test_direct_search_refuses_bad_input_without_counting(api: Api, user: 
         assert state["counters"]["usage"]["flight_searches"] == 0
 
 
-async def test_eleventh_direct_search_of_the_day_is_429(api_http_flights: Api, user: str) -> None:
-    api = api_http_flights
+async def test_eleventh_direct_search_of_the_day_is_429(api: Api, user: str) -> None:
     day = (flows.local_today("UTC") + timedelta(days=20)).isoformat()
     async with api.client(user) as http:
         for _ in range(10):

@@ -4,8 +4,8 @@ Starts a throwaway dev server and worker, runs the scenario, writes each run's h
 as JSON under ``tests/workflows/histories/current/``. Histories of earlier versions stay in
 their own folders (``v1/``: publishing through a local activity; ``v2/``: continue-as-new
 held off by a backlog; … ``v5/``: continue-as-new by size; ``v6/``: lean LLM calls, archival
-riding with them; ``v7/``: the size trigger counting a run's own growth; ``v8/``: the carry handed on
-packed) and must keep replaying:
+riding with them; ``v7/``: the size trigger counting a run's own growth; ``v8/``: the carry
+handed on packed) and must keep replaying:
 a change of workflow behaviour goes behind ``workflow.patched``; move ``current/`` to a new
 ``vN/`` before re-recording.
 """
