@@ -142,11 +142,12 @@ class UserBrainWorkflow:
             return True
         if self.effects.backlog_small() or self.version < 3:
             return self.effects.backlog_small()
-        return len(self._next_input().model_dump_json()) <= CARRY_BUDGET_BYTES
+        # measured unpacked: a decision must not hang on what zlib's output is on this host
+        return len(self._next_input(pack=False).model_dump_json()) <= CARRY_BUDGET_BYTES
 
-    def _next_input(self) -> BrainInput:
+    def _next_input(self, pack: bool = True) -> BrainInput:
         carry = eventlog.for_continue_as_new(self.carry)
-        if self.version >= 8:  # compressed: written twice into the history
+        if pack and self.version >= 8:  # compressed: written twice into the history
             return BrainInput.packing(self.user_id, self.config, carry)
         return BrainInput(user_id=self.user_id, config=self.config, carry=carry)
 
