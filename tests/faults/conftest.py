@@ -1,5 +1,10 @@
-"""Fixtures of the fault suite: the shared infrastructure (Temporal, Redis, PostgreSQL) for
-the session, and per scenario a fleet of two workers and two APIs on its own task queue."""
+"""Fixtures of the fault suite: the infrastructure (Temporal, Redis, PostgreSQL) and a fleet
+of two workers and two APIs on its own task queue, one of each per xdist worker session.
+
+The scenarios are two xdist groups (``pytestmark`` in each file): ``faults-bus`` (Redis and
+infrastructure outages) and ``faults-deploy`` (rolling deploys, API and worker kills). Each
+group runs on one xdist worker, so the suite starts two fleets, side by side, instead of one
+on every worker that drew a scenario."""
 
 from __future__ import annotations
 
@@ -56,8 +61,8 @@ async def infra(request: pytest.FixtureRequest) -> AsyncIterator[Infra]:
 
 @pytest.fixture(scope="session")
 async def fleet(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
-    """Two workers and two APIs for the whole suite; a scenario that stops one starts it
-    again (and leaves the fleet whole, see ``whole_fleet``)."""
+    """Two workers and two APIs for this xdist worker's scenarios (its group); a scenario that
+    stops one starts it again (and leaves the fleet whole, see ``whole_fleet``)."""
     root = infra.root / "fleet"
     root.mkdir()
     fleet = Fleet(infra, root, f"faults-{uuid.uuid4().hex[:10]}", **FLEET_ENV)

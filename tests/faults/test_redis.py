@@ -36,7 +36,7 @@ from tests.faults.helpers import (
     tokens_of,
 )
 
-# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+# One of the fault suite's two xdist groups: one worker, one fleet (see conftest.py)
 pytestmark = pytest.mark.xdist_group("faults-bus")
 
 # (seconds down, users, replies each user at least gets recorded while Redis is down): the
@@ -71,8 +71,9 @@ class _User:
             await c.complete_task(task_id)
             self.tasks.append(task_id)
             n += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(over.wait(), pause)
+            if pause:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(over.wait(), pause)
 
     async def check_commands(self) -> int:
         """Every task created once and completed once; the commands counted."""

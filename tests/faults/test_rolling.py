@@ -12,7 +12,7 @@ from tests.faults.chat import Chatter, misordered_history
 from tests.faults.cluster import Fleet
 from tests.faults.helpers import Clock, new_user, report, text_for
 
-# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+# One of the fault suite's two xdist groups: one worker, one fleet (see conftest.py)
 pytestmark = pytest.mark.xdist_group("faults-deploy")
 
 USERS = 20

@@ -21,7 +21,7 @@ from tests.faults.helpers import (
     worker_running_llm,
 )
 
-# Its own fleet (scripts/test runs the two fault groups on two xdist workers, side by side)
+# One of the fault suite's two xdist groups: one worker, one fleet (see conftest.py)
 pytestmark = pytest.mark.xdist_group("faults-deploy")
 
 PIECES = 159  # the offline reply's tokens in these scenarios (25 ms apart: ~4 s)
